@@ -1,1 +1,13 @@
+//! tollgate: an LLM API gateway, event-sourced. This crate is the service: configuration,
+//! startup, the management API and the command line.
+#![forbid(unsafe_code)]
 
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod providers;
+pub mod server;
+pub mod store;
+pub mod telemetry;

@@ -165,6 +165,17 @@ fn validate_base_url(url: &str) -> Result<(), DomainError> {
     }
 }
 
+/// The checks of `Create`, callable before the organization's project slot is taken.
+pub fn validate_new(
+    name: &str,
+    description: &str,
+    cache_duration_seconds: Option<u32>,
+) -> Result<(), DomainError> {
+    validate_name("name", name)?;
+    validate_text("description", description)?;
+    validate_duration(cache_duration_seconds.unwrap_or(CACHE_DURATION_DEFAULT))
+}
+
 impl Project {
     fn provider_key(&self, id: &str) -> Result<&ProviderKeyState, DomainError> {
         self.provider_keys
@@ -203,10 +214,8 @@ impl Aggregate for Project {
                     "project already exists",
                 ));
             }
-            validate_name("name", &name)?;
-            validate_text("description", &description)?;
+            validate_new(&name, &description, cache_duration_seconds)?;
             let cache_duration_seconds = cache_duration_seconds.unwrap_or(CACHE_DURATION_DEFAULT);
-            validate_duration(cache_duration_seconds)?;
             let event = E::ProjectCreated {
                 organization_id,
                 name: name.trim().to_string(),

@@ -1,0 +1,157 @@
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use tollgate_aggregates::types::{IamRule, PricingType};
+
+use super::flag;
+use crate::{Db, Error, Result};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyRow {
+    pub id: String,
+    pub project_id: String,
+    pub organization_id: String,
+    pub description: String,
+    pub prefix: String,
+    pub status: String,
+    pub usage_limit_nano_usd: Option<i64>,
+    pub created_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What the proxy needs to authorize a request, found by the SHA-256 of the presented token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyLookup {
+    pub key_id: String,
+    pub project_id: String,
+    pub organization_id: String,
+    pub status: String,
+    pub usage_limit_nano_usd: Option<i64>,
+    /// Set when the token was rotated away: it works until then (Unix seconds).
+    pub valid_until: Option<i64>,
+    pub project_mode: String,
+    pub project_archived: bool,
+    pub caching_enabled: bool,
+    pub cache_duration_seconds: i64,
+    pub rules: Vec<IamRule>,
+}
+
+impl KeyLookup {
+    /// Whether the token may be used at `now` (Unix seconds).
+    pub fn usable(&self, now: i64) -> bool {
+        self.status == "active"
+            && !self.project_archived
+            && self.valid_until.is_none_or(|until| now < until)
+    }
+}
+
+fn key_row(r: &AnyRow) -> Result<ApiKeyRow> {
+    Ok(ApiKeyRow {
+        id: r.try_get("id")?,
+        project_id: r.try_get("project_id")?,
+        organization_id: r.try_get("organization_id")?,
+        description: r.try_get("description")?,
+        prefix: r.try_get("prefix")?,
+        status: r.try_get("status")?,
+        usage_limit_nano_usd: r.try_get("usage_limit_nano_usd")?,
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub async fn api_key(db: &Db, id: &str) -> Result<Option<ApiKeyRow>> {
+    let row = sqlx::query("SELECT * FROM rm_api_keys WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&db.any)
+        .await?;
+    row.as_ref().map(key_row).transpose()
+}
+
+pub async fn api_keys_of(db: &Db, project_id: &str) -> Result<Vec<ApiKeyRow>> {
+    let rows =
+        sqlx::query("SELECT * FROM rm_api_keys WHERE project_id = $1 ORDER BY created_at, id")
+            .bind(project_id)
+            .fetch_all(&db.any)
+            .await?;
+    rows.iter().map(key_row).collect()
+}
+
+pub async fn iam_rules(db: &Db, key_id: &str) -> Result<Vec<IamRule>> {
+    let rows = sqlx::query("SELECT * FROM rm_iam_rules WHERE key_id = $1 ORDER BY position")
+        .bind(key_id)
+        .fetch_all(&db.any)
+        .await?;
+    rows.iter().map(rule_row).collect()
+}
+
+fn rule_row(r: &AnyRow) -> Result<IamRule> {
+    let kind: String = r.try_get("rule_type")?;
+    let bad = |reason: String| Error::Decode {
+        position: 0,
+        reason,
+    };
+    let targets = || -> Result<Vec<String>> {
+        let text: Option<String> = r.try_get("targets")?;
+        serde_json::from_str(text.as_deref().unwrap_or("[]")).map_err(|e| bad(e.to_string()))
+    };
+    let pricing_type = || -> Result<PricingType> {
+        match r.try_get::<Option<String>, _>("pricing_type")?.as_deref() {
+            Some("free") => Ok(PricingType::Free),
+            Some("paid") => Ok(PricingType::Paid),
+            other => Err(bad(format!("pricing_type {other:?}"))),
+        }
+    };
+    let max_in: Option<f64> = r.try_get("max_input_usd_per_mtok")?;
+    let max_out: Option<f64> = r.try_get("max_output_usd_per_mtok")?;
+    Ok(match kind.as_str() {
+        "allow_models" => IamRule::AllowModels { models: targets()? },
+        "deny_models" => IamRule::DenyModels { models: targets()? },
+        "allow_providers" => IamRule::AllowProviders {
+            providers: targets()?,
+        },
+        "deny_providers" => IamRule::DenyProviders {
+            providers: targets()?,
+        },
+        "allow_pricing" => IamRule::AllowPricing {
+            pricing_type: pricing_type()?,
+            max_input_usd_per_mtok: max_in,
+            max_output_usd_per_mtok: max_out,
+        },
+        "deny_pricing" => IamRule::DenyPricing {
+            pricing_type: pricing_type()?,
+            max_input_usd_per_mtok: max_in,
+            max_output_usd_per_mtok: max_out,
+        },
+        other => return Err(bad(format!("rule type {other}"))),
+    })
+}
+
+/// The key behind a token hash, with its project's settings and rules; `None` when unknown.
+pub async fn key_by_token_hash(db: &Db, token_hash: &str) -> Result<Option<KeyLookup>> {
+    let row = sqlx::query(
+        "SELECT t.key_id, t.valid_until, k.project_id, k.organization_id, k.status, \
+         k.usage_limit_nano_usd, p.mode, p.archived, p.caching_enabled, p.cache_duration_seconds \
+         FROM rm_key_tokens t JOIN rm_api_keys k ON k.id = t.key_id \
+         JOIN rm_projects p ON p.id = k.project_id WHERE t.token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(&db.any)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let key_id: String = r.try_get("key_id")?;
+    let rules = iam_rules(db, &key_id).await?;
+    Ok(Some(KeyLookup {
+        key_id,
+        project_id: r.try_get("project_id")?,
+        organization_id: r.try_get("organization_id")?,
+        status: r.try_get("status")?,
+        usage_limit_nano_usd: r.try_get("usage_limit_nano_usd")?,
+        valid_until: r.try_get("valid_until")?,
+        project_mode: r.try_get("mode")?,
+        project_archived: flag(&r, "archived")?,
+        caching_enabled: flag(&r, "caching_enabled")?,
+        cache_duration_seconds: r.try_get("cache_duration_seconds")?,
+        rules,
+    }))
+}

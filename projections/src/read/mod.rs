@@ -1,0 +1,25 @@
+//! Queries over the read models. Every lookup takes the organization into account at the
+//! call site: the API compares `organization_id` before it shows anything.
+
+mod audit;
+mod keys;
+mod organizations;
+mod projects;
+
+pub use audit::{audit_page, dump, AuditEntry, AuditFilter};
+pub use keys::{api_key, api_keys_of, iam_rules, key_by_token_hash, ApiKeyRow, KeyLookup};
+pub use organizations::{
+    credit_grants, member, member_by_token_hash, members_of, organization, CreditGrantRow,
+    MemberRow, OrganizationRow,
+};
+pub use projects::{
+    project, projects_of, provider_key, provider_keys_of, ProjectRow, ProviderKeyRow,
+};
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// Reads a 0/1 flag column.
+pub(crate) fn flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
+    Ok(row.try_get::<i64, _>(column)? != 0)
+}

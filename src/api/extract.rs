@@ -1,0 +1,117 @@
+//! Body and query extractors whose failures are API errors: malformed JSON is a 400 with the
+//! parser's reason, a wrong field names the field, a missing content type is a 415.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = json_body(req, state, false).await?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+/// A JSON body that may be left out entirely (then `T::default()`).
+pub struct OptionalJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = json_body(req, state, true).await?;
+        if bytes.is_empty() {
+            return Ok(Self(T::default()));
+        }
+        parse_json(&bytes).map(OptionalJson)
+    }
+}
+
+async fn json_body<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    may_be_empty: bool,
+) -> Result<Bytes, ApiError> {
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    let is_json = content_type
+        .as_deref()
+        .is_some_and(|v| v == "application/json" || v.ends_with("+json"));
+    let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::BadRequest {
+                message: e.body_text(),
+                param: None,
+                code: "invalid_body",
+            }
+        }
+    })?;
+    if !is_json && !(may_be_empty && bytes.is_empty()) {
+        return Err(ApiError::UnsupportedMediaType(
+            "expected a JSON body (Content-Type: application/json)".into(),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Deserializes a body, naming the offending field on failure.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::BadRequest {
+                message: format!("malformed JSON: {inner}"),
+                param: None,
+                code: "invalid_json",
+            };
+        }
+        let param = (path != ".").then_some(path);
+        let message = match &param {
+            Some(p) => format!("{p}: {inner}"),
+            None => inner.to_string(),
+        };
+        ApiError::BadRequest {
+            message,
+            param,
+            code: "invalid_value",
+        }
+    })
+}
+
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(Query)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                ApiError::BadRequest {
+                    message: format!("invalid query string: {}", e.into_inner()),
+                    param: (path != ".").then_some(path),
+                    code: "invalid_query",
+                }
+            })
+    }
+}

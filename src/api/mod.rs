@@ -1,0 +1,105 @@
+//! The management REST API under `/api`, health checks and the OpenAPI document.
+
+pub mod audit;
+pub mod auth;
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod keys;
+pub mod openapi;
+pub mod organizations;
+pub mod projects;
+pub mod provider_keys;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::app::AppState;
+use error::ApiError;
+
+pub fn router() -> Router<AppState> {
+    use organizations as orgs;
+    Router::new()
+        .route("/api/organizations", post(orgs::create))
+        .route(
+            "/api/organizations/{id}",
+            get(orgs::get).patch(orgs::update),
+        )
+        .route(
+            "/api/organizations/{id}/members",
+            post(orgs::add_member).get(orgs::list_members),
+        )
+        .route(
+            "/api/organizations/{id}/members/{member_id}",
+            patch(orgs::change_role).delete(orgs::remove_member),
+        )
+        .route(
+            "/api/organizations/{id}/credits",
+            post(orgs::add_credits).get(orgs::get_credits),
+        )
+        .route("/api/organizations/{id}/projects", get(orgs::list_projects))
+        .route("/api/projects", post(projects::create))
+        .route(
+            "/api/projects/{id}",
+            get(projects::get)
+                .patch(projects::update)
+                .delete(projects::delete),
+        )
+        .route(
+            "/api/projects/{id}/keys",
+            post(keys::create).get(keys::list),
+        )
+        .route(
+            "/api/projects/{id}/provider-keys",
+            post(provider_keys::add).get(provider_keys::list),
+        )
+        .route(
+            "/api/provider-keys/{id}",
+            patch(provider_keys::update).delete(provider_keys::delete),
+        )
+        .route(
+            "/api/keys/{id}",
+            get(keys::get).patch(keys::update).delete(keys::revoke),
+        )
+        .route("/api/keys/{id}/rotate", post(keys::rotate))
+        .route(
+            "/api/keys/{id}/iam-rules",
+            get(keys::get_rules).put(keys::set_rules),
+        )
+        .route("/api/audit", get(audit::list))
+        .route("/api/openapi.json", get(openapi::serve))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(|| async { ApiError::NotFound("route") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// Ready when the database answers and the read models have caught up with the log.
+async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    let head = tollgate_projections::events::head(&app.db).await;
+    let projected = *app.projector.subscribe().borrow();
+    match head {
+        Ok(head) if head <= projected => (
+            StatusCode::OK,
+            Json(json!({"status": "ready", "position": projected})),
+        ),
+        Ok(head) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "catching_up", "position": projected, "head": head})),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "database_unreachable"})),
+            )
+        }
+    }
+}

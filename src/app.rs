@@ -1,0 +1,127 @@
+//! The running service: its state (database, event store, projector, cipher) and the
+//! command path every write takes — execute with metadata, retry on conflict, project.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cqrs_es::{Aggregate, AggregateError};
+use sha2::{Digest, Sha256};
+use tollgate_aggregates::api_key::ApiKey;
+use tollgate_aggregates::organization::Organization;
+use tollgate_aggregates::project::Project;
+use tollgate_aggregates::{DomainError, DomainServices};
+use tollgate_projections::{Db, Projector};
+
+use crate::api::error::{ApiError, ApiResult};
+use crate::config::Config;
+use crate::crypto::Cipher;
+use crate::providers::ProviderCatalog;
+use crate::store::{framework, Framework};
+
+/// How many times a command is retried on fresh state after losing an optimistic-lock race.
+const CONFLICT_RETRIES: u32 = 5;
+
+pub struct App {
+    pub config: Config,
+    pub db: Db,
+    pub projector: Arc<Projector>,
+    pub cipher: Cipher,
+    pub organizations: Framework<Organization>,
+    pub projects: Framework<Project>,
+    pub keys: Framework<ApiKey>,
+    admin_token_hash: Option<[u8; 32]>,
+}
+
+pub type AppState = Arc<App>;
+
+/// Who issued a command and in which request: stored with every event.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    pub actor: String,
+    pub request_id: String,
+}
+
+impl Meta {
+    fn to_map(&self) -> HashMap<String, String> {
+        HashMap::from([
+            ("actor".to_string(), self.actor.clone()),
+            ("request_id".to_string(), self.request_id.clone()),
+            (
+                "time".to_string(),
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            ),
+        ])
+    }
+}
+
+impl App {
+    /// Connects, migrates, loads the cipher and catches the read models up.
+    pub async fn start(config: Config) -> anyhow::Result<AppState> {
+        let db = Db::connect(&config.database_url).await?;
+        db.migrate().await?;
+        let cipher = Cipher::load(config.secret_key.as_ref(), config.data_dir().as_deref())?;
+        let projector = Projector::new(db.clone());
+        projector.catch_up().await?;
+        let admin_token_hash = config
+            .admin_token()
+            .map(|t| Sha256::digest(t.as_bytes()).into());
+        Ok(Arc::new(Self {
+            organizations: framework(&db, ()),
+            projects: framework(&db, Arc::new(ProviderCatalog) as Arc<dyn DomainServices>),
+            keys: framework(&db, ()),
+            config,
+            db,
+            projector,
+            cipher,
+            admin_token_hash,
+        }))
+    }
+
+    /// Starts the background projector that picks up other replicas' events.
+    pub fn spawn_background(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        self.projector
+            .spawn(Duration::from_millis(self.config.projector_poll_ms.max(10)))
+    }
+
+    /// Constant-time comparison of a presented token with the admin token.
+    pub fn is_admin_token(&self, token: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let presented: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        self.admin_token_hash
+            .is_some_and(|h| bool::from(h.ct_eq(&presented)))
+    }
+
+    /// Executes a command; on a lost optimistic-lock race it re-runs it against fresh state
+    /// (where it is validated again), and answers 409 if it keeps losing. Afterwards the
+    /// read models are caught up, so the caller's next read sees its write.
+    pub async fn execute<A>(
+        &self,
+        framework: &Framework<A>,
+        id: &str,
+        command: A::Command,
+        meta: &Meta,
+    ) -> ApiResult<()>
+    where
+        A: Aggregate<Error = DomainError>,
+        A::Command: Clone,
+    {
+        let mut attempt = 0;
+        loop {
+            match framework
+                .execute_with_metadata(id, command.clone(), meta.to_map())
+                .await
+            {
+                Ok(()) => break,
+                Err(AggregateError::AggregateConflict) if attempt < CONFLICT_RETRIES => {
+                    attempt += 1;
+                    let jitter = rand::random::<u64>() % (5 * u64::from(attempt));
+                    tokio::time::sleep(Duration::from_millis(1 + jitter)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.projector.catch_up().await.map_err(ApiError::from)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,142 @@
+//! The `tollgate` command line: serve, projections rebuild, bootstrap, openapi.
+
+use clap::{Parser, Subcommand};
+use tollgate_aggregates::organization::OrganizationCommand;
+use tollgate_aggregates::types::Role;
+
+use crate::app::{App, AppState, Meta};
+use crate::config::Config;
+use crate::crypto::{new_member_token, token_hash};
+
+#[derive(Parser, Debug)]
+#[command(name = "tollgate", version, about = "An LLM API gateway")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the gateway (the default).
+    Serve,
+    /// Manage the read models.
+    Projections {
+        #[command(subcommand)]
+        action: ProjectionsAction,
+    },
+    /// Create an organization with an owner and print the owner's management token.
+    Bootstrap {
+        /// Name of the new organization.
+        #[arg(long, default_value = "My organization")]
+        organization: String,
+        /// The owner's email address.
+        #[arg(long)]
+        email: String,
+    },
+    /// Print the OpenAPI document of the management API.
+    Openapi,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProjectionsAction {
+    /// Drop every read model and replay the event log.
+    Rebuild,
+}
+
+/// What `bootstrap` created.
+#[derive(Debug)]
+pub struct Bootstrapped {
+    pub organization_id: String,
+    pub member_id: String,
+    pub token: String,
+}
+
+/// Creates an organization and its first owner, recorded with actor `bootstrap`.
+pub async fn bootstrap(
+    app: &AppState,
+    organization: &str,
+    email: &str,
+) -> anyhow::Result<Bootstrapped> {
+    let meta = Meta {
+        actor: "bootstrap".into(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+    };
+    let organization_id = uuid::Uuid::now_v7().to_string();
+    let member_id = uuid::Uuid::now_v7().to_string();
+    let token = new_member_token();
+    let create = OrganizationCommand::Create {
+        name: organization.into(),
+        project_limit: None,
+    };
+    let owner = OrganizationCommand::AddMember {
+        member_id: member_id.clone(),
+        email: email.into(),
+        role: Role::Owner,
+        token_hash: token_hash(&token),
+    };
+    for cmd in [create, owner] {
+        app.execute(&app.organizations, &organization_id, cmd, &meta)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(Bootstrapped {
+        organization_id,
+        member_id,
+        token,
+    })
+}
+
+pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Openapi => print!("{}", crate::api::openapi::document()),
+        Command::Serve => {
+            let listen = config.listen.clone();
+            let app = App::start(config).await?;
+            let listener = tokio::net::TcpListener::bind(&listen).await?;
+            tracing::info!(address = %listener.local_addr()?, "tollgate listening");
+            crate::server::serve(app, listener, shutdown_signal()).await?;
+        }
+        Command::Projections {
+            action: ProjectionsAction::Rebuild,
+        } => {
+            let app = App::start(config).await?;
+            let started = std::time::Instant::now();
+            let position = app.projector.rebuild().await?;
+            println!(
+                "read models rebuilt up to position {position} in {:.2?}",
+                started.elapsed()
+            );
+        }
+        Command::Bootstrap {
+            organization,
+            email,
+        } => {
+            let app = App::start(config).await?;
+            let b = bootstrap(&app, &organization, &email).await?;
+            println!("organization_id: {}", b.organization_id);
+            println!("member_id:       {}", b.member_id);
+            println!("owner token:     {}", b.token);
+            println!("(shown once; use it as: Authorization: Bearer <token>)");
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

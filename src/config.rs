@@ -1,0 +1,187 @@
+//! Configuration: an optional TOML file (`TOLLGATE_CONFIG`), then `TOLLGATE_*` environment
+//! variables on top. Secrets are wrapped so that they never reach Debug output or logs.
+
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://tollgate.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub database_url: String,
+    pub listen: String,
+    /// Gateway admin token; without it the admin-only routes answer 401.
+    pub admin_token: Option<SecretString>,
+    /// 32 bytes, base64: encrypts provider keys at rest.
+    pub secret_key: Option<SecretString>,
+    pub log_format: LogFormat,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// How often the projector polls for events written by other replicas, in milliseconds.
+    pub projector_poll_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: DEFAULT_DATABASE_URL.into(),
+            listen: DEFAULT_LISTEN.into(),
+            admin_token: None,
+            secret_key: None,
+            log_format: LogFormat::Text,
+            max_body_bytes: 1024 * 1024,
+            projector_poll_ms: 250,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("{name}: {message}")]
+    Invalid { name: &'static str, message: String },
+}
+
+impl Config {
+    /// The file named by `TOLLGATE_CONFIG` (if any), overridden by the environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        let mut config = match std::env::var_os("TOLLGATE_CONFIG") {
+            Some(path) => Self::from_file(Path::new(&path))?,
+            None => Self::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.into(),
+            source,
+        })
+    }
+
+    /// Overrides fields from `TOLLGATE_<FIELD>` variables, read through `get`.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = get("TOLLGATE_DATABASE_URL") {
+            self.database_url = v;
+        }
+        if let Some(v) = get("TOLLGATE_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = get("TOLLGATE_ADMIN_TOKEN").filter(|v| !v.is_empty()) {
+            self.admin_token = Some(v.into());
+        }
+        if let Some(v) = get("TOLLGATE_SECRET_KEY").filter(|v| !v.is_empty()) {
+            self.secret_key = Some(v.into());
+        }
+        if let Some(v) = get("TOLLGATE_LOG_FORMAT") {
+            self.log_format = match v.as_str() {
+                "json" => LogFormat::Json,
+                "text" => LogFormat::Text,
+                _ => return Err(invalid("TOLLGATE_LOG_FORMAT", "must be json or text")),
+            };
+        }
+        if let Some(v) = get("TOLLGATE_MAX_BODY_BYTES") {
+            self.max_body_bytes = v
+                .parse()
+                .map_err(|_| invalid("TOLLGATE_MAX_BODY_BYTES", "must be a number of bytes"))?;
+        }
+        if let Some(v) = get("TOLLGATE_PROJECTOR_POLL_MS") {
+            self.projector_poll_ms = v
+                .parse()
+                .map_err(|_| invalid("TOLLGATE_PROJECTOR_POLL_MS", "must be milliseconds"))?;
+        }
+        Ok(())
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+
+    /// The directory that holds the SQLite file (where a generated secret key is kept).
+    pub fn data_dir(&self) -> Option<PathBuf> {
+        let rest = self.database_url.strip_prefix("sqlite:")?;
+        let path = rest.trim_start_matches("//").split('?').next()?;
+        if path.is_empty() || path == ":memory:" {
+            return None;
+        }
+        let parent = Path::new(path).parent()?;
+        Some(if parent.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            parent.to_path_buf()
+        })
+    }
+
+    pub fn admin_token(&self) -> Option<&str> {
+        self.admin_token.as_ref().map(|s| s.expose_secret())
+    }
+}
+
+fn invalid(name: &'static str, message: &str) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        message: message.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_defaults_and_secrets_do_not_print() {
+        let mut c = Config::default();
+        c.apply_env(|k| match k {
+            "TOLLGATE_ADMIN_TOKEN" => Some("super-secret-admin".into()),
+            "TOLLGATE_LISTEN" => Some("0.0.0.0:9".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9");
+        assert_eq!(c.admin_token(), Some("super-secret-admin"));
+        assert!(!format!("{c:?}").contains("super-secret-admin"));
+    }
+
+    #[test]
+    fn bad_log_format_is_an_error() {
+        let mut c = Config::default();
+        let err = c.apply_env(|k| (k == "TOLLGATE_LOG_FORMAT").then(|| "xml".into()));
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn data_dir_follows_the_sqlite_path() {
+        let mut c = Config::default();
+        assert_eq!(c.data_dir(), Some(PathBuf::from(".")));
+        c.database_url = "sqlite:///var/lib/tg/x.db?mode=rwc".into();
+        assert_eq!(c.data_dir(), Some(PathBuf::from("/var/lib/tg")));
+        c.database_url = "postgres://localhost/x".into();
+        assert_eq!(c.data_dir(), None);
+    }
+}

@@ -1,0 +1,171 @@
+//! Provider keys at rest: AES-256-GCM under the server's secret key, random 96-bit nonce,
+//! stored as base64(nonce || ciphertext). Tokens: only their SHA-256 is kept.
+
+use std::path::Path;
+
+use aes_gcm::aead::{Aead, KeyInit, OsRng};
+use aes_gcm::{AeadCore, Aes256Gcm, Key, Nonce};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use rand::Rng;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+const SECRET_FILE: &str = "tollgate.secret";
+
+#[derive(Clone)]
+pub struct Cipher(Aes256Gcm);
+
+impl std::fmt::Debug for Cipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cipher([REDACTED])")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("TOLLGATE_SECRET_KEY must be 32 bytes, base64-encoded")]
+    BadKey,
+    #[error("TOLLGATE_SECRET_KEY is required with this database (generate one: openssl rand -base64 32)")]
+    Missing,
+    #[error("secret key file {0}: {1}")]
+    File(String, std::io::Error),
+    #[error("ciphertext cannot be decrypted with this secret key")]
+    Decrypt,
+}
+
+impl Cipher {
+    pub fn from_base64(key: &str) -> Result<Self, CryptoError> {
+        let bytes = B64.decode(key.trim()).map_err(|_| CryptoError::BadKey)?;
+        if bytes.len() != 32 {
+            return Err(CryptoError::BadKey);
+        }
+        Ok(Self(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes))))
+    }
+
+    /// The configured key, or on the embedded default one kept in (and first generated
+    /// into) the data directory.
+    pub fn load(
+        configured: Option<&SecretString>,
+        data_dir: Option<&Path>,
+    ) -> Result<Self, CryptoError> {
+        if let Some(key) = configured {
+            return Self::from_base64(key.expose_secret());
+        }
+        let dir = data_dir.ok_or(CryptoError::Missing)?;
+        let path = dir.join(SECRET_FILE);
+        let shown = path.display().to_string();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::from_base64(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key: [u8; 32] = rand::thread_rng().gen();
+                let text = B64.encode(key);
+                write_private(&path, &text).map_err(|e| CryptoError::File(shown, e))?;
+                tracing::info!(path = %path.display(), "generated a secret key for provider keys");
+                Self::from_base64(&text)
+            }
+            Err(e) => Err(CryptoError::File(shown, e)),
+        }
+    }
+
+    pub fn encrypt(&self, plaintext: &str) -> String {
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let mut out = nonce.to_vec();
+        // Encryption with a valid key and a fresh nonce does not fail for in-memory buffers.
+        out.extend(
+            self.0
+                .encrypt(&nonce, plaintext.as_bytes())
+                .unwrap_or_default(),
+        );
+        B64.encode(out)
+    }
+
+    pub fn decrypt(&self, stored: &str) -> Result<String, CryptoError> {
+        let bytes = B64.decode(stored).map_err(|_| CryptoError::Decrypt)?;
+        if bytes.len() < 12 {
+            return Err(CryptoError::Decrypt);
+        }
+        let (nonce, ciphertext) = bytes.split_at(12);
+        let plain = self
+            .0
+            .decrypt(Nonce::from_slice(nonce), ciphertext)
+            .map_err(|_| CryptoError::Decrypt)?;
+        String::from_utf8(plain).map_err(|_| CryptoError::Decrypt)
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
+}
+
+/// Lowercase hex SHA-256 of a token: the only form in which tokens are stored.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+fn random_text(len: usize) -> String {
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+/// A new proxy API key: `sk-tg-` + 48 random base62 characters (~285 bits). Returns the
+/// token and its display prefix (first 8 random characters).
+pub fn new_api_key() -> (String, String) {
+    let token = format!("sk-tg-{}", random_text(48));
+    let prefix = token[..14].to_string();
+    (token, prefix)
+}
+
+/// A new management token for a member.
+pub fn new_member_token() -> String {
+    format!("tgm-{}", random_text(48))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_tamper_detection() {
+        let c = Cipher::from_base64(&B64.encode([7u8; 32])).unwrap();
+        let stored = c.encrypt("sk-provider-secret");
+        assert!(!stored.contains("sk-provider-secret"));
+        assert_eq!(c.decrypt(&stored).unwrap(), "sk-provider-secret");
+        let other = Cipher::from_base64(&B64.encode([8u8; 32])).unwrap();
+        assert!(other.decrypt(&stored).is_err());
+        assert_ne!(c.encrypt("x"), c.encrypt("x"), "nonces differ");
+    }
+
+    #[test]
+    fn short_keys_are_rejected() {
+        assert!(Cipher::from_base64(&B64.encode([1u8; 16])).is_err());
+        assert!(Cipher::from_base64("not base64!").is_err());
+    }
+
+    #[test]
+    fn generated_key_is_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Cipher::load(None, Some(dir.path())).unwrap();
+        let b = Cipher::load(None, Some(dir.path())).unwrap();
+        assert_eq!(b.decrypt(&a.encrypt("v")).unwrap(), "v");
+        assert!(Cipher::load(None, None).is_err());
+    }
+
+    #[test]
+    fn api_keys_have_prefix_and_hash() {
+        let (token, prefix) = new_api_key();
+        assert!(token.starts_with(&prefix) && prefix.starts_with("sk-tg-"));
+        assert_eq!(token.len(), 54);
+        assert_eq!(token_hash(&token).len(), 64);
+        assert_ne!(new_api_key().0, token);
+    }
+}
