@@ -105,7 +105,13 @@ pub(super) async fn apply(tx: &mut Tx<'_>, ev: &StoredEvent, event: &E) -> Resul
                 .execute(&mut **tx)
                 .await?;
         }
-        E::ProjectArchived => set(tx, ev, "archived", 1).await?,
+        E::ProjectArchived => {
+            sqlx::query("UPDATE rm_projects SET archived = 1, updated_at = $1 WHERE id = $2")
+                .bind(at)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+        }
     }
     owner_of(tx, "rm_projects", id).await
 }

@@ -1,0 +1,152 @@
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::both;
+use crate::helpers::{spawn_app, Backend, ADMIN};
+
+both!(error_shapes);
+
+async fn error_shapes(backend: Backend) {
+    let t = spawn_app(backend).await;
+    let org = t.org("acme").await;
+    let url = format!("{}/api/projects", t.base);
+
+    // 401: no token, unknown token.
+    let r = t
+        .client
+        .get(format!("{}/api/organizations/{org}", t.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "authentication_error");
+    for key in ["message", "type", "param", "code"] {
+        assert!(body["error"].get(key).is_some(), "{key} in {body}");
+    }
+    assert_eq!(
+        t.get(&format!("/api/organizations/{org}"), "tgm-wrong")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // 400: malformed JSON carries the parser's reason; wrong types name the field.
+    let r = t
+        .client
+        .post(&url)
+        .bearer_auth(ADMIN)
+        .header("content-type", "application/json")
+        .body("{\"organization_id\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_json");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("EOF"),
+        "{body}"
+    );
+
+    let r = t
+        .post(
+            "/api/projects",
+            ADMIN,
+            json!({"organization_id": org, "name": 5}),
+        )
+        .await;
+    assert_eq!((r.status, r.param()), (StatusCode::BAD_REQUEST, "name"));
+    let r = t
+        .post(
+            "/api/projects",
+            ADMIN,
+            json!({"organization_id": org, "name": "x", "mode": "free-for-all"}),
+        )
+        .await;
+    assert_eq!((r.status, r.param()), (StatusCode::BAD_REQUEST, "mode"));
+    let r = t
+        .post("/api/projects", ADMIN, json!({"organization_id": org}))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("name"),
+        "{:?}",
+        r.body
+    );
+    let r = t
+        .post(
+            "/api/projects",
+            ADMIN,
+            json!({"organization_id": org, "name": "x", "colour": "red"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    // 415: not JSON.
+    let r = t
+        .client
+        .post(&url)
+        .bearer_auth(ADMIN)
+        .header("content-type", "text/plain")
+        .body("name=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    // 413: over the body limit (64 KiB in tests).
+    let big = json!({"organization_id": org, "name": "x", "description": "d".repeat(100_000)});
+    let r = t.post("/api/projects", ADMIN, big).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+    );
+
+    // 404: unknown ids and routes; 405: wrong method.
+    assert_eq!(
+        t.get("/api/projects/does-not-exist", ADMIN).await.code(),
+        "not_found"
+    );
+    assert_eq!(
+        t.get("/api/nothing-here", ADMIN).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        t.put("/api/projects", ADMIN, json!({})).await.status,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+
+    // 400 on query strings.
+    let r = t.get("/api/audit?limit=lots", ADMIN).await;
+    assert_eq!((r.status, r.param()), (StatusCode::BAD_REQUEST, "limit"));
+    let r = t.get("/api/audit?limit=0", ADMIN).await;
+    assert_eq!((r.status, r.param()), (StatusCode::BAD_REQUEST, "limit"));
+
+    // Request ids are echoed (or made).
+    let r = t
+        .client
+        .get(format!("{}/healthz", t.base))
+        .header("x-request-id", "req-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "req-42");
+    let r = t
+        .client
+        .get(format!("{}/healthz", t.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(!r.headers()["x-request-id"].is_empty());
+    let r = t
+        .client
+        .get(format!("{}/readyz", t.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}

@@ -1,0 +1,17 @@
+//! Integration tests through HTTP, each on SQLite and on Postgres (see `helpers::both!`).
+
+mod helpers;
+
+mod audit;
+mod cli;
+mod concurrency;
+mod errors;
+mod isolation;
+mod keys;
+mod openapi;
+mod organizations;
+mod projector;
+mod projects;
+mod provider_keys;
+mod roles;
+mod secrets;
