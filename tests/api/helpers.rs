@@ -97,6 +97,11 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_with(config: Config, dir: Option<tempfile::TempDir>) -> TestApp {
+    // Logs go through the test harness's capture (shown for failing tests only).
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .try_init();
     let database_url = config.database_url.clone();
     let app = App::start(config).await.expect("app starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

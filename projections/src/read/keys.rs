@@ -102,8 +102,11 @@ fn rule_row(r: &AnyRow) -> Result<IamRule> {
             other => Err(bad(format!("pricing_type {other:?}"))),
         }
     };
-    let max_in: Option<f64> = r.try_get("max_input_usd_per_mtok")?;
-    let max_out: Option<f64> = r.try_get("max_output_usd_per_mtok")?;
+    let usd = |col: &str| -> Result<Option<f64>> {
+        Ok(r.try_get::<Option<i64>, _>(col)?.map(|n| n as f64 / 1e9))
+    };
+    let max_in = usd("max_input_nano_usd_per_mtok")?;
+    let max_out = usd("max_output_nano_usd_per_mtok")?;
     Ok(match kind.as_str() {
         "allow_models" => IamRule::AllowModels { models: targets()? },
         "deny_models" => IamRule::DenyModels { models: targets()? },

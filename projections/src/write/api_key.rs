@@ -132,6 +132,11 @@ async fn insert_token(tx: &mut Tx<'_>, hash: &str, key_id: &str, until: Option<i
     Ok(())
 }
 
+/// Prices are stored as integer nano-USD per million tokens (exact for any catalog price).
+fn to_nanos(usd: f64) -> i64 {
+    (usd * 1e9).round() as i64
+}
+
 async fn insert_rule(tx: &mut Tx<'_>, key_id: &str, position: i64, rule: &IamRule) -> Result<()> {
     let (targets, pricing) = match rule {
         IamRule::AllowModels { models: t }
@@ -164,15 +169,15 @@ async fn insert_rule(tx: &mut Tx<'_>, key_id: &str, position: i64, rule: &IamRul
     });
     sqlx::query(
         "INSERT INTO rm_iam_rules (key_id, position, rule_type, targets, pricing_type, \
-         max_input_usd_per_mtok, max_output_usd_per_mtok) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         max_input_nano_usd_per_mtok, max_output_nano_usd_per_mtok) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(key_id)
     .bind(position)
     .bind(rule.kind())
     .bind(targets)
     .bind(pricing_type)
-    .bind(pricing.and_then(|p| p.1))
-    .bind(pricing.and_then(|p| p.2))
+    .bind(pricing.and_then(|p| p.1).map(to_nanos))
+    .bind(pricing.and_then(|p| p.2).map(to_nanos))
     .execute(&mut **tx)
     .await?;
     Ok(())

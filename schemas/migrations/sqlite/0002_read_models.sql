@@ -104,8 +104,8 @@ CREATE TABLE rm_iam_rules
     rule_type               text   NOT NULL,
     targets                 text,
     pricing_type            text,
-    max_input_usd_per_mtok  real,
-    max_output_usd_per_mtok real,
+    max_input_nano_usd_per_mtok  bigint,
+    max_output_nano_usd_per_mtok bigint,
     PRIMARY KEY (key_id, position)
 );
 
