@@ -45,7 +45,7 @@ pub enum ApiKeyCommand {
     Revoke,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum ApiKeyEvent {
     ApiKeyCreated {
         project_id: String,

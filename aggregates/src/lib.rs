@@ -13,3 +13,22 @@ pub mod types;
 
 pub use error::DomainError;
 pub use services::DomainServices;
+
+/// JSON Schemas of every aggregate's events, keyed by aggregate type (`schemas/events/`).
+pub fn event_schemas() -> Vec<(&'static str, schemars::Schema)> {
+    use cqrs_es::Aggregate;
+    vec![
+        (
+            organization::Organization::TYPE,
+            schemars::schema_for!(organization::OrganizationEvent),
+        ),
+        (
+            project::Project::TYPE,
+            schemars::schema_for!(project::ProjectEvent),
+        ),
+        (
+            api_key::ApiKey::TYPE,
+            schemars::schema_for!(api_key::ApiKeyEvent),
+        ),
+    ]
+}

@@ -49,7 +49,7 @@ pub enum OrganizationCommand {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum OrganizationEvent {
     OrganizationCreated {
         name: String,

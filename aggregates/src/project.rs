@@ -50,7 +50,7 @@ pub enum ProjectCommand {
     Archive,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum ProjectEvent {
     ProjectCreated {
         organization_id: String,

@@ -61,7 +61,8 @@ async fn json_body<S: Send + Sync>(
             }
         }
     })?;
-    if !is_json && !(may_be_empty && bytes.is_empty()) {
+    let empty_allowed = may_be_empty && bytes.is_empty();
+    if !(is_json || empty_allowed) {
         return Err(ApiError::UnsupportedMediaType(
             "expected a JSON body (Content-Type: application/json)".into(),
         ));

@@ -70,7 +70,9 @@ pub async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempD
             let mut conn = sqlx::PgConnection::connect(&admin)
                 .await
                 .expect("Postgres must run at TOLLGATE_TEST_POSTGRES_URL (see README)");
-            let name = format!("tollgate_t_{}", uuid::Uuid::new_v4().simple());
+            drop_stale_databases(&mut conn).await;
+            let now = chrono::Utc::now().timestamp();
+            let name = format!("tollgate_t_{now}_{}", uuid::Uuid::new_v4().simple());
             sqlx::query(&format!("CREATE DATABASE {name}"))
                 .execute(&mut conn)
                 .await
@@ -81,14 +83,37 @@ pub async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempD
     }
 }
 
+/// Test databases are named `tollgate_t_<unix seconds>_<random>`; those over an hour old
+/// belong to finished runs and are dropped (best effort) so they do not pile up.
+async fn drop_stale_databases(conn: &mut sqlx::PgConnection) {
+    use sqlx::Row;
+    let Ok(rows) = sqlx::query("SELECT datname FROM pg_database WHERE datname LIKE 'tollgate_t_%'")
+        .fetch_all(&mut *conn)
+        .await
+    else {
+        return;
+    };
+    let cutoff = chrono::Utc::now().timestamp() - 3600;
+    for row in rows {
+        let name: String = row.get("datname");
+        let born = name.split('_').nth(2).and_then(|s| s.parse::<i64>().ok());
+        if born.is_none_or(|t| t < cutoff) {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut *conn)
+                .await;
+        }
+    }
+}
+
 pub fn test_config(database_url: &str) -> Config {
-    let mut config = Config::default();
-    config.database_url = database_url.to_string();
-    config.admin_token = Some(ADMIN.to_string().into());
-    config.secret_key = Some(SECRET_KEY.to_string().into());
-    config.max_body_bytes = 64 * 1024;
-    config.projector_poll_ms = 50;
-    config
+    Config {
+        database_url: database_url.to_string(),
+        admin_token: Some(ADMIN.to_string().into()),
+        secret_key: Some(SECRET_KEY.to_string().into()),
+        max_body_bytes: 64 * 1024,
+        projector_poll_ms: 50,
+        ..Config::default()
+    }
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -125,7 +150,6 @@ pub async fn spawn_with(config: Config, dir: Option<tempfile::TempDir>) -> TestA
 pub struct Resp {
     pub status: StatusCode,
     pub body: Value,
-    pub headers: reqwest::header::HeaderMap,
 }
 
 impl Resp {
@@ -152,18 +176,13 @@ impl TestApp {
         }
         let res = req.send().await.expect("request sent");
         let status = res.status();
-        let headers = res.headers().clone();
         let text = res.text().await.unwrap();
         let body = if text.is_empty() {
             Value::Null
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
-        Resp {
-            status,
-            body,
-            headers,
-        }
+        Resp { status, body }
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Resp {
