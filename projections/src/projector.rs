@@ -51,6 +51,11 @@ impl Projector {
     /// Called after each command so the caller reads its own writes.
     pub async fn catch_up(&self) -> Result<i64> {
         let _guard = self.running.lock().await;
+        // Idle polls stay reads: no write transaction unless the log moved past what we saw.
+        let seen = *self.position.borrow();
+        if seen > 0 && crate::events::head(&self.db).await? <= seen {
+            return Ok(seen);
+        }
         loop {
             let (position, applied) = self.run_batch().await?;
             self.position.send_replace(position);
@@ -106,6 +111,7 @@ impl Projector {
                     .await?;
             }
             tx.commit().await?;
+            self.position.send_replace(0);
         }
         self.catch_up().await
     }

@@ -28,11 +28,9 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The actor id recorded in events: a member id, or `admin`.
     pub fn id(&self) -> &str {
-        match &self.actor {
-            Actor::Admin => "admin",
-            Actor::Member { id, .. } => id,
-        }
+        &self.meta.actor
     }
 
     pub fn is_admin(&self) -> bool {
@@ -105,20 +103,16 @@ impl FromRequestParts<AppState> for Caller {
                 organization_id: member.organization_id,
             }
         };
-        let caller = Self {
-            meta: Meta {
-                actor: String::new(),
-                request_id,
-            },
-            actor,
+        let actor_id = match &actor {
+            Actor::Admin => "admin".to_string(),
+            Actor::Member { id, .. } => id.clone(),
         };
-        let actor_id = caller.id().to_string();
         Ok(Self {
+            actor,
             meta: Meta {
                 actor: actor_id,
-                ..caller.meta
+                request_id,
             },
-            ..caller
         })
     }
 }
