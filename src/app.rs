@@ -17,6 +17,11 @@ use crate::api::error::{ApiError, ApiResult};
 use crate::config::Config;
 use crate::crypto::Cipher;
 use crate::providers::ProviderCatalog;
+use crate::proxy::cache::MemoryCache;
+use crate::proxy::catalog::Catalog;
+use crate::proxy::state::ProxyState;
+use crate::proxy::usage::UsageWriter;
+use crate::proxy::Proxy;
 use crate::store::{framework, Framework};
 
 /// How many times a command is retried on fresh state after losing an optimistic-lock race.
@@ -30,6 +35,8 @@ pub struct App {
     pub organizations: Framework<Organization>,
     pub projects: Framework<Project>,
     pub keys: Framework<ApiKey>,
+    pub proxy: Proxy,
+    usage_writer: std::sync::Mutex<Option<UsageWriter>>,
     admin_token_hash: Option<[u8; 32]>,
 }
 
@@ -66,7 +73,27 @@ impl App {
         let admin_token_hash = config
             .admin_token()
             .map(|t| Sha256::digest(t.as_bytes()).into());
+        let state = ProxyState::load(db.clone(), cipher.clone()).await?;
+        let (usage, writer) = UsageWriter::start(
+            db.clone(),
+            projector.clone(),
+            state.clone(),
+            config.usage_batch_size,
+            Duration::from_millis(config.usage_flush_ms),
+        );
+        let proxy = Proxy {
+            state,
+            catalog: Catalog::embedded().map_err(|e| anyhow::anyhow!("model catalog: {e}"))?,
+            cache: Arc::new(MemoryCache::new(config.cache_max_bytes)),
+            http: reqwest::Client::builder()
+                .pool_idle_timeout(Duration::from_secs(90))
+                .tcp_nodelay(true)
+                .build()?,
+            usage,
+        };
         Ok(Arc::new(Self {
+            proxy,
+            usage_writer: std::sync::Mutex::new(Some(writer)),
             organizations: framework(&db, ()),
             projects: framework(&db, Arc::new(ProviderCatalog) as Arc<dyn DomainServices>),
             keys: framework(&db, ()),
@@ -78,10 +105,32 @@ impl App {
         }))
     }
 
-    /// Starts the background projector that picks up other replicas' events.
-    pub fn spawn_background(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
-        self.projector
-            .spawn(Duration::from_millis(self.config.projector_poll_ms.max(10)))
+    /// Starts the background projector that picks up other replicas' events, and the task
+    /// that keeps the proxy's in-memory state following it.
+    pub fn spawn_background(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
+        let projector = self
+            .projector
+            .spawn(Duration::from_millis(self.config.projector_poll_ms.max(10)));
+        let mut position = self.projector.subscribe();
+        let state = self.proxy.state.clone();
+        let follower = tokio::spawn(async move {
+            while position.changed().await.is_ok() {
+                let at = *position.borrow_and_update();
+                if let Err(e) = state.follow(at).await {
+                    tracing::warn!(error = %e, "proxy state did not follow the log");
+                }
+            }
+        });
+        vec![projector, follower]
+    }
+
+    /// Stops taking usage and waits until every recorded request is written.
+    pub async fn drain_usage(&self) {
+        self.proxy.usage.close();
+        let writer = self.usage_writer.lock().ok().and_then(|mut w| w.take());
+        if let Some(writer) = writer {
+            writer.finish().await;
+        }
     }
 
     /// Constant-time comparison of a presented token with the admin token.
@@ -121,7 +170,13 @@ impl App {
                 Err(e) => return Err(e.into()),
             }
         }
-        self.projector.catch_up().await.map_err(ApiError::from)?;
+        let position = self.projector.catch_up().await.map_err(ApiError::from)?;
+        // The proxy honors the change from the very next request.
+        self.proxy
+            .state
+            .follow(position)
+            .await
+            .map_err(ApiError::from)?;
         Ok(())
     }
 }

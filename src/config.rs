@@ -1,6 +1,7 @@
 //! Configuration: an optional TOML file (`TOLLGATE_CONFIG`), then `TOLLGATE_*` environment
 //! variables on top. Secrets are wrapped so that they never reach Debug output or logs.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -31,6 +32,25 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// How often the projector polls for events written by other replicas, in milliseconds.
     pub projector_poll_ms: u64,
+    /// The gateway's own provider credentials and base URLs, by provider id.
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// Fee on top of catalog prices for requests paid with credits, in percent.
+    pub credits_fee_percent: f64,
+    /// Longest wait for an upstream answer (first byte), in seconds.
+    pub upstream_timeout_secs: u64,
+    /// Upper bound of the response cache, in bytes.
+    pub cache_max_bytes: u64,
+    /// Usage batch writer: flush after this many records or this many milliseconds.
+    pub usage_batch_size: usize,
+    pub usage_flush_ms: u64,
+}
+
+/// One provider as the gateway itself uses it (credits mode) and where it lives.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub api_key: Option<SecretString>,
+    pub base_url: Option<String>,
 }
 
 impl Default for Config {
@@ -43,6 +63,12 @@ impl Default for Config {
             log_format: LogFormat::Text,
             max_body_bytes: 1024 * 1024,
             projector_poll_ms: 250,
+            providers: BTreeMap::new(),
+            credits_fee_percent: 5.0,
+            upstream_timeout_secs: 300,
+            cache_max_bytes: 256 * 1024 * 1024,
+            usage_batch_size: 100,
+            usage_flush_ms: 50,
         }
     }
 }
@@ -116,7 +142,42 @@ impl Config {
                 .parse()
                 .map_err(|_| invalid("TOLLGATE_PROJECTOR_POLL_MS", "must be milliseconds"))?;
         }
+        if let Some(v) = get("TOLLGATE_CREDITS_FEE_PERCENT") {
+            self.credits_fee_percent = v
+                .parse()
+                .ok()
+                .filter(|f: &f64| f.is_finite() && *f >= 0.0)
+                .ok_or_else(|| invalid("TOLLGATE_CREDITS_FEE_PERCENT", "must be a percentage"))?;
+        }
+        if let Some(v) = get("TOLLGATE_UPSTREAM_TIMEOUT_SECS") {
+            self.upstream_timeout_secs = v
+                .parse()
+                .map_err(|_| invalid("TOLLGATE_UPSTREAM_TIMEOUT_SECS", "must be seconds"))?;
+        }
+        for provider in crate::providers::KNOWN_PROVIDERS {
+            let name = provider.to_uppercase();
+            let key = get(&format!("TOLLGATE_PROVIDER_{name}_API_KEY")).filter(|v| !v.is_empty());
+            let url = get(&format!("TOLLGATE_PROVIDER_{name}_BASE_URL")).filter(|v| !v.is_empty());
+            if key.is_some() || url.is_some() {
+                let entry = self.providers.entry(provider.to_string()).or_default();
+                if let Some(k) = key {
+                    entry.api_key = Some(k.into());
+                }
+                if url.is_some() {
+                    entry.base_url = url;
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// The gateway's own key for `provider`, if configured.
+    pub fn provider_key(&self, provider: &str) -> Option<&str> {
+        self.providers
+            .get(provider)?
+            .api_key
+            .as_ref()
+            .map(|k| k.expose_secret())
     }
 
     pub fn is_sqlite(&self) -> bool {

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod providers;
+pub mod proxy;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -14,13 +14,16 @@ use crate::telemetry::request_span;
 
 pub fn router(app: AppState) -> Router {
     let limit = app.config.max_body_bytes;
-    crate::api::router().with_state(app).layer(
-        ServiceBuilder::new()
-            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-            .layer(TraceLayer::new_for_http().make_span_with(request_span))
-            .layer(PropagateRequestIdLayer::x_request_id())
-            .layer(DefaultBodyLimit::max(limit)),
-    )
+    crate::api::router()
+        .merge(crate::proxy::router())
+        .with_state(app)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(request_span))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(DefaultBodyLimit::max(limit)),
+        )
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.
@@ -30,9 +33,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let background = app.spawn_background();
-    let result = axum::serve(listener, router(app))
+    let result = axum::serve(listener, router(app.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
-    background.abort();
+    // In-flight requests are done: write every usage record before exiting.
+    app.drain_usage().await;
+    for task in background {
+        task.abort();
+    }
     result
 }

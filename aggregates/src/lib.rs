@@ -10,6 +10,7 @@ pub mod organization;
 pub mod project;
 pub mod services;
 pub mod types;
+pub mod usage;
 
 pub use error::DomainError;
 pub use services::DomainServices;
@@ -29,6 +30,10 @@ pub fn event_schemas() -> Vec<(&'static str, schemars::Schema)> {
         (
             api_key::ApiKey::TYPE,
             schemars::schema_for!(api_key::ApiKeyEvent),
+        ),
+        (
+            usage::USAGE_AGGREGATE_TYPE,
+            schemars::schema_for!(usage::UsageEvent),
         ),
     ]
 }

@@ -24,6 +24,8 @@ pub const READ_MODEL_TABLES: &[&str] = &[
     "rm_key_tokens",
     "rm_iam_rules",
     "rm_audit",
+    "rm_usage_logs",
+    "rm_spend",
 ];
 
 pub struct Projector {

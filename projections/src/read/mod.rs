@@ -5,6 +5,7 @@ mod audit;
 mod keys;
 mod organizations;
 mod projects;
+mod usage;
 
 pub use audit::{audit_page, dump, AuditEntry, AuditFilter};
 pub use keys::{api_key, api_keys_of, iam_rules, key_by_token_hash, ApiKeyRow, KeyLookup};
@@ -15,6 +16,7 @@ pub use organizations::{
 pub use projects::{
     project, projects_of, provider_key, provider_keys_of, ProjectRow, ProviderKeyRow,
 };
+pub use usage::{spend, usage_logs, usage_summary, GroupBy, UsageFilter, UsageGroup, UsageLogRow};
 
 use sqlx::any::AnyRow;
 use sqlx::Row;

@@ -3,11 +3,13 @@
 mod api_key;
 mod organization;
 mod project;
+mod usage;
 
 use sqlx::{Any, Transaction};
 use tollgate_aggregates::api_key::ApiKey;
 use tollgate_aggregates::organization::Organization;
 use tollgate_aggregates::project::Project;
+use tollgate_aggregates::usage::USAGE_AGGREGATE_TYPE;
 
 use cqrs_es::Aggregate;
 
@@ -20,6 +22,7 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, event: &StoredEvent) -> Result<()> {
         Organization::TYPE => organization::apply(tx, event, &event.decode()?).await?,
         Project::TYPE => project::apply(tx, event, &event.decode()?).await?,
         ApiKey::TYPE => api_key::apply(tx, event, &event.decode()?).await?,
+        USAGE_AGGREGATE_TYPE => usage::apply(tx, event, &event.decode()?).await?,
         // Unknown streams (from newer versions) still enter the audit index.
         _ => None,
     };

@@ -1,0 +1,247 @@
+use std::collections::BTreeMap;
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::flag;
+use crate::{Db, Result};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageLogRow {
+    pub position: i64,
+    pub request_id: String,
+    pub organization_id: String,
+    pub project_id: String,
+    pub key_id: String,
+    pub endpoint: String,
+    pub requested_model: String,
+    pub model: String,
+    pub provider: String,
+    pub paid_with: String,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cached_tokens: i64,
+    pub reasoning_tokens: i64,
+    pub cost_nano_usd: i64,
+    pub fee_nano_usd: i64,
+    pub estimated: bool,
+    pub cached: bool,
+    pub streamed: bool,
+    pub status: i64,
+    pub error_code: Option<String>,
+    pub latency_ms: i64,
+    pub time_to_first_token_ms: Option<i64>,
+    pub started_at: i64,
+}
+
+/// Filters of a usage-log query; `cursor` is the last position seen (pages go newest first).
+#[derive(Debug, Clone, Default)]
+pub struct UsageFilter {
+    pub project_id: String,
+    pub key_id: Option<String>,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub status: Option<i64>,
+    pub cached: Option<bool>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub cursor: Option<i64>,
+    pub limit: i64,
+}
+
+fn log_row(r: &AnyRow) -> Result<UsageLogRow> {
+    Ok(UsageLogRow {
+        position: r.try_get("position")?,
+        request_id: r.try_get("request_id")?,
+        organization_id: r.try_get("organization_id")?,
+        project_id: r.try_get("project_id")?,
+        key_id: r.try_get("key_id")?,
+        endpoint: r.try_get("endpoint")?,
+        requested_model: r.try_get("requested_model")?,
+        model: r.try_get("model")?,
+        provider: r.try_get("provider")?,
+        paid_with: r.try_get("paid_with")?,
+        prompt_tokens: r.try_get("prompt_tokens")?,
+        completion_tokens: r.try_get("completion_tokens")?,
+        cached_tokens: r.try_get("cached_tokens")?,
+        reasoning_tokens: r.try_get("reasoning_tokens")?,
+        cost_nano_usd: r.try_get("cost_nano_usd")?,
+        fee_nano_usd: r.try_get("fee_nano_usd")?,
+        estimated: flag(r, "estimated")?,
+        cached: flag(r, "cached")?,
+        streamed: flag(r, "streamed")?,
+        status: r.try_get("status")?,
+        error_code: r.try_get("error_code")?,
+        latency_ms: r.try_get("latency_ms")?,
+        time_to_first_token_ms: r.try_get("time_to_first_token_ms")?,
+        started_at: r.try_get("started_at")?,
+    })
+}
+
+/// The filtered rows, newest first, optionally only up to `limit` after the cursor.
+async fn select(db: &Db, f: &UsageFilter, paged: bool) -> Result<Vec<UsageLogRow>> {
+    let mut sql = String::from("SELECT * FROM rm_usage_logs WHERE project_id = $1");
+    let mut n = 1;
+    let mut cond = |sql: &mut String, col: &str, op: &str| {
+        n += 1;
+        sql.push_str(&format!(" AND {col} {op} ${n}"));
+    };
+    let texts = [
+        ("key_id", &f.key_id),
+        ("model", &f.model),
+        ("provider", &f.provider),
+    ];
+    for (col, v) in &texts {
+        if v.is_some() {
+            cond(&mut sql, col, "=");
+        }
+    }
+    let ints = [
+        ("status", "=", f.status),
+        ("cached", "=", f.cached.map(i64::from)),
+        ("started_at", ">=", f.since),
+        ("started_at", "<=", f.until),
+        ("position", "<", if paged { f.cursor } else { None }),
+    ];
+    for (col, op, v) in &ints {
+        if v.is_some() {
+            cond(&mut sql, col, op);
+        }
+    }
+    sql.push_str(" ORDER BY position DESC");
+    if paged {
+        n += 1;
+        sql.push_str(&format!(" LIMIT ${n}"));
+    }
+    let mut q = sqlx::query(&sql).bind(&f.project_id);
+    for (_, v) in texts {
+        if let Some(v) = v {
+            q = q.bind(v.clone());
+        }
+    }
+    for (_, _, v) in ints {
+        if let Some(v) = v {
+            q = q.bind(v);
+        }
+    }
+    if paged {
+        q = q.bind(f.limit + 1);
+    }
+    let rows = q.fetch_all(&db.any).await?;
+    rows.iter().map(log_row).collect()
+}
+
+/// One page of usage logs, newest first, and the cursor of the next page.
+pub async fn usage_logs(db: &Db, f: &UsageFilter) -> Result<(Vec<UsageLogRow>, Option<i64>)> {
+    let mut rows = select(db, f, true).await?;
+    let more = rows.len() as i64 > f.limit;
+    rows.truncate(f.limit.max(0) as usize);
+    let cursor = more.then(|| rows.last().map(|r| r.position)).flatten();
+    Ok((rows, cursor))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    Day,
+    Model,
+    Key,
+    Provider,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UsageGroup {
+    pub group: String,
+    pub requests: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cost_nano_usd: i64,
+    pub cache_hits: i64,
+    pub errors: i64,
+    pub latency_p50_ms: i64,
+    pub latency_p95_ms: i64,
+}
+
+/// Totals per group over the filtered logs (percentiles computed over each group's latencies).
+pub async fn usage_summary(db: &Db, f: &UsageFilter, by: GroupBy) -> Result<Vec<UsageGroup>> {
+    let rows = select(db, f, false).await?;
+    let mut groups: BTreeMap<String, (UsageGroup, Vec<i64>)> = BTreeMap::new();
+    for r in rows {
+        let key = match by {
+            GroupBy::Day => chrono_day(r.started_at),
+            GroupBy::Model => r.model.clone(),
+            GroupBy::Key => r.key_id.clone(),
+            GroupBy::Provider => r.provider.clone(),
+        };
+        let (g, latencies) = groups.entry(key.clone()).or_default();
+        g.group = key;
+        g.requests += 1;
+        g.prompt_tokens += r.prompt_tokens;
+        g.completion_tokens += r.completion_tokens;
+        g.cost_nano_usd += r.cost_nano_usd + r.fee_nano_usd;
+        g.cache_hits += i64::from(r.cached);
+        g.errors += i64::from(r.status >= 400);
+        latencies.push(r.latency_ms);
+    }
+    Ok(groups
+        .into_values()
+        .map(|(mut g, mut latencies)| {
+            latencies.sort_unstable();
+            g.latency_p50_ms = percentile(&latencies, 50);
+            g.latency_p95_ms = percentile(&latencies, 95);
+            g
+        })
+        .collect())
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[i64], p: usize) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (p * sorted.len()).div_ceil(100).max(1);
+    sorted[rank - 1]
+}
+
+/// `YYYY-MM-DD` (UTC) of a time in µs since the epoch.
+fn chrono_day(micros: i64) -> String {
+    let days = micros.div_euclid(86_400_000_000);
+    // Civil-from-days (H. Hinnant), to avoid a date dependency here.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Total spend (nano-USD, fee included) and request count of a key, project or organization.
+pub async fn spend(db: &Db, scope: &str, id: &str) -> Result<(i64, i64)> {
+    let row =
+        sqlx::query("SELECT requests, cost_nano_usd FROM rm_spend WHERE scope = $1 AND id = $2")
+            .bind(scope)
+            .bind(id)
+            .fetch_optional(&db.any)
+            .await?;
+    Ok(match row {
+        Some(r) => (r.try_get("cost_nano_usd")?, r.try_get("requests")?),
+        None => (0, 0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_and_percentiles() {
+        assert_eq!(chrono_day(0), "1970-01-01");
+        assert_eq!(chrono_day(1_795_000_000_000_000), "2026-11-18");
+        assert_eq!(percentile(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50), 5);
+        assert_eq!(percentile(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 95), 10);
+        assert_eq!(percentile(&[], 95), 0);
+    }
+}

@@ -1,0 +1,244 @@
+//! `POST /v1/chat/completions`: authenticate, validate, route, serve from cache or forward,
+//! meter. Streaming answers are handled in `stream`.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::Value;
+
+use super::catalog::ModelKind;
+use super::error::ProxyError;
+use super::meter::Meter;
+use super::providers::{adapter, usage_from_json, Usage};
+use super::route::{plan, resolve, Route};
+use super::{authenticate, cache, json_body, pricing, request_id, stream};
+use crate::app::AppState;
+
+pub async fn completions(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let proxy = &app.proxy;
+    let key = match authenticate(proxy, &headers) {
+        Ok(k) => k,
+        Err(e) => return e.into_response(),
+    };
+    let mut meter = Meter::new(
+        proxy.state.clone(),
+        proxy.usage.recorder(),
+        &key,
+        &request_id(&headers),
+        "chat",
+        app.config.credits_fee_percent,
+    );
+    match handle(&app, &key, &headers, &body, &mut meter).await {
+        Ok(Outcome::Done(response)) => {
+            meter.finish(200, None).await;
+            response
+        }
+        // The stream's task owns the meter from here on.
+        Ok(Outcome::Stream(s)) => stream::forward(app.clone(), *s, meter),
+        Err(e) => {
+            meter.finish(e.status().as_u16(), Some(&e)).await;
+            e.into_response()
+        }
+    }
+}
+
+enum Outcome {
+    Done(Response),
+    Stream(Box<stream::Upstream>),
+}
+
+fn validate(body: &Value) -> Result<(String, bool), ProxyError> {
+    let model = body["model"]
+        .as_str()
+        .filter(|m| !m.trim().is_empty())
+        .ok_or_else(|| ProxyError::invalid("model", "model is required"))?;
+    if body["messages"].as_array().is_none_or(|m| m.is_empty()) {
+        return Err(ProxyError::invalid(
+            "messages",
+            "messages must be a non-empty array",
+        ));
+    }
+    let stream = match &body["stream"] {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        _ => return Err(ProxyError::invalid("stream", "stream must be a boolean")),
+    };
+    for field in ["temperature", "top_p"] {
+        if !(body[field].is_null() || body[field].is_number()) {
+            return Err(ProxyError::invalid(
+                field,
+                format!("{field} must be a number"),
+            ));
+        }
+    }
+    for field in ["max_tokens", "max_completion_tokens", "n"] {
+        if !(body[field].is_null() || body[field].as_u64().is_some_and(|v| v > 0)) {
+            return Err(ProxyError::invalid(
+                field,
+                format!("{field} must be a positive integer"),
+            ));
+        }
+    }
+    Ok((model.to_string(), stream))
+}
+
+async fn handle(
+    app: &AppState,
+    key: &super::state::KeyEntry,
+    headers: &HeaderMap,
+    raw: &[u8],
+    meter: &mut Meter,
+) -> Result<Outcome, ProxyError> {
+    let proxy = &app.proxy;
+    let body = json_body(headers, raw)?;
+    let (requested, streaming) = validate(&body)?;
+    meter.record.requested_model = requested.clone();
+    meter.record.streamed = streaming;
+    let project = proxy
+        .state
+        .project(&key.project_id)
+        .ok_or(ProxyError::InvalidApiKey)?;
+    let (model, offers) = resolve(&proxy.catalog, &requested)?;
+    if model.kind != ModelKind::Chat {
+        return Err(ProxyError::invalid(
+            "model",
+            format!("'{}' is not a chat model", model.id),
+        ));
+    }
+    let plan = plan(&app.config, &proxy.state, key, &project, &model, &offers)?;
+    meter.route(&plan.primary);
+
+    let cache_key = project
+        .caching_enabled
+        .then(|| cache::key(&project.id, "chat", &body));
+    if let Some(ck) = &cache_key {
+        if let Some(answer) = proxy.cache.get(ck).await {
+            meter.record.cached = true;
+            meter.record.paid_with = tollgate_aggregates::usage::PaidWith::None;
+            let usage = usage_from_json(&answer["usage"]).unwrap_or_default();
+            meter.record.prompt_tokens = usage.prompt_tokens;
+            meter.record.completion_tokens = usage.completion_tokens;
+            let provider = plan.primary.offer.provider.clone();
+            return Ok(Outcome::Done(if streaming {
+                stream::replay(&answer, &body, &provider)
+            } else {
+                respond(answer.as_ref().clone(), &provider, 0, "HIT")
+            }));
+        }
+    }
+
+    let prompt = pricing::prompt_tokens(&body);
+    let max_output = pricing::max_output_tokens(&body, &model);
+    meter.reserve(key, &plan.primary, prompt, max_output)?;
+    let mut route = plan.primary.clone();
+    let first = attempt(app, &route, &body, streaming).await;
+    let result = match first {
+        Err(e) if e.allows_fallback() && plan.fallback.is_some() => {
+            // Hybrid: the project's own key failed; record that attempt, retry once on credits.
+            if let Some(id) = &route.own_key_id {
+                proxy
+                    .state
+                    .failed_keys
+                    .insert(id.clone(), std::time::Instant::now());
+            }
+            tracing::warn!(provider = %route.offer.provider, error = %e, "own provider key failed; retrying on credits");
+            meter.record_attempt(&e).await;
+            route = plan.fallback.clone().unwrap_or(route);
+            meter.route(&route);
+            meter.reserve(key, &route, prompt, max_output)?;
+            attempt(app, &route, &body, streaming).await
+        }
+        other => other,
+    };
+    match result? {
+        Answer::Complete(answer, usage) => {
+            let (usage, estimated) = complete_usage(usage, prompt, &answer);
+            let cost = meter.charge(&route, usage, estimated);
+            if let Some(ck) = cache_key {
+                proxy.cache.put(ck, answer.clone(), project.cache_ttl).await;
+            }
+            Ok(Outcome::Done(respond(
+                answer,
+                &route.offer.provider,
+                cost,
+                "MISS",
+            )))
+        }
+        Answer::Stream(chunks) => Ok(Outcome::Stream(Box::new(stream::Upstream {
+            chunks,
+            route,
+            body,
+            prompt,
+            cache: cache_key.map(|k| (k, project.cache_ttl)),
+        }))),
+    }
+}
+
+pub(super) enum Answer {
+    Complete(Value, Usage),
+    Stream(super::providers::ChunkStream),
+}
+
+async fn attempt(
+    app: &AppState,
+    route: &Route,
+    body: &Value,
+    streaming: bool,
+) -> Result<Answer, ProxyError> {
+    let provider = adapter(&route.offer.provider);
+    let http = &app.proxy.http;
+    if streaming {
+        provider
+            .complete_stream(http, &route.target, body)
+            .await
+            .map(Answer::Stream)
+    } else {
+        let (answer, usage) = provider.complete(http, &route.target, body).await?;
+        Ok(Answer::Complete(answer, usage))
+    }
+}
+
+/// The provider's usage, or an estimate (flagged) when it reported none.
+fn complete_usage(usage: Usage, prompt: u64, answer: &Value) -> (Usage, bool) {
+    if usage.prompt_tokens > 0 || usage.completion_tokens > 0 {
+        return (usage, false);
+    }
+    let text: String = answer["choices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let m = &c["message"];
+            format!(
+                "{}{}",
+                m["content"].as_str().unwrap_or_default(),
+                if m["tool_calls"].is_null() {
+                    String::new()
+                } else {
+                    m["tool_calls"].to_string()
+                }
+            )
+        })
+        .collect();
+    let estimate = Usage {
+        prompt_tokens: prompt,
+        completion_tokens: pricing::count_tokens(&text),
+        ..Usage::default()
+    };
+    (estimate, true)
+}
+
+fn respond(answer: Value, provider: &str, cost_nano: i64, cache: &'static str) -> Response {
+    let mut response = Json(answer).into_response();
+    let h = response.headers_mut();
+    h.insert("x-tollgate-cache", HeaderValue::from_static(cache));
+    if let Ok(v) = HeaderValue::from_str(provider) {
+        h.insert("x-tollgate-provider", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("{:.9}", cost_nano as f64 / 1e9)) {
+        h.insert("x-tollgate-cost-usd", v);
+    }
+    response
+}

@@ -1,0 +1,169 @@
+//! Proxy errors in OpenAI's shape, by category: the client's request, its key and limits, and
+//! the upstream provider. Internal detail is logged, not returned.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProxyError {
+    #[error("{message}")]
+    InvalidRequest {
+        message: String,
+        param: Option<String>,
+        code: &'static str,
+    },
+    #[error("invalid API key")]
+    InvalidApiKey,
+    #[error("{0}")]
+    InsufficientCredits(String),
+    #[error("{0}")]
+    IamDenied(String),
+    #[error("model '{0}' not found")]
+    ModelNotFound(String),
+    #[error("request body is larger than the limit")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    UsageLimitExceeded(String),
+    /// The provider refused the request (4xx): its status and message pass through.
+    #[error("{message}")]
+    UpstreamRejected {
+        status: u16,
+        message: String,
+        retry_after: Option<String>,
+    },
+    /// The provider failed (5xx, a broken connection or an unreadable answer).
+    #[error("upstream error{}: {message}", status.map(|s| format!(" (status {s})")).unwrap_or_default())]
+    Upstream {
+        status: Option<u16>,
+        message: String,
+    },
+    #[error("the upstream provider did not answer in time")]
+    UpstreamTimeout,
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ProxyError {
+    pub fn invalid(param: &str, message: impl Into<String>) -> Self {
+        Self::InvalidRequest {
+            message: message.into(),
+            param: Some(param.to_string()),
+            code: "invalid_value",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::InvalidApiKey => StatusCode::UNAUTHORIZED,
+            Self::InsufficientCredits(_) => StatusCode::PAYMENT_REQUIRED,
+            Self::IamDenied(_) => StatusCode::FORBIDDEN,
+            Self::ModelNotFound(_) => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UsageLimitExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::UpstreamRejected { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
+            Self::Upstream { .. } => StatusCode::BAD_GATEWAY,
+            Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest { code, .. } => code,
+            Self::InvalidApiKey => "invalid_api_key",
+            Self::InsufficientCredits(_) => "insufficient_credits",
+            Self::IamDenied(_) => "iam_denied",
+            Self::ModelNotFound(_) => "model_not_found",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::UsageLimitExceeded(_) => "usage_limit_exceeded",
+            Self::UpstreamRejected { status: 429, .. } => "rate_limit_exceeded",
+            Self::UpstreamRejected { .. } | Self::Upstream { .. } => "upstream_error",
+            Self::UpstreamTimeout => "upstream_timeout",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidApiKey => "authentication_error",
+            Self::IamDenied(_) => "permission_error",
+            Self::InsufficientCredits(_) => "insufficient_quota",
+            Self::UsageLimitExceeded(_) | Self::UpstreamRejected { status: 429, .. } => {
+                "rate_limit_error"
+            }
+            Self::ModelNotFound(_) => "not_found_error",
+            Self::Upstream { .. } | Self::UpstreamTimeout | Self::UpstreamRejected { .. } => {
+                "upstream_error"
+            }
+            Self::Internal(_) => "server_error",
+            _ => "invalid_request_error",
+        }
+    }
+
+    fn param(&self) -> Option<String> {
+        match self {
+            Self::InvalidRequest { param, .. } => param.clone(),
+            Self::ModelNotFound(_) => Some("model".into()),
+            _ => None,
+        }
+    }
+
+    /// The error body, as sent in a response or as a stream's error chunk.
+    pub fn body(&self) -> Value {
+        let message = match self {
+            Self::Internal(detail) => {
+                tracing::error!(error = %detail, "proxy internal error");
+                "internal server error".to_string()
+            }
+            other => other.to_string(),
+        };
+        let mut error = json!({
+            "message": message,
+            "type": self.kind(),
+            "param": self.param(),
+            "code": self.code(),
+        });
+        if let Self::UpstreamRejected { status, .. }
+        | Self::Upstream {
+            status: Some(status),
+            ..
+        } = self
+        {
+            error["upstream_status"] = json!(status);
+        }
+        json!({ "error": error })
+    }
+
+    /// Whether a hybrid request on the project's own key may retry on credits after this.
+    pub fn allows_fallback(&self) -> bool {
+        match self {
+            Self::UpstreamRejected { status, .. } => matches!(status, 401 | 403 | 429),
+            Self::Upstream { .. } | Self::UpstreamTimeout => true,
+            _ => false,
+        }
+    }
+}
+
+impl IntoResponse for ProxyError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status(), Json(self.body())).into_response();
+        let retry_after = match &self {
+            Self::UpstreamRejected { retry_after, .. } => retry_after.clone(),
+            Self::UsageLimitExceeded(_) => None,
+            _ => None,
+        };
+        if let Some(v) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            response.headers_mut().insert("retry-after", v);
+        }
+        response
+    }
+}

@@ -1,0 +1,150 @@
+//! Money in memory: per-key spend against its limit and per-organization credit balances.
+//! A request reserves its maximum cost before it is forwarded and settles to the real cost
+//! afterwards, so concurrent requests can never overshoot by more than what is in flight.
+
+use dashmap::DashMap;
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Account {
+    /// Settled spend (keys) or balance (organizations), nano-USD.
+    settled: i64,
+    /// Reserved by requests in flight.
+    reserved: i64,
+}
+
+#[derive(Debug, Default)]
+pub struct Ledger {
+    keys: DashMap<String, Account>,
+    orgs: DashMap<String, Account>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    KeyLimit { limit: i64, committed: i64 },
+    Credits { available: i64 },
+}
+
+/// An amount held on a key and possibly on its organization's credits.
+#[derive(Debug)]
+pub struct Hold {
+    pub key_id: String,
+    pub org_id: Option<String>,
+    pub key_amount: i64,
+    pub org_amount: i64,
+}
+
+impl Ledger {
+    pub fn set_key_spend(&self, key_id: &str, spent: i64) {
+        self.keys.entry(key_id.to_string()).or_default().settled = spent;
+    }
+
+    pub fn set_balance(&self, org_id: &str, balance: i64) {
+        self.orgs.entry(org_id.to_string()).or_default().settled = balance;
+    }
+
+    /// Spend recorded elsewhere (another replica) or a top-up.
+    pub fn add_key_spend(&self, key_id: &str, amount: i64) {
+        self.keys.entry(key_id.to_string()).or_default().settled += amount;
+    }
+
+    pub fn add_balance(&self, org_id: &str, amount: i64) {
+        self.orgs.entry(org_id.to_string()).or_default().settled += amount;
+    }
+
+    pub fn key_spend(&self, key_id: &str) -> i64 {
+        self.keys.get(key_id).map(|a| a.settled).unwrap_or(0)
+    }
+
+    pub fn balance(&self, org_id: &str) -> i64 {
+        self.orgs.get(org_id).map(|a| a.settled).unwrap_or(0)
+    }
+
+    /// Reserves `key_amount` under the key's `limit` (if any) and, when `org` is given,
+    /// `org_amount` against its credit balance. Both or neither.
+    pub fn reserve(
+        &self,
+        key_id: &str,
+        limit: Option<i64>,
+        key_amount: i64,
+        org: Option<(&str, i64)>,
+    ) -> Result<Hold, Refusal> {
+        {
+            let mut key = self.keys.entry(key_id.to_string()).or_default();
+            if let Some(limit) = limit {
+                let committed = key.settled + key.reserved;
+                if committed + key_amount > limit || (key_amount == 0 && committed >= limit) {
+                    return Err(Refusal::KeyLimit { limit, committed });
+                }
+            }
+            key.reserved += key_amount;
+        }
+        if let Some((org_id, amount)) = org {
+            let mut acc = self.orgs.entry(org_id.to_string()).or_default();
+            let available = acc.settled - acc.reserved;
+            if amount > available || available <= 0 {
+                drop(acc);
+                self.keys.entry(key_id.to_string()).or_default().reserved -= key_amount;
+                return Err(Refusal::Credits { available });
+            }
+            acc.reserved += amount;
+        }
+        Ok(Hold {
+            key_id: key_id.to_string(),
+            org_id: org.map(|(o, _)| o.to_string()),
+            key_amount,
+            org_amount: org.map(|(_, a)| a).unwrap_or(0),
+        })
+    }
+
+    /// Replaces the hold with the real cost: `key_cost` spent on the key, `org_cost` taken
+    /// from the organization's credits.
+    pub fn settle(&self, hold: Hold, key_cost: i64, org_cost: i64) {
+        {
+            let mut key = self.keys.entry(hold.key_id.clone()).or_default();
+            key.reserved -= hold.key_amount;
+            key.settled += key_cost;
+        }
+        if let Some(org) = &hold.org_id {
+            let mut acc = self.orgs.entry(org.clone()).or_default();
+            acc.reserved -= hold.org_amount;
+            acc.settled -= org_cost;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservations_never_pass_the_limit() {
+        let l = Ledger::default();
+        let holds: Vec<_> = (0..20)
+            .filter_map(|_| l.reserve("k", Some(100), 10, None).ok())
+            .collect();
+        assert_eq!(holds.len(), 10);
+        for h in holds {
+            l.settle(h, 3, 0);
+        }
+        assert_eq!(l.key_spend("k"), 30);
+        assert!(l.reserve("k", Some(100), 70, None).is_ok());
+        assert!(l.reserve("k", Some(100), 1, None).is_err());
+    }
+
+    #[test]
+    fn credits_are_held_and_released_together() {
+        let l = Ledger::default();
+        l.set_balance("o", 50);
+        let h = l.reserve("k", None, 40, Some(("o", 40))).unwrap();
+        let refused = l.reserve("k2", None, 20, Some(("o", 20)));
+        assert!(matches!(refused, Err(Refusal::Credits { available: 10 })));
+        l.settle(h, 5, 5);
+        assert_eq!(l.balance("o"), 45);
+        assert!(l.reserve("k2", None, 20, Some(("o", 20))).is_ok());
+        l.set_balance("empty", 0);
+        assert!(
+            l.reserve("k3", None, 0, Some(("empty", 0))).is_err(),
+            "no credits, no request"
+        );
+    }
+}

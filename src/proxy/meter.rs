@@ -1,0 +1,203 @@
+//! Metering one request: the money held for it, and the usage record it produces whatever
+//! happens — success, error, or the client going away (then `Drop` records it).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tollgate_aggregates::usage::{PaidWith, UsageRecord};
+
+use super::error::ProxyError;
+use super::ledger::{Hold, Refusal};
+use super::pricing;
+use super::providers::Usage;
+use super::route::Route;
+use super::state::{KeyEntry, ProxyState};
+use super::usage::Recorder;
+
+pub struct Meter {
+    state: Arc<ProxyState>,
+    recorder: Option<Recorder>,
+    hold: Option<Hold>,
+    pub record: UsageRecord,
+    started: Instant,
+    fee_percent: f64,
+    done: bool,
+}
+
+/// Status recorded for requests whose client went away first (nginx's convention).
+const CLIENT_CLOSED: u16 = 499;
+
+impl Meter {
+    pub fn new(
+        state: Arc<ProxyState>,
+        recorder: Option<Recorder>,
+        key: &KeyEntry,
+        request_id: &str,
+        endpoint: &str,
+        fee_percent: f64,
+    ) -> Self {
+        let record = UsageRecord {
+            request_id: request_id.to_string(),
+            organization_id: key.organization_id.clone(),
+            project_id: key.project_id.clone(),
+            key_id: key.key_id.clone(),
+            endpoint: endpoint.to_string(),
+            requested_model: String::new(),
+            model: String::new(),
+            provider: String::new(),
+            paid_with: PaidWith::None,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            cached_tokens: 0,
+            reasoning_tokens: 0,
+            cost_nano_usd: 0,
+            fee_nano_usd: 0,
+            estimated: false,
+            cached: false,
+            streamed: false,
+            status: 200,
+            error_code: None,
+            latency_ms: 0,
+            time_to_first_token_ms: None,
+            started_at: chrono::Utc::now().timestamp_micros(),
+        };
+        Self {
+            state,
+            recorder,
+            hold: None,
+            record,
+            started: Instant::now(),
+            fee_percent,
+            done: false,
+        }
+    }
+
+    pub fn route(&mut self, route: &Route) {
+        self.record.model = route.model.id.clone();
+        self.record.provider = route.offer.provider.clone();
+        self.record.paid_with = route.paid_with;
+    }
+
+    /// Holds the most the request can cost on the key's limit and, on credits, the balance.
+    pub fn reserve(
+        &mut self,
+        key: &KeyEntry,
+        route: &Route,
+        prompt: u64,
+        max_output: u64,
+    ) -> Result<(), ProxyError> {
+        let most = Usage {
+            prompt_tokens: prompt,
+            completion_tokens: max_output,
+            ..Usage::default()
+        };
+        let cost = pricing::cost(&route.offer, &most);
+        let credits = route.paid_with == PaidWith::Credits;
+        let total = cost
+            + if credits {
+                pricing::fee(cost, self.fee_percent)
+            } else {
+                0
+            };
+        let org = credits.then_some((key.organization_id.as_str(), total));
+        match self.state.ledger.reserve(&key.key_id, key.limit_nano_usd, total, org) {
+            Ok(hold) => {
+                self.hold = Some(hold);
+                Ok(())
+            }
+            Err(Refusal::KeyLimit { limit, committed }) => Err(ProxyError::UsageLimitExceeded(format!(
+                "this key's usage limit of ${:.4} is reached (${:.4} spent or in flight; this request may cost up to ${:.4})",
+                limit as f64 / 1e9,
+                committed as f64 / 1e9,
+                total as f64 / 1e9
+            ))),
+            Err(Refusal::Credits { available }) => Err(ProxyError::InsufficientCredits(format!(
+                "the organization's credits (${:.4} available) do not cover this request (up to ${:.4})",
+                available.max(0) as f64 / 1e9,
+                total as f64 / 1e9
+            ))),
+        }
+    }
+
+    /// Records the real usage of the current route and settles the hold; returns the cost
+    /// (fee included) for the response header.
+    pub fn charge(&mut self, route: &Route, usage: Usage, estimated: bool) -> i64 {
+        let cost = pricing::cost(&route.offer, &usage);
+        let fee = if route.paid_with == PaidWith::Credits {
+            pricing::fee(cost, self.fee_percent)
+        } else {
+            0
+        };
+        self.record.prompt_tokens = usage.prompt_tokens;
+        self.record.completion_tokens = usage.completion_tokens;
+        self.record.cached_tokens = usage.cached_tokens;
+        self.record.reasoning_tokens = usage.reasoning_tokens;
+        self.record.cost_nano_usd = cost;
+        self.record.fee_nano_usd = fee;
+        self.record.estimated = estimated;
+        self.settle();
+        cost + fee
+    }
+
+    fn settle(&mut self) {
+        if let Some(hold) = self.hold.take() {
+            let total = self.record.cost_nano_usd + self.record.fee_nano_usd;
+            let org = if self.record.paid_with == PaidWith::Credits {
+                total
+            } else {
+                0
+            };
+            self.state.ledger.settle(hold, total, org);
+        }
+    }
+
+    pub fn first_token(&mut self) {
+        if self.record.time_to_first_token_ms.is_none() {
+            self.record.time_to_first_token_ms = Some(self.started.elapsed().as_millis() as u64);
+        }
+    }
+
+    /// The record of a failed attempt that will be retried elsewhere (hybrid fallback).
+    pub async fn record_attempt(&mut self, error: &ProxyError) {
+        self.settle();
+        let mut attempt = self.record.clone();
+        attempt.status = error.status().as_u16();
+        attempt.error_code = Some(error.code().to_string());
+        attempt.latency_ms = self.started.elapsed().as_millis() as u64;
+        attempt.request_id = format!("{}:attempt-1", self.record.request_id);
+        if let Some(r) = &self.recorder {
+            r.record(attempt).await;
+        }
+    }
+
+    /// Sends the final record with `status` (and an error code when it failed).
+    pub async fn finish(mut self, status: u16, error: Option<&ProxyError>) {
+        self.close(status, error);
+        let record = self.record.clone();
+        if let Some(r) = &self.recorder {
+            r.record(record).await;
+        }
+    }
+
+    fn close(&mut self, status: u16, error: Option<&ProxyError>) {
+        self.done = true;
+        self.settle();
+        self.record.status = status;
+        self.record.error_code = error.map(|e| e.code().to_string());
+        self.record.latency_ms = self.started.elapsed().as_millis() as u64;
+    }
+}
+
+impl Drop for Meter {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        // The request was cancelled (client gone): release the hold, record what is known.
+        self.close(CLIENT_CLOSED, None);
+        self.record.error_code = Some("client_closed".into());
+        if let Some(r) = &self.recorder {
+            r.record_now(self.record.clone());
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! The proxy: OpenAI-compatible endpoints over the in-memory state, the model catalog and
+//! the upstream providers, with IAM, limits, credits, caching and usage metering.
+
+pub mod cache;
+pub mod catalog;
+mod chat;
+pub mod error;
+pub mod iam;
+pub mod ledger;
+mod meter;
+mod models;
+pub mod pricing;
+pub mod providers;
+pub mod route;
+pub mod state;
+mod stream;
+pub mod usage;
+
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::app::AppState;
+use crate::crypto::token_hash;
+use cache::ResponseCache;
+use catalog::Catalog;
+use error::ProxyError;
+use state::{KeyEntry, ProxyState};
+use usage::UsageSink;
+
+/// What the proxy shares between requests.
+pub struct Proxy {
+    pub state: Arc<ProxyState>,
+    pub catalog: Catalog,
+    pub cache: Arc<dyn ResponseCache>,
+    pub http: reqwest::Client,
+    pub usage: UsageSink,
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/chat/completions", post(chat::completions))
+        .route("/v1/embeddings", post(models::embeddings))
+        .route("/v1/models", get(models::list))
+        .route("/v1/models/{*id}", get(models::get))
+}
+
+/// The key presented as `Authorization: Bearer` or `x-api-key`, if it may be used now.
+pub fn authenticate(proxy: &Proxy, headers: &HeaderMap) -> Result<Arc<KeyEntry>, ProxyError> {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(ProxyError::InvalidApiKey)?;
+    proxy
+        .state
+        .key(&token_hash(token), chrono::Utc::now().timestamp())
+        .ok_or(ProxyError::InvalidApiKey)
+}
+
+/// Parses a JSON request body: 415 unless JSON, 400 with the parser's reason.
+pub fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, ProxyError> {
+    let is_json = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ProxyError::UnsupportedMediaType(
+            "expected Content-Type: application/json".into(),
+        ));
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ProxyError::InvalidRequest {
+            message: format!("malformed JSON: {e}"),
+            param: None,
+            code: "invalid_json",
+        })?;
+    if !value.is_object() {
+        return Err(ProxyError::InvalidRequest {
+            message: "the body must be a JSON object".into(),
+            param: None,
+            code: "invalid_json",
+        });
+    }
+    Ok(value)
+}
+
+pub fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}

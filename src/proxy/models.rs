@@ -1,0 +1,150 @@
+//! `GET /v1/models` (what this key may call under its rules and its project's mode and
+//! provider keys) and `POST /v1/embeddings`.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::catalog::{ModelEntry, ModelKind};
+use super::error::ProxyError;
+use super::meter::Meter;
+use super::providers::adapter;
+use super::route::{plan, resolve};
+use super::state::KeyEntry;
+use super::{authenticate, json_body, pricing, request_id, Proxy};
+use crate::app::AppState;
+
+fn usable(app: &AppState, key: &KeyEntry, model: &ModelEntry) -> Option<String> {
+    let project = app.proxy.state.project(&key.project_id)?;
+    let plan = plan(
+        &app.config,
+        &app.proxy.state,
+        key,
+        &project,
+        model,
+        &model.providers,
+    )
+    .ok()?;
+    Some(plan.primary.offer.provider)
+}
+
+fn entry(model: &ModelEntry, provider: &str) -> Value {
+    json!({"id": model.id, "object": "model", "created": 0, "owned_by": provider})
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ProxyError> {
+    let key = authenticate(&app.proxy, &headers)?;
+    let data: Vec<Value> = app
+        .proxy
+        .catalog
+        .models()
+        .filter_map(|m| usable(&app, &key, m).map(|p| entry(m, &p)))
+        .collect();
+    Ok(Json(json!({"object": "list", "data": data})))
+}
+
+pub async fn get(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ProxyError> {
+    let key = authenticate(&app.proxy, &headers)?;
+    let (model, _) = resolve(&app.proxy.catalog, &id)?;
+    let provider =
+        usable(&app, &key, &model).ok_or_else(|| ProxyError::ModelNotFound(id.clone()))?;
+    Ok(Json(entry(&model, &provider)))
+}
+
+pub async fn embeddings(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let proxy: &Proxy = &app.proxy;
+    let key = match authenticate(proxy, &headers) {
+        Ok(k) => k,
+        Err(e) => return e.into_response(),
+    };
+    let mut meter = Meter::new(
+        proxy.state.clone(),
+        proxy.usage.recorder(),
+        &key,
+        &request_id(&headers),
+        "embeddings",
+        app.config.credits_fee_percent,
+    );
+    match embed(&app, &key, &headers, &body, &mut meter).await {
+        Ok(response) => {
+            meter.finish(200, None).await;
+            response
+        }
+        Err(e) => {
+            meter.finish(e.status().as_u16(), Some(&e)).await;
+            e.into_response()
+        }
+    }
+}
+
+async fn embed(
+    app: &AppState,
+    key: &KeyEntry,
+    headers: &HeaderMap,
+    raw: &[u8],
+    meter: &mut Meter,
+) -> Result<Response, ProxyError> {
+    let body = json_body(headers, raw)?;
+    let requested = body["model"]
+        .as_str()
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| ProxyError::invalid("model", "model is required"))?;
+    if !(body["input"].is_string() || body["input"].as_array().is_some_and(|a| !a.is_empty())) {
+        return Err(ProxyError::invalid(
+            "input",
+            "input must be a string or a non-empty array",
+        ));
+    }
+    meter.record.requested_model = requested.to_string();
+    let project = app
+        .proxy
+        .state
+        .project(&key.project_id)
+        .ok_or(ProxyError::InvalidApiKey)?;
+    let (model, offers) = resolve(&app.proxy.catalog, requested)?;
+    if model.kind != ModelKind::Embedding {
+        return Err(ProxyError::invalid(
+            "model",
+            format!("'{}' is not an embedding model", model.id),
+        ));
+    }
+    let plan = plan(
+        &app.config,
+        &app.proxy.state,
+        key,
+        &project,
+        &model,
+        &offers,
+    )?;
+    let route = plan.primary;
+    meter.route(&route);
+    let prompt = pricing::input_tokens(&body);
+    meter.reserve(key, &route, prompt, 0)?;
+    let (answer, mut usage) = adapter(&route.offer.provider)
+        .embed(&app.proxy.http, &route.target, &body)
+        .await?;
+    let estimated = usage.prompt_tokens == 0;
+    if estimated {
+        usage.prompt_tokens = prompt;
+    }
+    let cost = meter.charge(&route, usage, estimated);
+    let mut response = Json(answer).into_response();
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&route.offer.provider) {
+        h.insert("x-tollgate-provider", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("{:.9}", cost as f64 / 1e9)) {
+        h.insert("x-tollgate-cost-usd", v);
+    }
+    Ok(response)
+}

@@ -1,0 +1,140 @@
+//! Prices and token counts: the maximum a request can cost (reserved before forwarding), the
+//! real cost after, and token estimates (tiktoken's o200k) when a provider reports none.
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use tiktoken_rs::CoreBPE;
+
+use super::catalog::{ModelEntry, ProviderOffer};
+use super::providers::Usage;
+
+/// Output tokens assumed when neither the request nor the catalog bounds them.
+const DEFAULT_MAX_OUTPUT: u64 = 4096;
+
+fn bpe() -> Option<&'static CoreBPE> {
+    static BPE: OnceLock<Option<CoreBPE>> = OnceLock::new();
+    BPE.get_or_init(|| tiktoken_rs::o200k_base().ok()).as_ref()
+}
+
+pub fn count_tokens(text: &str) -> u64 {
+    match bpe() {
+        Some(b) => b.encode_ordinary(text).len() as u64,
+        // Without tables: about four characters a token.
+        None => text.len().div_ceil(4) as u64,
+    }
+}
+
+/// Tokens of a chat request's prompt: message texts plus a small per-message overhead, and
+/// the tool definitions.
+pub fn prompt_tokens(body: &Value) -> u64 {
+    let mut total = 3;
+    for m in body["messages"].as_array().into_iter().flatten() {
+        total += 4;
+        match &m["content"] {
+            Value::String(s) => total += count_tokens(s),
+            Value::Array(parts) => {
+                for p in parts {
+                    if let Some(t) = p["text"].as_str() {
+                        total += count_tokens(t);
+                    } else if p.get("image_url").is_some() {
+                        total += 765; // a high-detail image tile budget
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let Some(calls) = m.get("tool_calls") {
+            total += count_tokens(&calls.to_string());
+        }
+    }
+    if let Some(tools) = body.get("tools") {
+        total += count_tokens(&tools.to_string());
+    }
+    total
+}
+
+/// Tokens of an embeddings request's input (string or array of strings).
+pub fn input_tokens(body: &Value) -> u64 {
+    match &body["input"] {
+        Value::String(s) => count_tokens(s),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(count_tokens)
+                    .unwrap_or(i.as_array().map_or(0, |a| a.len() as u64))
+            })
+            .sum(),
+        _ => 0,
+    }
+}
+
+/// The most output the request can produce.
+pub fn max_output_tokens(body: &Value, model: &ModelEntry) -> u64 {
+    body["max_completion_tokens"]
+        .as_u64()
+        .or_else(|| body["max_tokens"].as_u64())
+        .unwrap_or(if model.max_output_tokens > 0 {
+            model.max_output_tokens
+        } else {
+            DEFAULT_MAX_OUTPUT
+        })
+        .saturating_mul(body["n"].as_u64().unwrap_or(1).max(1))
+}
+
+/// nano-USD for `tokens` at `usd_per_mtok` (1 USD/Mtok = 1,000 nano-USD a token).
+fn nanos(tokens: u64, usd_per_mtok: f64) -> i64 {
+    (tokens as f64 * usd_per_mtok * 1000.0).round() as i64
+}
+
+/// Catalog price of the usage.
+pub fn cost(offer: &ProviderOffer, usage: &Usage) -> i64 {
+    let cached = usage.cached_tokens.min(usage.prompt_tokens);
+    let cached_price = offer
+        .cached_input_usd_per_mtok
+        .unwrap_or(offer.input_usd_per_mtok);
+    nanos(usage.prompt_tokens - cached, offer.input_usd_per_mtok)
+        + nanos(cached, cached_price)
+        + nanos(usage.completion_tokens, offer.output_usd_per_mtok)
+}
+
+/// The gateway fee on a credits cost, in percent.
+pub fn fee(cost: i64, percent: f64) -> i64 {
+    (cost as f64 * percent / 100.0).round() as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer() -> ProviderOffer {
+        ProviderOffer {
+            provider: "openai".into(),
+            model: "m".into(),
+            input_usd_per_mtok: 2.5,
+            output_usd_per_mtok: 10.0,
+            cached_input_usd_per_mtok: Some(1.25),
+        }
+    }
+
+    #[test]
+    fn cost_uses_cached_price_for_cached_tokens() {
+        let usage = Usage {
+            prompt_tokens: 1000,
+            completion_tokens: 100,
+            cached_tokens: 400,
+            reasoning_tokens: 0,
+        };
+        // 600 * 2.5e3 + 400 * 1.25e3 + 100 * 10e3 nano-USD
+        assert_eq!(cost(&offer(), &usage), 1_500_000 + 500_000 + 1_000_000);
+        assert_eq!(fee(3_000_000, 5.0), 150_000);
+    }
+
+    #[test]
+    fn tokens_are_counted() {
+        assert!(count_tokens("hello world") >= 2);
+        let body = serde_json::json!({"messages": [{"role": "user", "content": "hello world"}]});
+        assert!(prompt_tokens(&body) > count_tokens("hello world"));
+    }
+}

@@ -1,0 +1,112 @@
+//! Google Gemini's generateContent / streamGenerateContent, over the translation in `gemini`.
+
+use futures::future::BoxFuture;
+use futures::StreamExt;
+use serde_json::Value;
+
+use super::anthropic_api::async_stream;
+use super::{
+    bad_upstream, check, events, gemini, json_body, now, send, url, usage_chunk, ChunkStream,
+    Provider, Target, Usage,
+};
+use crate::proxy::error::ProxyError;
+
+pub struct Gemini;
+
+fn request(
+    http: &reqwest::Client,
+    target: &Target,
+    method: &str,
+    body: &Value,
+) -> reqwest::RequestBuilder {
+    let path = format!("/v1beta/models/{}:{method}", target.model);
+    http.post(url(target, &path))
+        .header("x-goog-api-key", &target.api_key)
+        .json(body)
+}
+
+fn message_of(v: &Value) -> Option<String> {
+    gemini::error_message(v)
+}
+
+fn completion_id() -> String {
+    format!("chatcmpl-{}", uuid::Uuid::new_v4().simple())
+}
+
+impl Provider for Gemini {
+    fn complete<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        target: &'a Target,
+        body: &'a Value,
+    ) -> BoxFuture<'a, Result<(Value, Usage), ProxyError>> {
+        Box::pin(async move {
+            let upstream = gemini::request(body).map_err(bad_upstream)?;
+            let resp = check(
+                send(
+                    request(http, target, "generateContent", &upstream),
+                    target.timeout,
+                )
+                .await?,
+                message_of,
+            )
+            .await?;
+            let answer = json_body(resp, target.timeout).await?;
+            let model = body["model"].as_str().unwrap_or(&target.model);
+            gemini::response(&answer, model, &completion_id(), now()).map_err(bad_upstream)
+        })
+    }
+
+    fn complete_stream<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        target: &'a Target,
+        body: &'a Value,
+    ) -> BoxFuture<'a, Result<ChunkStream, ProxyError>> {
+        Box::pin(async move {
+            let upstream = gemini::request(body).map_err(bad_upstream)?;
+            let req =
+                request(http, target, "streamGenerateContent", &upstream).query(&[("alt", "sse")]);
+            let resp = check(send(req, target.timeout).await?, message_of).await?;
+            let model = body["model"].as_str().unwrap_or(&target.model).to_string();
+            let (id, created) = (completion_id(), now());
+            let mut state = gemini::StreamState::new(&model, &id, created);
+            let mut upstream_events = Box::pin(events(resp));
+            Ok(async_stream(move |tx| async move {
+                while let Some(item) = upstream_events.next().await {
+                    let data = match item {
+                        Ok((_, data)) => data,
+                        Err(e) => return tx.send(Err(e)).await,
+                    };
+                    let Ok(data) = serde_json::from_str::<Value>(&data) else {
+                        continue;
+                    };
+                    match state.on_chunk(&data) {
+                        Ok(chunks) => {
+                            for c in chunks {
+                                tx.send(Ok(c)).await?;
+                            }
+                        }
+                        Err(e) => return tx.send(Err(bad_upstream(e))).await,
+                    }
+                }
+                tx.send(Ok(usage_chunk(&id, &model, created, &state.usage())))
+                    .await
+            }))
+        })
+    }
+
+    fn embed<'a>(
+        &'a self,
+        _: &'a reqwest::Client,
+        _: &'a Target,
+        _: &'a Value,
+    ) -> BoxFuture<'a, Result<(Value, Usage), ProxyError>> {
+        Box::pin(async {
+            Err(ProxyError::invalid(
+                "model",
+                "embeddings through Gemini are not supported yet",
+            ))
+        })
+    }
+}

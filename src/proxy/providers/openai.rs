@@ -1,0 +1,134 @@
+//! OpenAI and every OpenAI-compatible host: the request passes through (unknown fields too),
+//! with the provider's model name, and streams ask for usage.
+
+use futures::future::BoxFuture;
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+use super::{
+    check, events, json_body, send, url, usage_from_json, ChunkStream, Provider, Target, Usage,
+};
+use crate::proxy::error::ProxyError;
+
+pub struct OpenAiCompatible;
+
+fn message_of(v: &Value) -> Option<String> {
+    v["error"]["message"]
+        .as_str()
+        .or_else(|| v["error"].as_str())
+        .or_else(|| v["message"].as_str())
+        .map(str::to_string)
+}
+
+fn request(
+    http: &reqwest::Client,
+    target: &Target,
+    path: &str,
+    body: &Value,
+) -> reqwest::RequestBuilder {
+    http.post(url(target, path))
+        .bearer_auth(&target.api_key)
+        .json(body)
+}
+
+impl Provider for OpenAiCompatible {
+    fn complete<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        target: &'a Target,
+        body: &'a Value,
+    ) -> BoxFuture<'a, Result<(Value, Usage), ProxyError>> {
+        Box::pin(async move {
+            let mut body = body.clone();
+            body["model"] = json!(target.model);
+            body["stream"] = json!(false);
+            if let Some(o) = body.as_object_mut() {
+                o.remove("stream_options");
+            }
+            let resp = check(
+                send(
+                    request(http, target, "/chat/completions", &body),
+                    target.timeout,
+                )
+                .await?,
+                message_of,
+            )
+            .await?;
+            let answer = json_body(resp, target.timeout).await?;
+            if !answer["choices"].is_array() {
+                return Err(ProxyError::Upstream {
+                    status: None,
+                    message: "answer without choices".into(),
+                });
+            }
+            let usage = usage_from_json(&answer["usage"]).unwrap_or_default();
+            Ok((answer, usage))
+        })
+    }
+
+    fn complete_stream<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        target: &'a Target,
+        body: &'a Value,
+    ) -> BoxFuture<'a, Result<ChunkStream, ProxyError>> {
+        Box::pin(async move {
+            let mut body = body.clone();
+            body["model"] = json!(target.model);
+            body["stream"] = json!(true);
+            // The gateway meters every stream, so it always asks for the usage chunk.
+            body["stream_options"] = json!({"include_usage": true});
+            let resp = check(
+                send(
+                    request(http, target, "/chat/completions", &body),
+                    target.timeout,
+                )
+                .await?,
+                message_of,
+            )
+            .await?;
+            let stream = events(resp)
+                .take_while(|e| {
+                    futures::future::ready(!matches!(e, Ok((_, d)) if d.trim() == "[DONE]"))
+                })
+                .filter_map(|e| async move {
+                    match e {
+                        Err(e) => Some(Err(e)),
+                        Ok((_, data)) if data.trim().is_empty() => None,
+                        Ok((_, data)) => Some(match serde_json::from_str::<Value>(&data) {
+                            Ok(v) if v.get("error").is_some() => Err(ProxyError::Upstream {
+                                status: None,
+                                message: message_of(&v).unwrap_or_else(|| "stream error".into()),
+                            }),
+                            Ok(v) => Ok(v),
+                            Err(e) => Err(ProxyError::Upstream {
+                                status: None,
+                                message: format!("unreadable chunk: {e}"),
+                            }),
+                        }),
+                    }
+                });
+            Ok(Box::pin(stream) as ChunkStream)
+        })
+    }
+
+    fn embed<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        target: &'a Target,
+        body: &'a Value,
+    ) -> BoxFuture<'a, Result<(Value, Usage), ProxyError>> {
+        Box::pin(async move {
+            let mut body = body.clone();
+            body["model"] = json!(target.model);
+            let resp = check(
+                send(request(http, target, "/embeddings", &body), target.timeout).await?,
+                message_of,
+            )
+            .await?;
+            let answer = json_body(resp, target.timeout).await?;
+            let usage = usage_from_json(&answer["usage"]).unwrap_or_default();
+            Ok((answer, usage))
+        })
+    }
+}

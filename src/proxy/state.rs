@@ -1,0 +1,312 @@
+//! What the proxy's hot path reads: keys by token hash, projects with their settings and
+//! decrypted provider keys, and the money ledger — all in memory. Filled from the read models
+//! at start and kept current by following the event log behind the projector: every event
+//! reloads the key or project it touched (config) or moves money (credits, foreign usage).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use secrecy::SecretString;
+use sqlx::Row;
+use tokio::sync::Mutex;
+use tollgate_aggregates::api_key::ApiKey;
+use tollgate_aggregates::organization::{Organization, OrganizationEvent};
+use tollgate_aggregates::project::Project;
+use tollgate_aggregates::types::{IamRule, ProjectMode};
+use tollgate_aggregates::usage::{UsageEvent, USAGE_AGGREGATE_TYPE};
+use tollgate_projections::events::fetch_after;
+use tollgate_projections::{read, Db};
+
+use super::ledger::Ledger;
+use crate::crypto::Cipher;
+use cqrs_es::Aggregate;
+
+#[derive(Debug, Clone)]
+pub struct KeyEntry {
+    pub key_id: String,
+    pub project_id: String,
+    pub organization_id: String,
+    pub active: bool,
+    pub limit_nano_usd: Option<i64>,
+    pub rules: Arc<Vec<IamRule>>,
+}
+
+#[derive(Debug, Clone)]
+struct TokenEntry {
+    key_id: String,
+    valid_until: Option<i64>,
+}
+
+#[derive(Debug)]
+pub struct OwnKey {
+    pub id: String,
+    pub provider: String,
+    pub base_url: Option<String>,
+    pub secret: SecretString,
+}
+
+#[derive(Debug)]
+pub struct ProjectEntry {
+    pub id: String,
+    pub organization_id: String,
+    pub mode: ProjectMode,
+    pub caching_enabled: bool,
+    pub cache_ttl: Duration,
+    pub archived: bool,
+    /// Enabled provider keys only.
+    pub own_keys: Vec<OwnKey>,
+    /// Round-robin cursor over `own_keys`.
+    next: AtomicUsize,
+}
+
+impl ProjectEntry {
+    /// The project's enabled keys for `provider`, starting at the round-robin cursor and
+    /// leaving out keys that failed in the last 30 seconds (unless all did).
+    pub fn own_keys_for<'a>(
+        &'a self,
+        provider: &str,
+        failed: &DashMap<String, Instant>,
+    ) -> Vec<&'a OwnKey> {
+        let all: Vec<&OwnKey> = self
+            .own_keys
+            .iter()
+            .filter(|k| k.provider == provider)
+            .collect();
+        if all.is_empty() {
+            return all;
+        }
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % all.len();
+        let mut rotated: Vec<&OwnKey> = all[start..].iter().chain(&all[..start]).copied().collect();
+        let fresh = |k: &&OwnKey| {
+            failed
+                .get(&k.id)
+                .is_none_or(|at| at.elapsed() > Duration::from_secs(30))
+        };
+        if rotated.iter().any(fresh) {
+            rotated.retain(fresh);
+        }
+        rotated
+    }
+}
+
+pub struct ProxyState {
+    db: Db,
+    cipher: Cipher,
+    /// This process's usage stream id: its own usage is already in the ledger.
+    pub instance_id: String,
+    tokens: DashMap<String, TokenEntry>,
+    keys: DashMap<String, (Arc<KeyEntry>, Vec<String>)>,
+    projects: DashMap<String, Arc<ProjectEntry>>,
+    pub ledger: Ledger,
+    /// Provider keys that just failed upstream, by id.
+    pub failed_keys: DashMap<String, Instant>,
+    /// The log position this state reflects.
+    followed: Mutex<i64>,
+}
+
+type Result<T> = std::result::Result<T, tollgate_projections::Error>;
+
+impl ProxyState {
+    /// Loads everything from the read models at their current checkpoint.
+    pub async fn load(db: Db, cipher: Cipher) -> Result<Arc<Self>> {
+        let state = Arc::new(Self {
+            db,
+            cipher,
+            instance_id: uuid::Uuid::now_v7().to_string(),
+            tokens: DashMap::new(),
+            keys: DashMap::new(),
+            projects: DashMap::new(),
+            ledger: Ledger::default(),
+            failed_keys: DashMap::new(),
+            followed: Mutex::new(0),
+        });
+        let mut followed = state.followed.lock().await;
+        // Money is read together with the checkpoint in one snapshot, so that following
+        // the log from that checkpoint counts every later event exactly once.
+        let mut tx = state.db.any.begin().await?;
+        if state.db.is_postgres() {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let checkpoint: i64 =
+            sqlx::query("SELECT position FROM projector_checkpoints WHERE name = 'read_models'")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("position")?;
+        for row in sqlx::query("SELECT id, credits_nano_usd FROM rm_organizations")
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            state.ledger.set_balance(
+                &row.try_get::<String, _>("id")?,
+                row.try_get("credits_nano_usd")?,
+            );
+        }
+        for row in sqlx::query("SELECT id, cost_nano_usd FROM rm_spend WHERE scope = 'key'")
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            state.ledger.set_key_spend(
+                &row.try_get::<String, _>("id")?,
+                row.try_get("cost_nano_usd")?,
+            );
+        }
+        tx.commit().await?;
+        for table in ["rm_projects", "rm_api_keys"] {
+            let ids = sqlx::query(&format!("SELECT id FROM {table}"))
+                .fetch_all(&state.db.any)
+                .await?;
+            for row in ids {
+                let id: String = row.try_get("id")?;
+                if table == "rm_projects" {
+                    state.reload_project(&id).await?;
+                } else {
+                    state.reload_key(&id).await?;
+                }
+            }
+        }
+        *followed = checkpoint;
+        drop(followed);
+        Ok(state)
+    }
+
+    /// The key behind a token hash, if the token may be used now.
+    pub fn key(&self, token_hash: &str, now: i64) -> Option<Arc<KeyEntry>> {
+        let token = self.tokens.get(token_hash)?;
+        if token.valid_until.is_some_and(|until| now >= until) {
+            return None;
+        }
+        let key = self.keys.get(&token.key_id)?.0.clone();
+        let project = self.projects.get(&key.project_id)?;
+        (key.active && !project.archived).then_some(key)
+    }
+
+    pub fn project(&self, id: &str) -> Option<Arc<ProjectEntry>> {
+        self.projects.get(id).map(|p| p.clone())
+    }
+
+    /// Applies the events between what this state reflects and what the read models reflect
+    /// (`projected`), in log order.
+    pub async fn follow(&self, projected: i64) -> Result<()> {
+        let mut followed = self.followed.lock().await;
+        while *followed < projected {
+            let events = fetch_after(&self.db.any, *followed, 1000).await?;
+            if events.is_empty() {
+                break;
+            }
+            for event in events.iter().take_while(|e| e.position <= projected) {
+                self.apply(event).await?;
+                *followed = event.position;
+            }
+            if events.last().is_some_and(|e| e.position > projected) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply(&self, event: &tollgate_projections::StoredEvent) -> Result<()> {
+        let id = event.aggregate_id.as_str();
+        match event.aggregate_type.as_str() {
+            ApiKey::TYPE => self.reload_key(id).await?,
+            Project::TYPE => self.reload_project(id).await?,
+            Organization::TYPE => {
+                if let OrganizationEvent::CreditsAdded {
+                    amount_nano_usd, ..
+                } = event.decode()?
+                {
+                    self.ledger.add_balance(id, amount_nano_usd);
+                }
+            }
+            USAGE_AGGREGATE_TYPE if id != self.instance_id => {
+                let UsageEvent::UsageRecorded(r) = event.decode()?;
+                self.ledger
+                    .add_key_spend(&r.key_id, r.cost_nano_usd + r.fee_nano_usd);
+                self.ledger
+                    .add_balance(&r.organization_id, -r.charged_to_credits());
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn reload_key(&self, id: &str) -> Result<()> {
+        if let Some((_, (_, hashes))) = self.keys.remove(id) {
+            for h in hashes {
+                self.tokens.remove(&h);
+            }
+        }
+        let Some(row) = read::api_key(&self.db, id).await? else {
+            return Ok(());
+        };
+        let rules = read::iam_rules(&self.db, id).await?;
+        let tokens =
+            sqlx::query("SELECT token_hash, valid_until FROM rm_key_tokens WHERE key_id = $1")
+                .bind(id)
+                .fetch_all(&self.db.any)
+                .await?;
+        let mut hashes = Vec::new();
+        for t in tokens {
+            let hash: String = t.try_get("token_hash")?;
+            let valid_until: Option<i64> = t.try_get("valid_until")?;
+            self.tokens.insert(
+                hash.clone(),
+                TokenEntry {
+                    key_id: id.to_string(),
+                    valid_until,
+                },
+            );
+            hashes.push(hash);
+        }
+        let entry = KeyEntry {
+            key_id: row.id,
+            project_id: row.project_id,
+            organization_id: row.organization_id,
+            active: row.status == "active",
+            limit_nano_usd: row.usage_limit_nano_usd,
+            rules: Arc::new(rules),
+        };
+        self.keys.insert(id.to_string(), (Arc::new(entry), hashes));
+        Ok(())
+    }
+
+    async fn reload_project(&self, id: &str) -> Result<()> {
+        let Some(row) = read::project(&self.db, id).await? else {
+            self.projects.remove(id);
+            return Ok(());
+        };
+        let mut own_keys = Vec::new();
+        for k in read::provider_keys_of(&self.db, id)
+            .await?
+            .into_iter()
+            .filter(|k| k.enabled)
+        {
+            match self.cipher.decrypt(&k.encrypted_key) {
+                Ok(secret) => own_keys.push(OwnKey {
+                    id: k.id,
+                    provider: k.provider,
+                    base_url: k.base_url,
+                    secret: secret.into(),
+                }),
+                Err(e) => {
+                    tracing::error!(provider_key = %k.id, error = %e, "provider key cannot be decrypted; skipped")
+                }
+            }
+        }
+        let entry = ProjectEntry {
+            id: row.id,
+            organization_id: row.organization_id,
+            mode: ProjectMode::parse(&row.mode).unwrap_or_default(),
+            caching_enabled: row.caching_enabled,
+            cache_ttl: Duration::from_secs(row.cache_duration_seconds.max(0) as u64),
+            archived: row.archived,
+            own_keys,
+            next: AtomicUsize::new(0),
+        };
+        self.projects.insert(id.to_string(), Arc::new(entry));
+        Ok(())
+    }
+}

@@ -1,0 +1,285 @@
+//! Streaming answers: chunks are forwarded as they arrive (SSE `data:` lines, then
+//! `data: [DONE]`), usage is taken from the provider's final chunk (or estimated), a client
+//! that goes away cancels the upstream request and still gets its usage recorded, and cached
+//! answers are replayed as a stream.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use futures::StreamExt;
+use serde_json::{json, Map, Value};
+use tokio::sync::mpsc;
+
+use super::error::ProxyError;
+use super::meter::Meter;
+use super::pricing;
+use super::providers::{usage_from_json, ChunkStream, Usage};
+use super::route::Route;
+use crate::app::AppState;
+
+/// An upstream stream and what is needed to meter and cache it.
+pub struct Upstream {
+    pub chunks: ChunkStream,
+    pub route: Route,
+    pub body: Value,
+    pub prompt: u64,
+    pub cache: Option<(String, Duration)>,
+}
+
+fn sse(data: &str) -> Result<Bytes, Infallible> {
+    Ok(Bytes::from(format!("data: {data}\n\n")))
+}
+
+fn wants_usage(body: &Value) -> bool {
+    body["stream_options"]["include_usage"].as_bool() == Some(true)
+}
+
+fn sse_response(
+    rx: mpsc::Receiver<Result<Bytes, Infallible>>,
+    provider: &str,
+    cache: &'static str,
+) -> Response {
+    let mut response = Response::new(Body::from_stream(
+        tokio_stream::wrappers::ReceiverStream::new(rx),
+    ));
+    *response.status_mut() = StatusCode::OK;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-tollgate-cache", HeaderValue::from_static(cache));
+    if let Ok(v) = HeaderValue::from_str(provider) {
+        h.insert("x-tollgate-provider", v);
+    }
+    response
+}
+
+pub fn forward(app: AppState, upstream: Upstream, mut meter: Meter) -> Response {
+    let (tx, rx) = mpsc::channel(32);
+    let provider = upstream.route.offer.provider.clone();
+    tokio::spawn(async move {
+        let Upstream {
+            mut chunks,
+            route,
+            body,
+            prompt,
+            cache,
+        } = upstream;
+        let include_usage = wants_usage(&body);
+        let mut acc = Accumulator::default();
+        let mut usage: Option<Usage> = None;
+        let mut failure: Option<ProxyError> = None;
+        let mut client_gone = false;
+        while let Some(item) = chunks.next().await {
+            let chunk = match item {
+                Ok(c) => c,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            };
+            if let Some(u) = chunk.get("usage").and_then(usage_from_json) {
+                usage = Some(u);
+            }
+            let usage_only = chunk["choices"].as_array().is_some_and(|c| c.is_empty());
+            if usage_only && !include_usage {
+                continue;
+            }
+            acc.add(&chunk);
+            meter.first_token();
+            if tx.send(sse(&chunk.to_string())).await.is_err() {
+                // The client went away: dropping `chunks` cancels the upstream request.
+                client_gone = true;
+                break;
+            }
+        }
+        drop(chunks);
+        let (usage, estimated) = match usage {
+            Some(u) => (u, false),
+            None => (
+                Usage {
+                    prompt_tokens: prompt,
+                    completion_tokens: pricing::count_tokens(&acc.text()),
+                    ..Usage::default()
+                },
+                true,
+            ),
+        };
+        meter.charge(&route, usage, estimated);
+        if client_gone {
+            meter.record.error_code = Some("client_closed".into());
+            meter.finish(499, None).await;
+            return;
+        }
+        match failure {
+            Some(e) => {
+                // Mid-stream errors are sent as an error chunk, then the stream ends cleanly.
+                let _ = tx.send(sse(&e.body().to_string())).await;
+                let _ = tx.send(sse("[DONE]")).await;
+                meter.finish(e.status().as_u16(), Some(&e)).await;
+            }
+            None => {
+                let _ = tx.send(sse("[DONE]")).await;
+                if let Some((key, ttl)) = cache {
+                    app.proxy.cache.put(key, acc.completion(&usage), ttl).await;
+                }
+                meter.finish(200, None).await;
+            }
+        }
+    });
+    sse_response(rx, &provider, "MISS")
+}
+
+/// A cached answer sent as a stream: the role and content, tool calls, the finish reason,
+/// usage when asked for, then `[DONE]`.
+pub fn replay(answer: &Value, body: &Value, provider: &str) -> Response {
+    let (tx, rx) = mpsc::channel(64);
+    let base = json!({
+        "id": answer["id"],
+        "object": "chat.completion.chunk",
+        "created": answer["created"],
+        "model": answer["model"],
+    });
+    let chunk = |choices: Value| {
+        let mut c = base.clone();
+        c["choices"] = choices;
+        c
+    };
+    let mut out = Vec::new();
+    for choice in answer["choices"].as_array().into_iter().flatten() {
+        let index = &choice["index"];
+        let message = &choice["message"];
+        out.push(chunk(json!([{"index": index, "delta": {"role": "assistant", "content": message["content"]}, "finish_reason": null}])));
+        if let Some(calls) = message["tool_calls"].as_array() {
+            let calls: Vec<Value> = calls
+                .iter()
+                .enumerate()
+                .map(|(i, c)| json!({"index": i, "id": c["id"], "type": "function", "function": c["function"]}))
+                .collect();
+            out.push(chunk(
+                json!([{"index": index, "delta": {"tool_calls": calls}, "finish_reason": null}]),
+            ));
+        }
+        out.push(chunk(
+            json!([{"index": index, "delta": {}, "finish_reason": choice["finish_reason"]}]),
+        ));
+    }
+    if wants_usage(body) {
+        let mut c = chunk(json!([]));
+        c["usage"] = answer["usage"].clone();
+        out.push(c);
+    }
+    tokio::spawn(async move {
+        for c in out {
+            if tx.send(sse(&c.to_string())).await.is_err() {
+                return;
+            }
+        }
+        let _ = tx.send(sse("[DONE]")).await;
+    });
+    sse_response(rx, provider, "HIT")
+}
+
+/// Rebuilds the whole answer from the chunks, to count it and to cache it.
+#[derive(Default)]
+struct Accumulator {
+    id: Value,
+    created: Value,
+    model: Value,
+    choices: Vec<ChoiceSoFar>,
+}
+
+/// Content, tool calls and finish reason of one choice, as received so far.
+type ChoiceSoFar = (String, Vec<Map<String, Value>>, Value);
+
+impl Accumulator {
+    fn add(&mut self, chunk: &Value) {
+        if self.id.is_null() {
+            self.id = chunk["id"].clone();
+            self.created = chunk["created"].clone();
+            self.model = chunk["model"].clone();
+        }
+        for c in chunk["choices"].as_array().into_iter().flatten() {
+            let i = c["index"].as_u64().unwrap_or(0) as usize;
+            if self.choices.len() <= i {
+                self.choices
+                    .resize(i + 1, (String::new(), Vec::new(), Value::Null));
+            }
+            let (content, calls, finish) = &mut self.choices[i];
+            if let Some(t) = c["delta"]["content"].as_str() {
+                content.push_str(t);
+            }
+            for call in c["delta"]["tool_calls"].as_array().into_iter().flatten() {
+                let n = call["index"].as_u64().unwrap_or(0) as usize;
+                if calls.len() <= n {
+                    calls.resize(n + 1, Map::new());
+                }
+                let slot = &mut calls[n];
+                for field in ["id", "type"] {
+                    if let Some(v) = call.get(field).filter(|v| !v.is_null()) {
+                        slot.insert(field.into(), v.clone());
+                    }
+                }
+                let f = slot
+                    .entry("function")
+                    .or_insert_with(|| json!({"name": "", "arguments": ""}));
+                if let Some(name) = call["function"]["name"].as_str() {
+                    f["name"] = json!(format!("{}{name}", f["name"].as_str().unwrap_or_default()));
+                }
+                if let Some(args) = call["function"]["arguments"].as_str() {
+                    f["arguments"] = json!(format!(
+                        "{}{args}",
+                        f["arguments"].as_str().unwrap_or_default()
+                    ));
+                }
+            }
+            if !c["finish_reason"].is_null() {
+                *finish = c["finish_reason"].clone();
+            }
+        }
+    }
+
+    fn text(&self) -> String {
+        self.choices
+            .iter()
+            .map(|(content, calls, _)| {
+                format!(
+                    "{content}{}",
+                    if calls.is_empty() {
+                        String::new()
+                    } else {
+                        json!(calls).to_string()
+                    }
+                )
+            })
+            .collect()
+    }
+
+    fn completion(&self, usage: &Usage) -> Value {
+        let choices: Vec<Value> = self
+            .choices
+            .iter()
+            .enumerate()
+            .map(|(i, (content, calls, finish))| {
+                let mut message = json!({"role": "assistant", "content": if content.is_empty() && !calls.is_empty() { Value::Null } else { json!(content) }});
+                if !calls.is_empty() {
+                    message["tool_calls"] = json!(calls);
+                }
+                json!({"index": i, "message": message, "finish_reason": finish})
+            })
+            .collect();
+        json!({
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+            "usage": super::providers::usage_json(usage),
+        })
+    }
+}

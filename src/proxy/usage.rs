@@ -1,0 +1,155 @@
+//! Usage recording off the hot path: requests hand records to a bounded channel; one batch
+//! writer appends them as `UsageRecorded` events (this process's own stream, so it never
+//! conflicts) every 100 records or 50 ms, then projects them. Shutdown drains the channel.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tollgate_aggregates::usage::{UsageEvent, UsageRecord, USAGE_AGGREGATE_TYPE};
+use tollgate_projections::{Db, Projector};
+
+use super::state::ProxyState;
+
+/// Records waiting beyond this make requests wait (backpressure) rather than drop usage.
+const QUEUE: usize = 10_000;
+
+/// Where requests get their recorder. Closing it lets the writer finish once every request
+/// in flight (each holding its own recorder) is done.
+pub struct UsageSink(std::sync::Mutex<Option<mpsc::Sender<UsageRecord>>>);
+
+impl UsageSink {
+    pub fn recorder(&self) -> Option<Recorder> {
+        self.0.lock().ok()?.clone().map(Recorder)
+    }
+
+    pub fn close(&self) {
+        if let Ok(mut tx) = self.0.lock() {
+            tx.take();
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Recorder(mpsc::Sender<UsageRecord>);
+
+impl Recorder {
+    /// Queues a record; waits if the writer is far behind. Never drops one.
+    pub async fn record(&self, record: UsageRecord) {
+        if let Err(e) = self.0.send(record).await {
+            tracing::error!(request_id = %e.0.request_id, "usage writer is gone; record lost");
+        }
+    }
+
+    /// For `Drop`, which cannot wait: queues unless the queue is full.
+    pub fn record_now(&self, record: UsageRecord) {
+        if let Err(e) = self.0.try_send(record) {
+            tracing::error!(error = %e, "usage queue full while a request was cancelled; record lost");
+        }
+    }
+}
+
+pub struct UsageWriter {
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl UsageWriter {
+    pub fn start(
+        db: Db,
+        projector: Arc<Projector>,
+        state: Arc<ProxyState>,
+        batch: usize,
+        every: Duration,
+    ) -> (UsageSink, Self) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let handle = tokio::spawn(run(rx, db, projector, state, batch.max(1), every));
+        (UsageSink(std::sync::Mutex::new(Some(tx))), Self { handle })
+    }
+
+    /// Waits until every queued record is written (close the sink first).
+    pub async fn finish(self) {
+        let _ = self.handle.await;
+    }
+}
+
+async fn run(
+    mut rx: mpsc::Receiver<UsageRecord>,
+    db: Db,
+    projector: Arc<Projector>,
+    state: Arc<ProxyState>,
+    batch: usize,
+    every: Duration,
+) {
+    let mut sequence = 0i64;
+    let mut buffer = Vec::with_capacity(batch);
+    loop {
+        let Some(first) = rx.recv().await else { break };
+        buffer.push(first);
+        let deadline = tokio::time::Instant::now() + every;
+        while buffer.len() < batch {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(r)) => buffer.push(r),
+                _ => break,
+            }
+        }
+        // A failed write is retried: usage is never dropped while the process lives.
+        let mut delay = Duration::from_millis(100);
+        while let Err(e) = write(&db, &state.instance_id, &mut sequence, &buffer).await {
+            tracing::error!(error = %e, records = buffer.len(), "usage batch not written; retrying");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        buffer.clear();
+        match projector.catch_up().await {
+            Ok(position) => {
+                if let Err(e) = state.follow(position).await {
+                    tracing::warn!(error = %e, "proxy state did not follow the log");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "projector after usage batch"),
+        }
+    }
+}
+
+async fn write(
+    db: &Db,
+    stream: &str,
+    sequence: &mut i64,
+    records: &[UsageRecord],
+) -> Result<(), sqlx::Error> {
+    let payload_sql = if db.is_postgres() {
+        "CAST($6 AS json), CAST($7 AS json)"
+    } else {
+        "$6, $7"
+    };
+    let sql = format!(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+         VALUES ($1, $2, $3, $4, $5, {payload_sql})"
+    );
+    let mut tx = db.any.begin().await?;
+    let mut next = *sequence;
+    for record in records {
+        next += 1;
+        let event = UsageEvent::UsageRecorded(record.clone());
+        let payload = serde_json::to_string(&event).unwrap_or_default();
+        let metadata = serde_json::json!({
+            "actor": "gateway",
+            "request_id": record.request_id,
+            "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        })
+        .to_string();
+        sqlx::query(&sql)
+            .bind(USAGE_AGGREGATE_TYPE)
+            .bind(stream)
+            .bind(next)
+            .bind("UsageRecorded")
+            .bind("1.0")
+            .bind(payload)
+            .bind(metadata)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    *sequence = next;
+    Ok(())
+}
