@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod organizations;
 pub mod projects;
 pub mod provider_keys;
+pub mod usage;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -69,6 +70,8 @@ pub fn router() -> Router<AppState> {
             "/api/keys/{id}/iam-rules",
             get(keys::get_rules).put(keys::set_rules),
         )
+        .route("/api/projects/{id}/usage-logs", get(usage::logs))
+        .route("/api/projects/{id}/usage-summary", get(usage::summary))
         .route("/api/audit", get(audit::list))
         .route("/api/openapi.json", get(openapi::serve))
         .route("/healthz", get(healthz))

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, dto, error, keys, organizations, projects, provider_keys};
+use super::{audit, dto, error, keys, organizations, projects, provider_keys, usage};
 
 struct BearerAuth;
 
@@ -33,7 +33,7 @@ impl Modify for BearerAuth {
         keys::create, keys::list, keys::get, keys::update, keys::rotate, keys::revoke,
         keys::get_rules, keys::set_rules,
         provider_keys::add, provider_keys::list, provider_keys::update, provider_keys::delete,
-        audit::list,
+        audit::list, usage::logs, usage::summary,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, dto::Organization, dto::Member,
         dto::MemberWithToken, dto::Credits, dto::CreditGrant, dto::Project, dto::ProviderKey,
