@@ -110,7 +110,12 @@ pub struct UsageSummary {
     pub groups: Vec<UsageGroup>,
 }
 
-async fn filter(app: &AppState, caller: &Caller, project_id: &str, q: &UsageQuery) -> ApiResult<UsageFilter> {
+async fn filter(
+    app: &AppState,
+    caller: &Caller,
+    project_id: &str,
+    q: &UsageQuery,
+) -> ApiResult<UsageFilter> {
     projects::load(app, caller, project_id).await?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
@@ -123,12 +128,23 @@ async fn filter(app: &AppState, caller: &Caller, project_id: &str, q: &UsageQuer
         provider: q.provider.clone(),
         status: q.status,
         cached: q.cached,
-        since: q.since.as_deref().map(|t| parse_time("since", t)).transpose()?,
-        until: q.until.as_deref().map(|t| parse_time("until", t)).transpose()?,
+        since: q
+            .since
+            .as_deref()
+            .map(|t| parse_time("since", t))
+            .transpose()?,
+        until: q
+            .until
+            .as_deref()
+            .map(|t| parse_time("until", t))
+            .transpose()?,
         cursor: q
             .cursor
             .as_deref()
-            .map(|c| c.parse().map_err(|_| ApiError::invalid("cursor", "cursor is not valid")))
+            .map(|c| {
+                c.parse()
+                    .map_err(|_| ApiError::invalid("cursor", "cursor is not valid"))
+            })
             .transpose()?,
         limit,
     })
@@ -164,7 +180,12 @@ pub async fn summary(
         "model" => GroupBy::Model,
         "key" => GroupBy::Key,
         "provider" => GroupBy::Provider,
-        _ => return Err(ApiError::invalid("group_by", "group_by must be day, model, key or provider")),
+        _ => {
+            return Err(ApiError::invalid(
+                "group_by",
+                "group_by must be day, model, key or provider",
+            ))
+        }
     };
     let f = filter(&app, &caller, &id, &q).await?;
     let groups = read::usage_summary(&app.db, &f, by)

@@ -1,6 +1,7 @@
 //! Integration tests through HTTP, each on SQLite and on Postgres (see `helpers::both!`).
 
 mod helpers;
+mod upstream;
 
 mod audit;
 mod cli;
@@ -13,5 +14,6 @@ mod organizations;
 mod projector;
 mod projects;
 mod provider_keys;
+mod proxy_modes;
 mod roles;
 mod secrets;
