@@ -5,13 +5,15 @@ use tollgate_aggregates::types::{IamRule, PricingType};
 
 use super::catalog::{ModelEntry, ProviderOffer};
 
-/// Whether `name` matches the model: its catalog id, `provider/id`, or the provider's own name.
+/// Whether `name` matches the model: `provider/model` (a known provider id before the slash)
+/// only from that provider; otherwise the catalog id or the provider's own model name.
 fn model_matches(name: &str, model: &ModelEntry, offer: &ProviderOffer) -> bool {
-    name == model.id
-        || name == offer.model
-        || name
-            .split_once('/')
-            .is_some_and(|(p, m)| p == offer.provider && (m == model.id || m == offer.model))
+    if let Some((p, m)) = name.split_once('/') {
+        if crate::providers::KNOWN_PROVIDERS.contains(&p) {
+            return p == offer.provider && (m == model.id || m == offer.model);
+        }
+    }
+    name == model.id || name == offer.model
 }
 
 fn pricing_matches(

@@ -14,6 +14,8 @@ mod organizations;
 mod projector;
 mod projects;
 mod provider_keys;
+mod proxy_iam;
+mod proxy_limits;
 mod proxy_modes;
 mod roles;
 mod secrets;
