@@ -118,18 +118,49 @@ impl Projector {
         self.catch_up().await
     }
 
-    /// Polls for events written by other processes (or lost dispatches) until the task ends.
+    /// Follows events written by other processes until the task ends: woken by Postgres
+    /// notifications at once, and polling every `every` as the backstop.
     pub fn spawn(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
         let this = Arc::clone(self);
+        let wake = Arc::new(tokio::sync::Notify::new());
+        if let crate::Backend::Postgres(pool) = &self.db.backend {
+            tokio::spawn(listen(pool.clone(), wake.clone()));
+        }
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = wake.notified() => {}
+                }
                 if let Err(e) = this.catch_up().await {
                     tracing::error!(error = %e, "projector batch failed; retrying");
                 }
             }
         })
+    }
+}
+
+/// Relays `tollgate_events` notifications to the projector, reconnecting when the
+/// connection drops.
+async fn listen(pool: sqlx::PgPool, wake: Arc<tokio::sync::Notify>) {
+    loop {
+        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for events; polling only");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen("tollgate_events").await {
+            tracing::warn!(error = %e, "LISTEN failed; polling only");
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            continue;
+        }
+        while listener.recv().await.is_ok() {
+            wake.notify_one();
+        }
     }
 }

@@ -17,5 +17,6 @@ mod provider_keys;
 mod proxy_iam;
 mod proxy_limits;
 mod proxy_modes;
+mod replicas;
 mod roles;
 mod secrets;
