@@ -1,7 +1,6 @@
 //! `POST /v1/chat/completions`: authenticate, validate, route, serve from cache or forward,
 //! meter. Streaming answers are handled in `stream`.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -13,10 +12,14 @@ use super::error::ProxyError;
 use super::meter::Meter;
 use super::providers::{adapter, usage_from_json, Usage};
 use super::route::{plan, resolve, Route};
-use super::{authenticate, cache, json_body, pricing, request_id, stream};
+use super::{authenticate, cache, json_body, pricing, request_id, stream, RawBody};
 use crate::app::AppState;
 
-pub async fn completions(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn completions(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Response {
     let proxy = &app.proxy;
     let key = match authenticate(proxy, &headers) {
         Ok(k) => k,

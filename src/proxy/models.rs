@@ -1,7 +1,6 @@
 //! `GET /v1/models` (what this key may call under its rules and its project's mode and
 //! provider keys) and `POST /v1/embeddings`.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +13,7 @@ use super::meter::Meter;
 use super::providers::adapter;
 use super::route::{plan, resolve};
 use super::state::KeyEntry;
-use super::{authenticate, json_body, pricing, request_id, Proxy};
+use super::{authenticate, json_body, pricing, request_id, Proxy, RawBody};
 use crate::app::AppState;
 
 fn usable(app: &AppState, key: &KeyEntry, model: &ModelEntry) -> Option<String> {
@@ -61,7 +60,11 @@ pub async fn get(
     Ok(Json(entry(&model, &provider)))
 }
 
-pub async fn embeddings(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn embeddings(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Response {
     let proxy: &Proxy = &app.proxy;
     let key = match authenticate(proxy, &headers) {
         Ok(k) => k,

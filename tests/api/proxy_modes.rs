@@ -6,6 +6,8 @@ use crate::helpers::{Backend, ADMIN};
 use crate::upstream::{ask, openai_answer, spawn_gateway, Gateway};
 
 both!(
+    embeddings_are_metered,
+    own_keys_take_turns,
     modes_choose_credentials,
     hybrid_falls_back_when_the_own_key_fails,
     management_changes_apply_to_the_next_request,
@@ -359,4 +361,86 @@ async fn models_follow_rules_and_mode(backend: Backend) {
         get("sk-tg-nope".into(), "/v1/models".into()).await.0,
         StatusCode::UNAUTHORIZED
     );
+}
+
+async fn embeddings_are_metered(backend: Backend) {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let g = spawn_gateway(backend).await;
+    Mock::given(method("POST"))
+        .and(path("/openai/v1/embeddings"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list", "model": "text-embedding-3-small",
+            "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
+            "usage": {"prompt_tokens": 8, "total_tokens": 8}
+        })))
+        .mount(&g.mock)
+        .await;
+    let tenant = g.tenant("credits", 1.0, &[], None).await;
+    let r = g
+        .post_v1(
+            "/v1/embeddings",
+            &tenant.token,
+            json!({"model": "text-embedding-3-small", "input": "hello"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["data"][0]["embedding"], json!([0.1, 0.2]));
+    let sent = g.received("/openai/v1/embeddings").await;
+    let sent: serde_json::Value = serde_json::from_slice(&sent[0].body).unwrap();
+    assert_eq!(sent["input"], "hello");
+    let logs = g.usage_logs(&tenant.project, 1).await;
+    assert_eq!(
+        (
+            logs[0]["endpoint"].as_str(),
+            logs[0]["prompt_tokens"].as_i64()
+        ),
+        (Some("embeddings"), Some(8))
+    );
+    let r = g
+        .post_v1(
+            "/v1/embeddings",
+            &tenant.token,
+            json!({"model": "gpt-4o-mini", "input": "hello"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["param"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("model"))
+    );
+    let r = g
+        .post_v1(
+            "/v1/embeddings",
+            &tenant.token,
+            json!({"model": "text-embedding-3-small"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["param"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("input"))
+    );
+}
+
+/// Several own keys for one provider share the load.
+async fn own_keys_take_turns(backend: Backend) {
+    let g = spawn_gateway(backend).await;
+    g.answer("openai", openai_answer("hi", 1, 1)).await;
+    let tenant = g
+        .tenant(
+            "api-keys",
+            0.0,
+            &[("openai", "sk-own-first-1"), ("openai", "sk-own-second-2")],
+            None,
+        )
+        .await;
+    for _ in 0..4 {
+        assert_eq!(
+            g.chat(&tenant.token, ask("gpt-4o-mini")).await.status,
+            StatusCode::OK
+        );
+    }
+    let used = auth_headers(&g, OPENAI).await;
+    for key in ["Bearer sk-own-first-1", "Bearer sk-own-second-2"] {
+        assert_eq!(used.iter().filter(|u| *u == key).count(), 2, "{used:?}");
+    }
 }
