@@ -35,6 +35,20 @@ pub enum Command {
     },
     /// Print the OpenAPI document of the management API.
     Openapi,
+    /// Run a mock LLM provider (OpenAI- and Anthropic-shaped) for benchmarks and tests.
+    MockProvider {
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        listen: String,
+        /// Chunks per streamed answer.
+        #[arg(long, default_value_t = 8)]
+        chunks: u32,
+        /// Delay between streamed chunks, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        chunk_delay_ms: u64,
+        /// Delay before the first byte, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        first_byte_delay_ms: u64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -89,6 +103,25 @@ pub async fn bootstrap(
 pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi => print!("{}", crate::api::openapi::document()),
+        Command::MockProvider {
+            listen,
+            chunks,
+            chunk_delay_ms,
+            first_byte_delay_ms,
+        } => {
+            let config = crate::mock::MockConfig {
+                chunks,
+                chunk_delay: std::time::Duration::from_millis(chunk_delay_ms),
+                first_byte_delay: std::time::Duration::from_millis(first_byte_delay_ms),
+                ..Default::default()
+            };
+            let listener = tokio::net::TcpListener::bind(&listen).await?;
+            println!("mock provider listening on {}", listener.local_addr()?);
+            let counters = std::sync::Arc::new(crate::mock::Counters::default());
+            axum::serve(listener, crate::mock::router(config, counters))
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
+        }
         Command::Serve => {
             let listen = config.listen.clone();
             let app = App::start(config).await?;

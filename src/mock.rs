@@ -1,0 +1,231 @@
+//! A mock LLM provider for benchmarks and tests: OpenAI-shaped (`/v1/chat/completions`,
+//! `/v1/embeddings`) and Anthropic-shaped (`/v1/messages`), plain or streamed, with fixed
+//! usage numbers and a request counter. Cheap on purpose: it must never be the bottleneck.
+//!
+//! Per-request knobs (headers): `x-mock-chunks` (stream chunks, default from config),
+//! `x-mock-chunk-delay-ms`, `x-mock-first-byte-delay-ms`.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+
+#[derive(Debug, Clone)]
+pub struct MockConfig {
+    pub chunks: u32,
+    pub chunk_delay: Duration,
+    pub first_byte_delay: Duration,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        Self {
+            chunks: 8,
+            chunk_delay: Duration::ZERO,
+            first_byte_delay: Duration::ZERO,
+            prompt_tokens: 12,
+            completion_tokens: 8,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Counters {
+    pub requests: AtomicU64,
+}
+
+#[derive(Clone)]
+struct Mock {
+    config: Arc<MockConfig>,
+    counters: Arc<Counters>,
+}
+
+/// Only what changes the answer's shape; serde skips the rest of the body.
+#[derive(Deserialize)]
+struct Shape {
+    #[serde(default)]
+    stream: bool,
+}
+
+pub fn router(config: MockConfig, counters: Arc<Counters>) -> Router {
+    let state = Mock {
+        config: Arc::new(config),
+        counters,
+    };
+    Router::new()
+        .route("/v1/chat/completions", post(openai))
+        .route("/v1/messages", post(anthropic))
+        .route("/v1/embeddings", post(embeddings))
+        .route("/stats", get(stats))
+        .with_state(state)
+}
+
+/// Serves the mock until the task is dropped; returns its address.
+pub async fn spawn(config: MockConfig) -> std::io::Result<(std::net::SocketAddr, Arc<Counters>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let counters = Arc::new(Counters::default());
+    let app = router(config, counters.clone());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((addr, counters))
+}
+
+fn knob(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.parse().ok()
+}
+
+struct Plan {
+    stream: bool,
+    chunks: u32,
+    chunk_delay: Duration,
+    first_byte_delay: Duration,
+}
+
+impl Mock {
+    fn plan(&self, headers: &HeaderMap, body: &Bytes) -> Plan {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let c = &self.config;
+        Plan {
+            stream: serde_json::from_slice::<Shape>(body)
+                .map(|s| s.stream)
+                .unwrap_or(false),
+            chunks: knob(headers, "x-mock-chunks")
+                .map_or(c.chunks, |v| v as u32)
+                .max(1),
+            chunk_delay: knob(headers, "x-mock-chunk-delay-ms")
+                .map_or(c.chunk_delay, Duration::from_millis),
+            first_byte_delay: knob(headers, "x-mock-first-byte-delay-ms")
+                .map_or(c.first_byte_delay, Duration::from_millis),
+        }
+    }
+}
+
+fn json_response(text: String) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// An SSE body of `events`, paced by the plan's delays.
+fn sse(plan: Plan, events: Vec<String>) -> Response {
+    let stream = futures::stream::unfold((0usize, events, plan), |(i, events, plan)| async move {
+        if i >= events.len() {
+            return None;
+        }
+        let delay = if i == 0 {
+            plan.first_byte_delay
+        } else {
+            plan.chunk_delay
+        };
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let item: Result<Bytes, Infallible> = Ok(Bytes::from(events[i].clone()));
+        Some((item, (i + 1, events, plan)))
+    });
+    let mut response = Response::new(Body::from_stream(stream));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    response
+}
+
+async fn openai(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Response {
+    let plan = m.plan(&headers, &body);
+    let (p, c) = (m.config.prompt_tokens, m.config.completion_tokens);
+    if !plan.stream {
+        if !plan.first_byte_delay.is_zero() {
+            tokio::time::sleep(plan.first_byte_delay).await;
+        }
+        return json_response(format!(
+            r#"{{"id":"chatcmpl-mock","object":"chat.completion","created":1,"model":"mock","choices":[{{"index":0,"message":{{"role":"assistant","content":"Hello from the mock provider."}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":{p},"completion_tokens":{c},"total_tokens":{}}}}}"#,
+            p + c
+        ));
+    }
+    let chunk = |delta: &str, finish: &str| {
+        format!(
+            r#"data: {{"id":"chatcmpl-mock","object":"chat.completion.chunk","created":1,"model":"mock","choices":[{{"index":0,"delta":{delta},"finish_reason":{finish}}}]}}"#
+        ) + "\n\n"
+    };
+    let mut events = vec![chunk(r#"{"role":"assistant","content":""}"#, "null")];
+    for i in 0..plan.chunks {
+        events.push(chunk(&format!(r#"{{"content":"word{i} "}}"#), "null"));
+    }
+    events.push(chunk("{}", r#""stop""#));
+    events.push(format!(
+        r#"data: {{"id":"chatcmpl-mock","object":"chat.completion.chunk","created":1,"model":"mock","choices":[],"usage":{{"prompt_tokens":{p},"completion_tokens":{c},"total_tokens":{}}}}}"#,
+        p + c
+    ) + "\n\n");
+    events.push("data: [DONE]\n\n".into());
+    sse(plan, events)
+}
+
+async fn anthropic(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Response {
+    let plan = m.plan(&headers, &body);
+    let (p, c) = (m.config.prompt_tokens, m.config.completion_tokens);
+    if !plan.stream {
+        if !plan.first_byte_delay.is_zero() {
+            tokio::time::sleep(plan.first_byte_delay).await;
+        }
+        return json_response(format!(
+            r#"{{"id":"msg_mock","type":"message","role":"assistant","model":"mock","content":[{{"type":"text","text":"Hello from the mock provider."}}],"stop_reason":"end_turn","usage":{{"input_tokens":{p},"output_tokens":{c}}}}}"#
+        ));
+    }
+    let event = |name: &str, data: String| format!("event: {name}\ndata: {data}\n\n");
+    let mut events = vec![
+        event(
+            "message_start",
+            format!(
+                r#"{{"type":"message_start","message":{{"id":"msg_mock","type":"message","role":"assistant","model":"mock","content":[],"usage":{{"input_tokens":{p},"output_tokens":1}}}}}}"#
+            ),
+        ),
+        event(
+            "content_block_start",
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#
+                .into(),
+        ),
+    ];
+    for i in 0..plan.chunks {
+        events.push(event("content_block_delta", format!(r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"text_delta","text":"word{i} "}}}}"#)));
+    }
+    events.push(event(
+        "content_block_stop",
+        r#"{"type":"content_block_stop","index":0}"#.into(),
+    ));
+    events.push(event("message_delta", format!(r#"{{"type":"message_delta","delta":{{"stop_reason":"end_turn"}},"usage":{{"output_tokens":{c}}}}}"#)));
+    events.push(event("message_stop", r#"{"type":"message_stop"}"#.into()));
+    sse(plan, events)
+}
+
+async fn embeddings(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Response {
+    m.plan(&headers, &body);
+    let p = m.config.prompt_tokens;
+    json_response(format!(
+        r#"{{"object":"list","model":"mock","data":[{{"object":"embedding","index":0,"embedding":[0.1,0.2,0.3]}}],"usage":{{"prompt_tokens":{p},"total_tokens":{p}}}}}"#
+    ))
+}
+
+async fn stats(State(m): State<Mock>) -> Response {
+    json_response(format!(
+        r#"{{"requests":{}}}"#,
+        m.counters.requests.load(Ordering::Relaxed)
+    ))
+}
