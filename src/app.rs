@@ -65,6 +65,7 @@ impl Meta {
 impl App {
     /// Connects, migrates, loads the cipher and catches the read models up.
     pub async fn start(config: Config) -> anyhow::Result<AppState> {
+        crate::metrics::handle();
         let db = Db::connect(&config.database_url).await?;
         db.migrate().await?;
         let cipher = Cipher::load(config.secret_key.as_ref(), config.data_dir().as_deref())?;

@@ -7,6 +7,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod metrics;
 pub mod mock;
 pub mod providers;
 pub mod proxy;

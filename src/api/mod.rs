@@ -74,6 +74,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/projects/{id}/usage-summary", get(usage::summary))
         .route("/api/audit", get(audit::list))
         .route("/api/openapi.json", get(openapi::serve))
+        .route("/metrics", get(crate::metrics::serve))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::NotFound("route") })

@@ -117,7 +117,9 @@ async fn handle(
         .caching_enabled
         .then(|| cache::key(&project.id, "chat", &body));
     if let Some(ck) = &cache_key {
-        if let Some(answer) = proxy.cache.get(ck).await {
+        let cached = proxy.cache.get(ck).await;
+        crate::metrics::cache(cached.is_some());
+        if let Some(answer) = cached {
             meter.record.cached = true;
             meter.record.paid_with = tollgate_aggregates::usage::PaidWith::None;
             let usage = usage_from_json(&answer["usage"]).unwrap_or_default();
@@ -136,7 +138,7 @@ async fn handle(
     let max_output = pricing::max_output_tokens(&body, &model);
     meter.reserve(key, &plan.primary, prompt, max_output)?;
     let mut route = plan.primary.clone();
-    let first = attempt(app, &route, &body, streaming).await;
+    let first = attempt(app, &route, &body, streaming, meter).await;
     let result = match first {
         Err(e) if e.allows_fallback() && plan.fallback.is_some() => {
             // Hybrid: the project's own key failed; record that attempt, retry once on credits.
@@ -151,7 +153,7 @@ async fn handle(
             route = plan.fallback.clone().unwrap_or(route);
             meter.route(&route);
             meter.reserve(key, &route, prompt, max_output)?;
-            attempt(app, &route, &body, streaming).await
+            attempt(app, &route, &body, streaming, meter).await
         }
         other => other,
     };
@@ -189,18 +191,24 @@ async fn attempt(
     route: &Route,
     body: &Value,
     streaming: bool,
+    meter: &mut Meter,
 ) -> Result<Answer, ProxyError> {
     let provider = adapter(&route.offer.provider);
     let http = &app.proxy.http;
-    if streaming {
+    let started = std::time::Instant::now();
+    let answer = if streaming {
         provider
             .complete_stream(http, &route.target, body)
             .await
             .map(Answer::Stream)
     } else {
-        let (answer, usage) = provider.complete(http, &route.target, body).await?;
-        Ok(Answer::Complete(answer, usage))
-    }
+        provider
+            .complete(http, &route.target, body)
+            .await
+            .map(|(answer, usage)| Answer::Complete(answer, usage))
+    };
+    meter.upstream += started.elapsed();
+    answer
 }
 
 /// The provider's usage, or an estimate (flagged) when it reported none.

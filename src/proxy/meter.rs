@@ -22,6 +22,9 @@ pub struct Meter {
     started: Instant,
     fee_percent: f64,
     done: bool,
+    route: &'static str,
+    /// Time spent waiting on the provider, for the overhead metric.
+    pub upstream: std::time::Duration,
 }
 
 /// Status recorded for requests whose client went away first (nginx's convention).
@@ -33,7 +36,7 @@ impl Meter {
         recorder: Option<Recorder>,
         key: &KeyEntry,
         request_id: &str,
-        endpoint: &str,
+        endpoint: &'static str,
         fee_percent: f64,
     ) -> Self {
         let record = UsageRecord {
@@ -69,6 +72,8 @@ impl Meter {
             started: Instant::now(),
             fee_percent,
             done: false,
+            route: endpoint,
+            upstream: std::time::Duration::ZERO,
         }
     }
 
@@ -184,7 +189,15 @@ impl Meter {
         self.settle();
         self.record.status = status;
         self.record.error_code = error.map(|e| e.code().to_string());
-        self.record.latency_ms = self.started.elapsed().as_millis() as u64;
+        let total = self.started.elapsed();
+        self.record.latency_ms = total.as_millis() as u64;
+        crate::metrics::request(
+            self.route,
+            status,
+            &self.record.provider,
+            total,
+            self.upstream,
+        );
     }
 }
 

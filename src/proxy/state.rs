@@ -197,6 +197,7 @@ impl ProxyState {
             if events.is_empty() {
                 break;
             }
+            crate::metrics::db_queries("proxy_state", 1);
             for event in events.iter().take_while(|e| e.position <= projected) {
                 self.apply(event).await?;
                 *followed = event.position;
@@ -234,6 +235,7 @@ impl ProxyState {
     }
 
     async fn reload_key(&self, id: &str) -> Result<()> {
+        crate::metrics::db_queries("proxy_state", 3);
         if let Some((_, (_, hashes))) = self.keys.remove(id) {
             for h in hashes {
                 self.tokens.remove(&h);
@@ -274,6 +276,7 @@ impl ProxyState {
     }
 
     async fn reload_project(&self, id: &str) -> Result<()> {
+        crate::metrics::db_queries("proxy_state", 2);
         let Some(row) = read::project(&self.db, id).await? else {
             self.projects.remove(id);
             return Ok(());

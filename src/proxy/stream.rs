@@ -75,7 +75,11 @@ pub fn forward(app: AppState, upstream: Upstream, mut meter: Meter) -> Response 
         let mut usage: Option<Usage> = None;
         let mut failure: Option<ProxyError> = None;
         let mut client_gone = false;
-        while let Some(item) = chunks.next().await {
+        loop {
+            let waited = std::time::Instant::now();
+            let next = chunks.next().await;
+            meter.upstream += waited.elapsed();
+            let Some(item) = next else { break };
             let chunk = match item {
                 Ok(c) => c,
                 Err(e) => {

@@ -23,6 +23,15 @@ impl UsageSink {
         self.0.lock().ok()?.clone().map(Recorder)
     }
 
+    /// Records waiting to be written.
+    pub fn depth(&self) -> usize {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|tx| tx.as_ref().map(|t| t.max_capacity() - t.capacity()))
+            .unwrap_or(0)
+    }
+
     pub fn close(&self) {
         if let Ok(mut tx) = self.0.lock() {
             tx.take();
@@ -93,12 +102,15 @@ async fn run(
             }
         }
         // A failed write is retried: usage is never dropped while the process lives.
+        let started = std::time::Instant::now();
         let mut delay = Duration::from_millis(100);
         while let Err(e) = write(&db, &state.instance_id, &mut sequence, &buffer).await {
             tracing::error!(error = %e, records = buffer.len(), "usage batch not written; retrying");
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));
         }
+        crate::metrics::usage_flush(buffer.len(), started.elapsed(), rx.len());
+        crate::metrics::db_queries("usage_writer", buffer.len() as u64 + 2);
         buffer.clear();
         match projector.catch_up().await {
             Ok(position) => {

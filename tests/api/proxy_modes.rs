@@ -113,6 +113,23 @@ async fn modes_choose_credentials(backend: Backend) {
         auth_headers(&g, OPENAI).await.last().unwrap(),
         "Bearer gw-openai"
     );
+    let metrics =
+        g.t.client
+            .get(format!("{}/metrics", g.t.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    for name in [
+        "tollgate_requests_total",
+        "tollgate_overhead_seconds_bucket",
+        "tollgate_request_duration_seconds_bucket",
+        "tollgate_usage_queue_depth",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
     let logs = g.usage_logs(&hybrid_own.project, 1).await;
     assert_eq!(
         (logs[0]["paid_with"].as_str(), logs[0]["fee_usd"].as_f64()),

@@ -1,0 +1,85 @@
+//! Prometheus metrics (`GET /metrics`): requests by route, status and provider, latency and the
+//! gateway's own overhead (total minus upstream time), cache hits and misses, the usage queue
+//! and its flushes, projector lag, and the database queries the proxy side makes.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::app::AppState;
+
+/// Latency buckets from 10 µs to 30 s.
+const BUCKETS: &[f64] = &[
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The process-wide recorder (installed once; later apps in the same process share it).
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        match builder.install_recorder() {
+            Ok(h) => h,
+            // Another recorder is installed: render an empty exporter rather than fail.
+            Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+        }
+    })
+}
+
+/// One proxied request, when it is finished.
+pub fn request(
+    route: &'static str,
+    status: u16,
+    provider: &str,
+    total: Duration,
+    upstream: Duration,
+) {
+    let labels = [
+        ("route", route.to_string()),
+        ("status", status.to_string()),
+        ("provider", provider.to_string()),
+    ];
+    metrics::counter!("tollgate_requests_total", &labels).increment(1);
+    metrics::histogram!("tollgate_request_duration_seconds", "route" => route)
+        .record(total.as_secs_f64());
+    metrics::histogram!("tollgate_overhead_seconds", "route" => route)
+        .record(total.saturating_sub(upstream).as_secs_f64());
+}
+
+pub fn cache(hit: bool) {
+    if hit {
+        metrics::counter!("tollgate_cache_hits_total").increment(1);
+    } else {
+        metrics::counter!("tollgate_cache_misses_total").increment(1);
+    }
+}
+
+/// Database statements issued by `component` (the proxy's hot path issues none).
+pub fn db_queries(component: &'static str, n: u64) {
+    metrics::counter!("tollgate_db_queries_total", "component" => component).increment(n);
+}
+
+pub fn usage_flush(records: usize, took: Duration, queue_depth: usize) {
+    metrics::counter!("tollgate_usage_records_written_total").increment(records as u64);
+    metrics::histogram!("tollgate_usage_flush_seconds").record(took.as_secs_f64());
+    metrics::gauge!("tollgate_usage_queue_depth").set(queue_depth as f64);
+}
+
+pub async fn serve(State(app): State<AppState>) -> impl IntoResponse {
+    let projected = *app.projector.subscribe().borrow();
+    if let Ok(head) = tollgate_projections::events::head(&app.db).await {
+        metrics::gauge!("tollgate_projector_lag_events").set((head - projected).max(0) as f64);
+    }
+    metrics::gauge!("tollgate_usage_queue_depth").set(app.proxy.usage.depth() as f64);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        handle().render(),
+    )
+}
