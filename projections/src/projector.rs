@@ -11,7 +11,7 @@ use crate::events::fetch_after;
 use crate::{write, Db, Result};
 
 const CHECKPOINT: &str = "read_models";
-const BATCH: i64 = 1000;
+const BATCH: i64 = 5000;
 
 /// Read-model tables, in the order a rebuild clears them.
 pub const READ_MODEL_TABLES: &[&str] = &[
@@ -85,10 +85,12 @@ impl Projector {
             tx.rollback().await?;
             return Ok((position, 0));
         }
+        let mut bulk = write::Bulk::default();
         for event in &events {
-            write::apply(&mut tx, event).await?;
+            write::apply(&mut tx, &mut bulk, event).await?;
             position = event.position;
         }
+        bulk.flush(&mut tx).await?;
         sqlx::query("UPDATE projector_checkpoints SET position = $1 WHERE name = $2")
             .bind(position)
             .bind(CHECKPOINT)

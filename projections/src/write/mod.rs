@@ -1,44 +1,47 @@
 //! Applying one event to the read models, inside the projector's transaction.
 
 mod api_key;
+mod bulk;
 mod organization;
 mod project;
-mod usage;
 
 use sqlx::{Any, Transaction};
 use tollgate_aggregates::api_key::ApiKey;
 use tollgate_aggregates::organization::Organization;
 use tollgate_aggregates::project::Project;
-use tollgate_aggregates::usage::USAGE_AGGREGATE_TYPE;
+use tollgate_aggregates::usage::{UsageEvent, USAGE_AGGREGATE_TYPE};
 
 use cqrs_es::Aggregate;
+
+pub(crate) use bulk::Bulk;
+use bulk::Val;
 
 use crate::{Result, StoredEvent};
 
 pub(crate) type Tx<'a> = Transaction<'a, Any>;
 
-pub(crate) async fn apply(tx: &mut Tx<'_>, event: &StoredEvent) -> Result<()> {
+pub(crate) async fn apply(tx: &mut Tx<'_>, bulk: &mut Bulk, event: &StoredEvent) -> Result<()> {
     let organization_id = match event.aggregate_type.as_str() {
         Organization::TYPE => organization::apply(tx, event, &event.decode()?).await?,
         Project::TYPE => project::apply(tx, event, &event.decode()?).await?,
         ApiKey::TYPE => api_key::apply(tx, event, &event.decode()?).await?,
-        USAGE_AGGREGATE_TYPE => usage::apply(tx, event, &event.decode()?).await?,
+        USAGE_AGGREGATE_TYPE => {
+            let UsageEvent::UsageRecorded(r) = event.decode()?;
+            bulk.usage(event.position, &r);
+            Some(r.organization_id)
+        }
         // Unknown streams (from newer versions) still enter the audit index.
         _ => None,
     };
-    sqlx::query(
-        "INSERT INTO rm_audit (position, organization_id, aggregate_type, aggregate_id, sequence, \
-         event_type, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(event.position)
-    .bind(organization_id)
-    .bind(&event.aggregate_type)
-    .bind(&event.aggregate_id)
-    .bind(event.sequence)
-    .bind(&event.event_type)
-    .bind(event.recorded_at)
-    .execute(&mut **tx)
-    .await?;
+    bulk.audit(vec![
+        Val::I(event.position),
+        Val::OT(organization_id),
+        Val::T(event.aggregate_type.clone()),
+        Val::T(event.aggregate_id.clone()),
+        Val::I(event.sequence),
+        Val::T(event.event_type.clone()),
+        Val::I(event.recorded_at),
+    ]);
     Ok(())
 }
 

@@ -1,0 +1,182 @@
+//! Rows that many events add to the same few tables (the audit index, usage logs, spend and
+//! credit totals) are gathered over a projector batch and written with multi-row statements
+//! at its end, in the same transaction. Their updates commute, so deferring them within the
+//! batch gives the same read models as applying them event by event.
+
+use std::collections::HashMap;
+
+use tollgate_aggregates::usage::UsageRecord;
+
+use super::Tx;
+use crate::Result;
+
+/// A value bound into a multi-row statement.
+pub(crate) enum Val {
+    I(i64),
+    T(String),
+    OI(Option<i64>),
+    OT(Option<String>),
+}
+
+#[derive(Default)]
+pub(crate) struct Bulk {
+    audit: Vec<Vec<Val>>,
+    usage: Vec<Vec<Val>>,
+    spend: HashMap<(&'static str, String), (i64, i64)>,
+    credits: HashMap<String, i64>,
+}
+
+/// Rows per statement: well under both stores' bound-parameter limits.
+const ROWS: usize = 400;
+
+impl Bulk {
+    pub(crate) fn audit(&mut self, row: Vec<Val>) {
+        self.audit.push(row);
+    }
+
+    pub(crate) fn usage(&mut self, position: i64, r: &UsageRecord) {
+        let n = |v: u64| Val::I(i64::try_from(v).unwrap_or(i64::MAX));
+        self.usage.push(vec![
+            Val::I(position),
+            Val::T(r.request_id.clone()),
+            Val::T(r.organization_id.clone()),
+            Val::T(r.project_id.clone()),
+            Val::T(r.key_id.clone()),
+            Val::T(r.endpoint.clone()),
+            Val::T(r.requested_model.clone()),
+            Val::T(r.model.clone()),
+            Val::T(r.provider.clone()),
+            Val::T(r.paid_with.as_str().into()),
+            n(r.prompt_tokens),
+            n(r.completion_tokens),
+            n(r.cached_tokens),
+            n(r.reasoning_tokens),
+            Val::I(r.cost_nano_usd),
+            Val::I(r.fee_nano_usd),
+            Val::I(i64::from(r.estimated)),
+            Val::I(i64::from(r.cached)),
+            Val::I(i64::from(r.streamed)),
+            Val::I(i64::from(r.status)),
+            Val::OT(r.error_code.clone()),
+            n(r.latency_ms),
+            Val::OI(
+                r.time_to_first_token_ms
+                    .map(|v| i64::try_from(v).unwrap_or(i64::MAX)),
+            ),
+            Val::I(r.started_at),
+        ]);
+        let total = r.cost_nano_usd + r.fee_nano_usd;
+        for (scope, id) in [
+            ("key", &r.key_id),
+            ("project", &r.project_id),
+            ("organization", &r.organization_id),
+        ] {
+            let e = self.spend.entry((scope, id.clone())).or_default();
+            e.0 += 1;
+            e.1 += total;
+        }
+        let charged = r.charged_to_credits();
+        if charged != 0 {
+            *self.credits.entry(r.organization_id.clone()).or_default() += charged;
+        }
+    }
+
+    pub(crate) async fn flush(self, tx: &mut Tx<'_>) -> Result<()> {
+        insert(tx, "rm_audit", AUDIT_COLUMNS, self.audit).await?;
+        insert(tx, "rm_usage_logs", USAGE_COLUMNS, self.usage).await?;
+        for ((scope, id), (requests, cost)) in self.spend {
+            sqlx::query(
+                "INSERT INTO rm_spend (scope, id, requests, cost_nano_usd) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (scope, id) DO UPDATE SET requests = rm_spend.requests + excluded.requests, \
+                 cost_nano_usd = rm_spend.cost_nano_usd + excluded.cost_nano_usd",
+            )
+            .bind(scope)
+            .bind(id)
+            .bind(requests)
+            .bind(cost)
+            .execute(&mut **tx)
+            .await?;
+        }
+        for (org, charged) in self.credits {
+            sqlx::query("UPDATE rm_organizations SET credits_nano_usd = credits_nano_usd - $1 WHERE id = $2")
+                .bind(charged)
+                .bind(org)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+const AUDIT_COLUMNS: &[&str] = &[
+    "position",
+    "organization_id",
+    "aggregate_type",
+    "aggregate_id",
+    "sequence",
+    "event_type",
+    "recorded_at",
+];
+
+const USAGE_COLUMNS: &[&str] = &[
+    "position",
+    "request_id",
+    "organization_id",
+    "project_id",
+    "key_id",
+    "endpoint",
+    "requested_model",
+    "model",
+    "provider",
+    "paid_with",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "cost_nano_usd",
+    "fee_nano_usd",
+    "estimated",
+    "cached",
+    "streamed",
+    "status",
+    "error_code",
+    "latency_ms",
+    "time_to_first_token_ms",
+    "started_at",
+];
+
+async fn insert(tx: &mut Tx<'_>, table: &str, columns: &[&str], rows: Vec<Vec<Val>>) -> Result<()> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Val>> = rows.by_ref().take(ROWS).collect();
+        let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+        let mut n = 0;
+        for (i, _) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for c in 0..columns.len() {
+                n += 1;
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("${n}"));
+            }
+            sql.push(')');
+        }
+        let mut q = sqlx::query(&sql);
+        for row in chunk {
+            for v in row {
+                q = match v {
+                    Val::I(v) => q.bind(v),
+                    Val::T(v) => q.bind(v),
+                    Val::OI(v) => q.bind(v),
+                    Val::OT(v) => q.bind(v),
+                };
+            }
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
