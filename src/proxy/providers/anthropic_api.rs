@@ -5,8 +5,8 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use super::{
-    anthropic, bad_upstream, check, events, json_body, now, send, url, usage_chunk, ChunkStream,
-    Provider, Target, Usage,
+    anthropic, async_stream, bad_upstream, check, ended_early, events, json_body, now, send, url,
+    usage_chunk, ChunkStream, Provider, Target, Usage,
 };
 use crate::proxy::error::ProxyError;
 
@@ -90,6 +90,9 @@ impl Provider for Anthropic {
                         break;
                     }
                 }
+                if !state.is_done() {
+                    return tx.send(Err(ended_early())).await;
+                }
                 tx.send(Ok(usage_chunk(&id, &model, created, &state.usage())))
                     .await
             });
@@ -109,29 +112,5 @@ impl Provider for Anthropic {
                 "Anthropic offers no embeddings",
             ))
         })
-    }
-}
-
-/// A stream fed by a task through a small channel; the task stops when the reader goes away
-/// (its send fails), which also drops (cancels) the upstream request it owns.
-pub(super) fn async_stream<F, Fut>(produce: F) -> ChunkStream
-where
-    F: FnOnce(Sender) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = Result<(), Closed>> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    tokio::spawn(async move {
-        let _ = produce(Sender(tx)).await;
-    });
-    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
-}
-
-pub(super) struct Closed;
-
-pub(super) struct Sender(tokio::sync::mpsc::Sender<Result<Value, ProxyError>>);
-
-impl Sender {
-    pub(super) async fn send(&self, item: Result<Value, ProxyError>) -> Result<(), Closed> {
-        self.0.send(item).await.map_err(|_| Closed)
     }
 }

@@ -4,10 +4,9 @@ use futures::future::BoxFuture;
 use futures::StreamExt;
 use serde_json::Value;
 
-use super::anthropic_api::async_stream;
 use super::{
-    bad_upstream, check, events, gemini, json_body, now, send, url, usage_chunk, ChunkStream,
-    Provider, Target, Usage,
+    async_stream, bad_upstream, check, ended_early, events, gemini, json_body, now, send, url,
+    usage_chunk, ChunkStream, Provider, Target, Usage,
 };
 use crate::proxy::error::ProxyError;
 
@@ -73,6 +72,8 @@ impl Provider for Gemini {
             let mut state = gemini::StreamState::new(&model, &id, created);
             let mut upstream_events = Box::pin(events(resp));
             Ok(async_stream(move |tx| async move {
+                // Gemini marks the end of an answer with a finish reason on its last chunk.
+                let mut finished = false;
                 while let Some(item) = upstream_events.next().await {
                     let data = match item {
                         Ok((_, data)) => data,
@@ -84,11 +85,19 @@ impl Provider for Gemini {
                     match state.on_chunk(&data) {
                         Ok(chunks) => {
                             for c in chunks {
+                                finished |= c["choices"]
+                                    .as_array()
+                                    .into_iter()
+                                    .flatten()
+                                    .any(|ch| !ch["finish_reason"].is_null());
                                 tx.send(Ok(c)).await?;
                             }
                         }
                         Err(e) => return tx.send(Err(bad_upstream(e))).await,
                     }
+                }
+                if !finished {
+                    return tx.send(Err(ended_early())).await;
                 }
                 tx.send(Ok(usage_chunk(&id, &model, created, &state.usage())))
                     .await

@@ -234,3 +234,35 @@ pub fn usage_from_json(v: &Value) -> Option<Usage> {
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
+
+/// A stream fed by a task through a small channel; the task stops when the reader goes away
+/// (its send fails), which also drops (cancels) the upstream request it owns.
+pub(crate) fn async_stream<F, Fut>(produce: F) -> ChunkStream
+where
+    F: FnOnce(Sender) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), Closed>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(async move {
+        let _ = produce(Sender(tx)).await;
+    });
+    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+pub(crate) struct Closed;
+
+pub(crate) struct Sender(tokio::sync::mpsc::Sender<Result<Value, ProxyError>>);
+
+impl Sender {
+    pub(crate) async fn send(&self, item: Result<Value, ProxyError>) -> Result<(), Closed> {
+        self.0.send(item).await.map_err(|_| Closed)
+    }
+}
+
+/// A stream that stopped before the provider said it was complete is a failure, not an answer.
+pub(crate) fn ended_early() -> ProxyError {
+    ProxyError::Upstream {
+        status: None,
+        message: "the provider's stream ended before the answer was complete".into(),
+    }
+}

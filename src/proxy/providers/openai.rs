@@ -6,7 +6,8 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use super::{
-    check, events, json_body, send, url, usage_from_json, ChunkStream, Provider, Target, Usage,
+    async_stream, check, ended_early, events, json_body, send, url, usage_from_json, ChunkStream,
+    Provider, Target, Usage,
 };
 use crate::proxy::error::ProxyError;
 
@@ -87,28 +88,40 @@ impl Provider for OpenAiCompatible {
                 message_of,
             )
             .await?;
-            let stream = events(resp)
-                .take_while(|e| {
-                    futures::future::ready(!matches!(e, Ok((_, d)) if d.trim() == "[DONE]"))
-                })
-                .filter_map(|e| async move {
-                    match e {
-                        Err(e) => Some(Err(e)),
-                        Ok((_, data)) if data.trim().is_empty() => None,
-                        Ok((_, data)) => Some(match serde_json::from_str::<Value>(&data) {
-                            Ok(v) if v.get("error").is_some() => Err(ProxyError::Upstream {
-                                status: None,
-                                message: message_of(&v).unwrap_or_else(|| "stream error".into()),
-                            }),
-                            Ok(v) => Ok(v),
-                            Err(e) => Err(ProxyError::Upstream {
-                                status: None,
-                                message: format!("unreadable chunk: {e}"),
-                            }),
-                        }),
+            let mut upstream_events = Box::pin(events(resp));
+            Ok(async_stream(move |tx| async move {
+                while let Some(item) = upstream_events.next().await {
+                    let data = match item {
+                        Ok((_, data)) => data,
+                        Err(e) => return tx.send(Err(e)).await,
+                    };
+                    let data = data.trim();
+                    if data == "[DONE]" {
+                        return Ok(());
                     }
-                });
-            Ok(Box::pin(stream) as ChunkStream)
+                    if data.is_empty() {
+                        continue;
+                    }
+                    let chunk = match serde_json::from_str::<Value>(data) {
+                        Ok(v) if v.get("error").is_some() => Err(ProxyError::Upstream {
+                            status: None,
+                            message: message_of(&v).unwrap_or_else(|| "stream error".into()),
+                        }),
+                        Ok(v) => Ok(v),
+                        Err(e) => Err(ProxyError::Upstream {
+                            status: None,
+                            message: format!("unreadable chunk: {e}"),
+                        }),
+                    };
+                    let failed = chunk.is_err();
+                    tx.send(chunk).await?;
+                    if failed {
+                        return Ok(());
+                    }
+                }
+                // No `[DONE]`: the connection ended mid-answer.
+                tx.send(Err(ended_early())).await
+            }))
         })
     }
 

@@ -1,0 +1,133 @@
+//! The load generator: N connections sending one request each, back to back, for a while;
+//! latencies kept in full (sorted for percentiles).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+
+#[derive(Clone)]
+pub struct Target {
+    pub url: String,
+    pub token: String,
+    pub body: Arc<String>,
+    pub headers: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stats {
+    pub requests: u64,
+    pub errors: u64,
+    pub rps: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+}
+
+pub fn client(conns: usize) -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(conns)
+        .tcp_nodelay(true)
+        .build()
+        .expect("http client")
+}
+
+fn request(client: &reqwest::Client, t: &Target) -> reqwest::RequestBuilder {
+    let mut req = client
+        .post(&t.url)
+        .bearer_auth(&t.token)
+        .header("content-type", "application/json")
+        .body(t.body.as_ref().clone());
+    for (k, v) in &t.headers {
+        req = req.header(k, v);
+    }
+    req
+}
+
+pub fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    f64::from(sorted[rank.min(sorted.len()) - 1])
+}
+
+/// Drives `conns` connections against `t` for `duration`; latencies in microseconds.
+pub async fn drive(t: &Target, conns: usize, duration: Duration) -> Stats {
+    let client = client(conns);
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let workers = (0..conns).map(|_| {
+        let (client, t) = (client.clone(), t.clone());
+        tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(4096);
+            let mut errors = 0u64;
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                match request(&client, &t).send().await {
+                    Ok(r) => {
+                        let ok = r.status().is_success();
+                        let _ = r.bytes().await;
+                        if !ok {
+                            errors += 1;
+                        }
+                    }
+                    Err(_) => errors += 1,
+                }
+                latencies.push(t0.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+            }
+            (latencies, errors)
+        })
+    });
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for w in futures::future::join_all(workers).await {
+        let (l, e) = w.expect("worker");
+        all.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    Stats {
+        requests: all.len() as u64,
+        errors,
+        rps: all.len() as f64 / elapsed,
+        p50_us: percentile(&all, 50.0),
+        p99_us: percentile(&all, 99.0),
+    }
+}
+
+/// Time to the first body bytes of `n` streamed requests, one at a time; (p50, p99) in µs.
+pub async fn ttft(t: &Target, n: usize) -> (f64, f64, u64) {
+    let client = client(1);
+    let mut samples = Vec::with_capacity(n);
+    let mut sent = 0;
+    for _ in 0..n {
+        let t0 = Instant::now();
+        sent += 1;
+        let Ok(r) = request(&client, t).send().await else {
+            continue;
+        };
+        let mut body = r.bytes_stream();
+        if let Some(Ok(_)) = body.next().await {
+            samples.push(t0.elapsed().as_micros() as u32);
+        }
+        while body.next().await.is_some() {}
+    }
+    samples.sort_unstable();
+    (percentile(&samples, 50.0), percentile(&samples, 99.0), sent)
+}
+
+/// `n` concurrent streamed requests held open, read to the end.
+pub async fn concurrent_streams(t: &Target, n: usize) -> u64 {
+    let client = client(n);
+    let tasks = (0..n).map(|_| {
+        let (client, t) = (client.clone(), t.clone());
+        tokio::spawn(async move {
+            if let Ok(r) = request(&client, &t).send().await {
+                let mut body = r.bytes_stream();
+                while body.next().await.is_some() {}
+            }
+        })
+    });
+    futures::future::join_all(tasks).await.len() as u64
+}

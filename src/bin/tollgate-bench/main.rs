@@ -1,0 +1,332 @@
+//! tollgate-bench: the gateway against the direct path to a mock provider, on SQLite and on
+//! Postgres, with the figures BENCHMARKS.md reports. Run it with
+//! `cargo run --release --bin tollgate-bench` (`--smoke` for a seconds-long check).
+#![forbid(unsafe_code)]
+
+mod load;
+mod procs;
+mod rebuild;
+mod report;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use load::{drive, Stats, Target};
+use procs::{free_port, start, terminate};
+use serde_json::{json, Value};
+
+const ADMIN: &str = "bench-admin-token";
+const SECRET_KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub duration: Duration,
+    pub repeats: usize,
+    pub stores: Vec<String>,
+    pub rebuild_events: usize,
+    pub connections: Vec<usize>,
+}
+
+fn options() -> Options {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let smoke = args.iter().any(|a| a == "--smoke");
+    Options {
+        duration: Duration::from_millis(
+            value("--duration-ms")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(if smoke { 200 } else { 5000 }),
+        ),
+        repeats: value("--repeats")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(if smoke { 1 } else { 3 }),
+        stores: value("--stores").map_or_else(
+            || {
+                if smoke {
+                    vec!["sqlite".into()]
+                } else {
+                    vec!["postgres".into(), "sqlite".into()]
+                }
+            },
+            |v| v.split(',').map(str::to_string).collect(),
+        ),
+        rebuild_events: value("--rebuild-events")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(if smoke { 2_000 } else { 1_000_000 }),
+        connections: vec![1, 32, 256],
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    // Child roles: this binary is also the mock provider and the gateway under test.
+    if let (Some(role), Some(port)) = (args.get(1), args.get(2)) {
+        if role == "--serve-mock" || role == "--serve-gateway" {
+            return serve_role(role, port);
+        }
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run(options()));
+}
+
+fn serve_role(role: &str, port: &str) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let listen = format!("127.0.0.1:{port}");
+        if role == "--serve-mock" {
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .expect("bind mock");
+            let counters = Arc::new(tollgate::mock::Counters::default());
+            let _ = axum::serve(
+                listener,
+                tollgate::mock::router(Default::default(), counters),
+            )
+            .await;
+        } else {
+            let mut config = tollgate::config::Config::load().expect("config");
+            config.listen = listen;
+            let cli = tollgate::cli::Cli {
+                command: Some(tollgate::cli::Command::Serve),
+            };
+            if let Err(e) = tollgate::cli::run(cli, config).await {
+                eprintln!("gateway: {e:#}");
+                std::process::exit(1);
+            }
+        }
+    });
+}
+
+/// Everything measured on one store.
+#[derive(Debug, Default, Clone)]
+pub struct Results {
+    pub store: String,
+    pub direct: Vec<(usize, Stats)>,
+    pub gateway: Vec<(usize, Stats)>,
+    pub cache_hit: Stats,
+    pub ttft_direct: (f64, f64),
+    pub ttft_gateway: (f64, f64),
+    pub peak_rss_mib: f64,
+    pub rss_streaming_mib: f64,
+    pub sent_through_gateway: u64,
+    pub usage_records: i64,
+    pub drained: bool,
+    pub db_statements_per_request: f64,
+    pub rebuild: Option<rebuild::RebuildResult>,
+}
+
+fn median(mut runs: Vec<Stats>) -> Stats {
+    let mid = runs.len() / 2;
+    let pick = |f: fn(&Stats) -> f64, runs: &mut Vec<Stats>| {
+        runs.sort_by(|a, b| f(a).total_cmp(&f(b)));
+        f(&runs[mid])
+    };
+    Stats {
+        requests: runs.iter().map(|s| s.requests).sum(),
+        errors: runs.iter().map(|s| s.errors).sum(),
+        rps: pick(|s| s.rps, &mut runs),
+        p50_us: pick(|s| s.p50_us, &mut runs),
+        p99_us: pick(|s| s.p99_us, &mut runs),
+    }
+}
+
+async fn repeated(t: &Target, conns: usize, o: &Options) -> Stats {
+    let mut runs = Vec::new();
+    for _ in 0..o.repeats {
+        runs.push(drive(t, conns, o.duration).await);
+    }
+    median(runs)
+}
+
+async fn admin(client: &reqwest::Client, base: &str, path: &str, body: Value) -> Value {
+    let r = client
+        .post(format!("{base}{path}"))
+        .bearer_auth(ADMIN)
+        .json(&body)
+        .send()
+        .await
+        .expect("management API");
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+    r.json().await.expect("json")
+}
+
+/// Sums the `tollgate_db_queries_total` samples of a /metrics page.
+async fn db_statements(client: &reqwest::Client, base: &str) -> f64 {
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .map(|r| r.text());
+    let Ok(text) = text else { return 0.0 };
+    text.await
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("tollgate_db_queries_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn run(o: Options) {
+    println!("{}", report::machine());
+    let mut all = Vec::new();
+    for store in &o.stores {
+        all.push(bench_store(store, &o).await);
+    }
+    println!("{}", report::table(&all, &o));
+}
+
+async fn bench_store(store: &str, o: &Options) -> Results {
+    let database_url = rebuild::fresh_database(store).await;
+    let mock_port = free_port();
+    let mock = start("--serve-mock", mock_port, &[], "/stats").await;
+    let port = free_port();
+    let env = [
+        ("TOLLGATE_DATABASE_URL", database_url.clone()),
+        ("TOLLGATE_ADMIN_TOKEN", ADMIN.to_string()),
+        ("TOLLGATE_SECRET_KEY", SECRET_KEY.to_string()),
+        (
+            "TOLLGATE_PROVIDER_OPENAI_API_KEY",
+            "bench-upstream-key".to_string(),
+        ),
+        (
+            "TOLLGATE_PROVIDER_OPENAI_BASE_URL",
+            format!("{}/v1", mock.base),
+        ),
+        ("RUST_LOG", "warn".to_string()),
+    ];
+    let mut gateway = start("--serve-gateway", port, &env, "/readyz").await;
+    let pid = gateway.child.id();
+    let client = reqwest::Client::new();
+    let base = gateway.base.clone();
+    let org = admin(
+        &client,
+        &base,
+        "/api/organizations",
+        json!({"name": "bench"}),
+    )
+    .await;
+    let org = org["id"].as_str().unwrap_or_default().to_string();
+    admin(
+        &client,
+        &base,
+        &format!("/api/organizations/{org}/credits"),
+        json!({"amount_usd": 1_000_000, "reference": "bench"}),
+    )
+    .await;
+    let key_for = |caching: bool| {
+        let (client, base, org) = (client.clone(), base.clone(), org.clone());
+        async move {
+            let p = admin(&client, &base, "/api/projects", json!({"organization_id": org, "name": "bench", "mode": "credits", "caching_enabled": caching, "cache_duration_seconds": 3600})).await;
+            let k = admin(
+                &client,
+                &base,
+                &format!(
+                    "/api/projects/{}/keys",
+                    p["id"].as_str().unwrap_or_default()
+                ),
+                json!({}),
+            )
+            .await;
+            k["token"].as_str().unwrap_or_default().to_string()
+        }
+    };
+    let (token, cached_token) = (key_for(false).await, key_for(true).await);
+
+    let body = Arc::new(json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello to the benchmark."}], "max_tokens": 64}).to_string());
+    let stream_body = Arc::new(json!({"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "Stream to the benchmark."}], "max_tokens": 64}).to_string());
+    let direct = Target {
+        url: format!("{}/v1/chat/completions", mock.base),
+        token: "bench-upstream-key".into(),
+        body: body.clone(),
+        headers: vec![],
+    };
+    let through = Target {
+        url: format!("{base}/v1/chat/completions"),
+        token: token.clone(),
+        body: body.clone(),
+        headers: vec![],
+    };
+    let mut r = Results {
+        store: store.to_string(),
+        ..Default::default()
+    };
+    let mut sent = 0;
+    for &conns in &o.connections {
+        r.direct.push((conns, repeated(&direct, conns, o).await));
+        let before = db_statements(&client, &base).await;
+        let stats = repeated(&through, conns, o).await;
+        if conns == 32 {
+            let after = db_statements(&client, &base).await;
+            r.db_statements_per_request = (after - before) / stats.requests.max(1) as f64;
+        }
+        sent += stats.requests;
+        r.gateway.push((conns, stats));
+    }
+    let cached = Target {
+        token: cached_token,
+        ..through.clone()
+    };
+    let warm = drive(&cached, 1, Duration::from_millis(50)).await;
+    r.cache_hit = repeated(&cached, 32, o).await;
+    sent += warm.requests + r.cache_hit.requests;
+
+    let samples = if o.duration < Duration::from_secs(1) {
+        20
+    } else {
+        300
+    };
+    let (d50, d99, _) = load::ttft(
+        &Target {
+            body: stream_body.clone(),
+            ..direct.clone()
+        },
+        samples,
+    )
+    .await;
+    let streamed = Target {
+        body: stream_body.clone(),
+        ..through.clone()
+    };
+    let (g50, g99, n) = load::ttft(&streamed, samples).await;
+    r.ttft_direct = (d50, d99);
+    r.ttft_gateway = (g50, g99);
+    sent += n;
+    // 256 streams held open together (20 chunks, 10 ms apart), memory sampled meanwhile.
+    let slow = Target {
+        headers: vec![
+            ("x-mock-chunks".into(), "20".into()),
+            ("x-mock-chunk-delay-ms".into(), "10".into()),
+        ],
+        ..streamed
+    };
+    let sampler = tokio::spawn(async move {
+        let mut peak: f64 = 0.0;
+        for _ in 0..40 {
+            peak = peak.max(procs::rss_mib(pid).0);
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        peak
+    });
+    sent += load::concurrent_streams(&slow, 256).await;
+    r.rss_streaming_mib = sampler.await.unwrap_or(0.0);
+    r.peak_rss_mib = procs::rss_mib(pid).1;
+
+    // Graceful drain: every request sent through the gateway must be one usage record.
+    r.drained = terminate(&mut gateway);
+    r.sent_through_gateway = sent;
+    r.usage_records = rebuild::usage_records(&database_url).await;
+    drop(mock);
+    r.rebuild = Some(rebuild::measure(&database_url, &org, o.rebuild_events).await);
+    r
+}

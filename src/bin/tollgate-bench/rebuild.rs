@@ -1,0 +1,159 @@
+//! Store-side figures: a fresh database per run, usage records after the drain, and a
+//! projection rebuild over a large synthetic log followed by audit-page queries.
+
+use std::time::Instant;
+
+use sqlx::{Connection, Row};
+use tollgate_aggregates::usage::{PaidWith, UsageEvent, UsageRecord};
+use tollgate_projections::read::{audit_page, AuditFilter};
+use tollgate_projections::{Db, Projector};
+
+#[derive(Debug, Clone, Default)]
+pub struct RebuildResult {
+    pub events: i64,
+    pub seconds: f64,
+    pub audit_first_ms: f64,
+    pub audit_deep_ms: f64,
+}
+
+/// A new empty database for `store` (`sqlite` or `postgres`).
+pub async fn fresh_database(store: &str) -> String {
+    let stamp = format!("{}_{}", chrono::Utc::now().timestamp(), std::process::id());
+    if store == "postgres" {
+        let admin = std::env::var("TOLLGATE_BENCH_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("Postgres for the benchmark");
+        let name = format!("tollgate_bench_{stamp}");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
+        let base = admin
+            .rsplit_once('/')
+            .map_or(admin.as_str(), |(b, _)| b)
+            .to_string();
+        format!("{base}/{name}")
+    } else {
+        let dir = std::env::temp_dir().join(format!("tollgate-bench-{stamp}"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        format!("sqlite://{}/bench.db", dir.display())
+    }
+}
+
+pub async fn usage_records(url: &str) -> i64 {
+    let db = Db::connect(url).await.expect("database");
+    sqlx::query("SELECT COUNT(*) AS n FROM events WHERE aggregate_type = 'Usage'")
+        .fetch_one(&db.any)
+        .await
+        .map(|r| r.get::<i64, _>("n"))
+        .unwrap_or(-1)
+}
+
+fn record(org: &str, i: usize) -> String {
+    let r = UsageRecord {
+        request_id: format!("bench-{i}"),
+        organization_id: org.to_string(),
+        project_id: format!("project-{}", i % 10),
+        key_id: format!("key-{}", i % 100),
+        endpoint: "chat".into(),
+        requested_model: "gpt-4o-mini".into(),
+        model: "gpt-4o-mini".into(),
+        provider: "openai".into(),
+        paid_with: PaidWith::OwnKey,
+        prompt_tokens: 12,
+        completion_tokens: 8,
+        cached_tokens: 0,
+        reasoning_tokens: 0,
+        cost_nano_usd: 6_600,
+        fee_nano_usd: 0,
+        estimated: false,
+        cached: false,
+        streamed: i.is_multiple_of(3),
+        status: 200,
+        error_code: None,
+        latency_ms: 3,
+        time_to_first_token_ms: None,
+        started_at: 1_700_000_000_000_000 + i as i64,
+    };
+    serde_json::to_string(&UsageEvent::UsageRecorded(r)).unwrap_or_default()
+}
+
+/// Appends `n` usage events, rebuilds every read model from the whole log, then times audit
+/// pages (first page, and one from the middle) for the organization.
+pub async fn measure(url: &str, org: &str, n: usize) -> RebuildResult {
+    let db = Db::connect(url).await.expect("database");
+    let json = if db.is_postgres() {
+        "CAST(${} AS json)"
+    } else {
+        "${}"
+    };
+    let mut written = 0;
+    while written < n {
+        let mut tx = db.any.begin().await.expect("tx");
+        for _ in 0..10 {
+            let rows = 500.min(n - written);
+            if rows == 0 {
+                break;
+            }
+            let mut sql = String::from("INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) VALUES ");
+            for r in 0..rows {
+                let p = r * 2;
+                if r > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "('Usage', 'bench-stream', ${}, 'UsageRecorded', '1.0', {}, {})",
+                    p + 1,
+                    json.replace("{}", &(p + 2).to_string()),
+                    "'{}'"
+                ));
+            }
+            let mut q = sqlx::query(&sql);
+            for r in 0..rows {
+                q = q
+                    .bind((written + r + 1) as i64)
+                    .bind(record(org, written + r));
+            }
+            q.execute(&mut *tx).await.expect("insert events");
+            written += rows;
+        }
+        tx.commit().await.expect("commit");
+    }
+    let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM events")
+        .fetch_one(&db.any)
+        .await
+        .map(|r| r.get("n"))
+        .unwrap_or(0);
+    let projector = Projector::new(db.clone());
+    let started = Instant::now();
+    projector.rebuild().await.expect("rebuild");
+    let seconds = started.elapsed().as_secs_f64();
+    let time_page = |cursor: Option<i64>| {
+        let db = db.clone();
+        let filter = AuditFilter {
+            organization_id: Some(org.to_string()),
+            cursor,
+            limit: 50,
+            ..Default::default()
+        };
+        async move {
+            let mut times = Vec::new();
+            for _ in 0..7 {
+                let t = Instant::now();
+                let (page, _) = audit_page(&db, &filter).await.expect("audit page");
+                assert!(!page.is_empty() || total < 100);
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            times.sort_by(f64::total_cmp);
+            times[times.len() / 2]
+        }
+    };
+    RebuildResult {
+        events: total,
+        seconds,
+        audit_first_ms: time_page(None).await,
+        audit_deep_ms: time_page(Some(total / 2)).await,
+    }
+}

@@ -1,0 +1,91 @@
+//! The printed results: the machine, then one table per store, Markdown so it can go
+//! straight into BENCHMARKS.md.
+
+use crate::{Options, Results};
+
+pub fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map_or("unknown CPU".to_string(), |s| s.trim().to_string());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    format!("machine: {model}, {cores} cores, {mem:.0} GiB")
+}
+
+fn us(v: f64) -> String {
+    format!("{v:.0} µs")
+}
+
+pub fn table(all: &[Results], o: &Options) -> String {
+    let mut out = format!(
+        "\nruns: {} x {:.1} s per figure (medians)\n",
+        o.repeats,
+        o.duration.as_secs_f64()
+    );
+    for r in all {
+        out += &format!("\n### {}\n\n| connections | direct req/s | direct p50 | direct p99 | tollgate req/s | tollgate p50 | tollgate p99 | ratio |\n|---|---|---|---|---|---|---|---|\n", r.store);
+        for ((conns, d), (_, g)) in r.direct.iter().zip(&r.gateway) {
+            out += &format!(
+                "| {conns} | {:.0} | {} | {} | {:.0} | {} | {} | {:.2}x |\n",
+                d.rps,
+                us(d.p50_us),
+                us(d.p99_us),
+                g.rps,
+                us(g.p50_us),
+                us(g.p99_us),
+                g.rps / d.rps.max(1.0)
+            );
+        }
+        if let (Some((_, d)), Some((_, g))) = (r.direct.first(), r.gateway.first()) {
+            out += &format!(
+                "\n- added latency at 1 connection: p50 {}, p99 {}\n",
+                us(g.p50_us - d.p50_us),
+                us(g.p99_us - d.p99_us)
+            );
+        }
+        out += &format!(
+            "- cache hit at 32 connections: {:.0} req/s, p50 {}, p99 {}\n",
+            r.cache_hit.rps,
+            us(r.cache_hit.p50_us),
+            us(r.cache_hit.p99_us)
+        );
+        out += &format!(
+            "- streaming time to first token: direct p50 {} / p99 {}, through tollgate p50 {} / p99 {} (added p50 {})\n",
+            us(r.ttft_direct.0), us(r.ttft_direct.1), us(r.ttft_gateway.0), us(r.ttft_gateway.1), us(r.ttft_gateway.0 - r.ttft_direct.0)
+        );
+        out += &format!(
+            "- tollgate RSS: {:.1} MiB during 256 concurrent streams, peak {:.1} MiB\n",
+            r.rss_streaming_mib, r.peak_rss_mib
+        );
+        out += &format!(
+            "- database statements per request (32 connections, from /metrics): {:.3}\n",
+            r.db_statements_per_request
+        );
+        out += &format!(
+            "- graceful drain: {} ; usage records {} of {} requests sent{}\n",
+            if r.drained { "clean exit" } else { "NOT clean" },
+            r.usage_records,
+            r.sent_through_gateway,
+            if r.usage_records == r.sent_through_gateway as i64 {
+                " (equal)"
+            } else {
+                " (DIFFERENT)"
+            }
+        );
+        if let Some(b) = &r.rebuild {
+            out += &format!(
+                "- projection rebuild: {} events in {:.2} s = {:.0} events/s; audit page: first {:.2} ms, middle {:.2} ms\n",
+                b.events, b.seconds, b.events as f64 / b.seconds.max(1e-9), b.audit_first_ms, b.audit_deep_ms
+            );
+        }
+    }
+    out
+}
