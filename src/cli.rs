@@ -118,6 +118,10 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(&listen).await?;
             println!("mock provider listening on {}", listener.local_addr()?);
             let counters = std::sync::Arc::new(crate::mock::Counters::default());
+            use axum::serve::ListenerExt;
+            let listener = listener.tap_io(|t| {
+                let _ = t.set_nodelay(true);
+            });
             axum::serve(listener, crate::mock::router(config, counters))
                 .with_graceful_shutdown(shutdown_signal())
                 .await?;

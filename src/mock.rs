@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use serde::Deserialize;
 
@@ -77,7 +78,13 @@ pub async fn spawn(config: MockConfig) -> std::io::Result<(std::net::SocketAddr,
     let counters = Arc::new(Counters::default());
     let app = router(config, counters.clone());
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        let _ = axum::serve(
+            listener.tap_io(|t| {
+                let _ = t.set_nodelay(true);
+            }),
+            app,
+        )
+        .await;
     });
     Ok((addr, counters))
 }

@@ -12,14 +12,12 @@ use super::error::ProxyError;
 use super::meter::Meter;
 use super::providers::{adapter, usage_from_json, Usage};
 use super::route::{plan, resolve, Route};
-use super::{authenticate, cache, json_body, pricing, request_id, stream, RawBody};
+use super::{authenticate, cache, json_body, pricing, read_body, request_id, stream};
 use crate::app::AppState;
 
-pub async fn completions(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
-) -> Response {
+pub async fn completions(State(app): State<AppState>, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     let proxy = &app.proxy;
     let key = match authenticate(proxy, &headers) {
         Ok(k) => k,
@@ -33,6 +31,13 @@ pub async fn completions(
         "chat",
         app.config.credits_fee_percent,
     );
+    let body = match read_body(body, app.config.max_body_bytes).await {
+        Ok(b) => b,
+        Err(e) => {
+            meter.finish(e.status().as_u16(), Some(&e)).await;
+            return e.into_response();
+        }
+    };
     match handle(&app, &key, &headers, &body, &mut meter).await {
         Ok(Outcome::Done(response)) => {
             meter.finish(200, None).await;

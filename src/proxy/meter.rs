@@ -188,7 +188,9 @@ impl Meter {
         self.done = true;
         self.settle();
         self.record.status = status;
-        self.record.error_code = error.map(|e| e.code().to_string());
+        if let Some(e) = error {
+            self.record.error_code = Some(e.code().to_string());
+        }
         let total = self.started.elapsed();
         self.record.latency_ms = total.as_millis() as u64;
         crate::metrics::request(

@@ -91,28 +91,24 @@ pub fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, 
     Ok(value)
 }
 
-/// The raw request body; a body over the limit is a 413 in OpenAI's shape.
-pub struct RawBody(pub axum::body::Bytes);
-
-impl<S: Send + Sync> axum::extract::FromRequest<S> for RawBody {
-    type Rejection = ProxyError;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ProxyError> {
-        axum::body::Bytes::from_request(req, state)
-            .await
-            .map(RawBody)
-            .map_err(|e| {
-                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ProxyError::PayloadTooLarge
-                } else {
-                    ProxyError::InvalidRequest {
-                        message: e.body_text(),
-                        param: None,
-                        code: "invalid_body",
-                    }
-                }
-            })
-    }
+/// Reads the body after the key was checked, so that a body over the limit is a 413 in
+/// OpenAI's shape with a usage record like any other refusal.
+pub async fn read_body(
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, ProxyError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        // axum reports the limit as "length limit exceeded".
+        if e.to_string().contains("length limit") {
+            ProxyError::PayloadTooLarge
+        } else {
+            ProxyError::InvalidRequest {
+                message: format!("cannot read the body: {e}"),
+                param: None,
+                code: "invalid_body",
+            }
+        }
+    })
 }
 
 pub fn request_id(headers: &HeaderMap) -> String {

@@ -13,7 +13,7 @@ use super::meter::Meter;
 use super::providers::adapter;
 use super::route::{plan, resolve};
 use super::state::KeyEntry;
-use super::{authenticate, json_body, pricing, request_id, Proxy, RawBody};
+use super::{authenticate, json_body, pricing, read_body, request_id, Proxy};
 use crate::app::AppState;
 
 fn usable(app: &AppState, key: &KeyEntry, model: &ModelEntry) -> Option<String> {
@@ -60,11 +60,9 @@ pub async fn get(
     Ok(Json(entry(&model, &provider)))
 }
 
-pub async fn embeddings(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
-) -> Response {
+pub async fn embeddings(State(app): State<AppState>, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     let proxy: &Proxy = &app.proxy;
     let key = match authenticate(proxy, &headers) {
         Ok(k) => k,
@@ -78,6 +76,13 @@ pub async fn embeddings(
         "embeddings",
         app.config.credits_fee_percent,
     );
+    let body = match read_body(body, app.config.max_body_bytes).await {
+        Ok(b) => b,
+        Err(e) => {
+            meter.finish(e.status().as_u16(), Some(&e)).await;
+            return e.into_response();
+        }
+    };
     match embed(&app, &key, &headers, &body, &mut meter).await {
         Ok(response) => {
             meter.finish(200, None).await;
