@@ -8,9 +8,16 @@ fn benchmark_smoke_run() {
         .output()
         .expect("run tollgate-bench");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("| 32 |"), "{stdout}");
     assert!(stdout.contains("graceful drain: clean exit"), "{stdout}");
-    assert!(stdout.contains("(equal)"), "usage records must equal requests sent:\n{stdout}");
+    assert!(
+        stdout.contains("(equal)"),
+        "usage records must equal requests sent:\n{stdout}"
+    );
     assert!(stdout.contains("projection rebuild"), "{stdout}");
 }

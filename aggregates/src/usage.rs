@@ -1,13 +1,16 @@
-//! Usage: one `UsageRecorded` event per proxied request, success or failure.
+//! Usage: one `UsageRecord` per proxied request, success or failure, appended in batches.
 //!
 //! Usage has no invariants to decide, so it is not a cqrs-es aggregate: each gateway process
 //! appends to a stream of its own (`Usage` / `<instance id>`) through a single batch writer,
-//! so request traffic never races management commands (or other replicas) on a version.
+//! so request traffic never races management commands (or other replicas) on a version. One
+//! `UsageRecorded` event holds one flush's records of one organization (so the audit trail
+//! stays scoped by organization), at most `MAX_RECORDS_PER_EVENT`.
 
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 pub const USAGE_AGGREGATE_TYPE: &str = "Usage";
+pub const MAX_RECORDS_PER_EVENT: usize = 1000;
 
 /// How the request was paid for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -78,7 +81,7 @@ impl UsageRecord {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum UsageEvent {
-    UsageRecorded(UsageRecord),
+    UsageRecorded { records: Vec<UsageRecord> },
 }
 
 impl DomainEvent for UsageEvent {

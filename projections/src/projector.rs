@@ -90,7 +90,7 @@ impl Projector {
             write::apply(&mut tx, &mut bulk, event).await?;
             position = event.position;
         }
-        bulk.flush(&mut tx).await?;
+        bulk.flush(&mut tx, self.db.is_postgres()).await?;
         sqlx::query("UPDATE projector_checkpoints SET position = $1 WHERE name = $2")
             .bind(position)
             .bind(CHECKPOINT)

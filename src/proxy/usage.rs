@@ -1,12 +1,17 @@
 //! Usage recording off the hot path: requests hand records to a bounded channel; one batch
-//! writer appends them as `UsageRecorded` events (this process's own stream, so it never
-//! conflicts) every 100 records or 50 ms, then projects them. Shutdown drains the channel.
+//! writer appends them as `UsageRecorded` events (one per organization per flush, on this
+//! process's own stream, so it never conflicts) every 100 records or 50 ms, then projects
+//! them. Shutdown drains the channel.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
 use tokio::sync::mpsc;
-use tollgate_aggregates::usage::{UsageEvent, UsageRecord, USAGE_AGGREGATE_TYPE};
+
+use tollgate_aggregates::usage::{
+    UsageEvent, UsageRecord, MAX_RECORDS_PER_EVENT, USAGE_AGGREGATE_TYPE,
+};
 use tollgate_projections::{Db, Projector};
 
 use super::state::ProxyState;
@@ -110,7 +115,10 @@ async fn run(
             delay = (delay * 2).min(Duration::from_secs(5));
         }
         crate::metrics::usage_flush(buffer.len(), started.elapsed(), rx.len());
-        crate::metrics::db_queries("usage_writer", buffer.len() as u64 + 2);
+        crate::metrics::db_queries(
+            "usage_writer",
+            2 + buffer.len().div_ceil(MAX_RECORDS_PER_EVENT) as u64,
+        );
         buffer.clear();
         match projector.catch_up().await {
             Ok(position) => {
@@ -123,6 +131,8 @@ async fn run(
     }
 }
 
+/// Appends the records as `UsageRecorded` events, one per organization (split at
+/// `MAX_RECORDS_PER_EVENT`), in one transaction.
 async fn write(
     db: &Db,
     stream: &str,
@@ -138,28 +148,39 @@ async fn write(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
          VALUES ($1, $2, $3, $4, $5, {payload_sql})"
     );
+    let mut by_org: BTreeMap<&str, Vec<UsageRecord>> = BTreeMap::new();
+    for r in records {
+        by_org
+            .entry(&r.organization_id)
+            .or_default()
+            .push(r.clone());
+    }
     let mut tx = db.any.begin().await?;
     let mut next = *sequence;
-    for record in records {
-        next += 1;
-        let event = UsageEvent::UsageRecorded(record.clone());
-        let payload = serde_json::to_string(&event).unwrap_or_default();
-        let metadata = serde_json::json!({
-            "actor": "gateway",
-            "request_id": record.request_id,
-            "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        })
-        .to_string();
-        sqlx::query(&sql)
-            .bind(USAGE_AGGREGATE_TYPE)
-            .bind(stream)
-            .bind(next)
-            .bind("UsageRecorded")
-            .bind("1.0")
-            .bind(payload)
-            .bind(metadata)
-            .execute(&mut *tx)
-            .await?;
+    for group in by_org.into_values() {
+        for chunk in group.chunks(MAX_RECORDS_PER_EVENT) {
+            next += 1;
+            let metadata = serde_json::json!({
+                "actor": "gateway",
+                "request_id": chunk[0].request_id,
+                "records": chunk.len(),
+                "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            })
+            .to_string();
+            let event = UsageEvent::UsageRecorded {
+                records: chunk.to_vec(),
+            };
+            sqlx::query(&sql)
+                .bind(USAGE_AGGREGATE_TYPE)
+                .bind(stream)
+                .bind(next)
+                .bind("UsageRecorded")
+                .bind("1.0")
+                .bind(serde_json::to_string(&event).unwrap_or_default())
+                .bind(metadata)
+                .execute(&mut *tx)
+                .await?;
+        }
     }
     tx.commit().await?;
     *sequence = next;

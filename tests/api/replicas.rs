@@ -85,12 +85,20 @@ async fn graceful_shutdown_writes_every_usage_record() {
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
     }
+    // Usage records in the log (each event holds a batch of them).
     let count = |app: tollgate::app::AppState| async move {
-        sqlx::query("SELECT COUNT(*) AS n FROM events WHERE aggregate_type = 'Usage'")
-            .fetch_one(&app.db.any)
-            .await
-            .unwrap()
-            .get::<i64, _>("n")
+        let rows = sqlx::query(
+            "SELECT CAST(payload AS TEXT) AS p FROM events WHERE aggregate_type = 'Usage'",
+        )
+        .fetch_all(&app.db.any)
+        .await
+        .unwrap();
+        rows.iter()
+            .map(|r| {
+                let v: serde_json::Value = serde_json::from_str(&r.get::<String, _>("p")).unwrap();
+                v["UsageRecorded"]["records"].as_array().unwrap().len() as i64
+            })
+            .sum::<i64>()
     };
     let before = count(app.clone()).await;
     stop.send(()).unwrap();

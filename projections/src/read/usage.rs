@@ -8,6 +8,7 @@ use crate::{Db, Result};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct UsageLogRow {
+    pub id: i64,
     pub position: i64,
     pub request_id: String,
     pub organization_id: String,
@@ -34,7 +35,7 @@ pub struct UsageLogRow {
     pub started_at: i64,
 }
 
-/// Filters of a usage-log query; `cursor` is the last position seen (pages go newest first).
+/// Filters of a usage-log query; `cursor` is the last row id seen (pages go newest first).
 #[derive(Debug, Clone, Default)]
 pub struct UsageFilter {
     pub project_id: String,
@@ -51,6 +52,7 @@ pub struct UsageFilter {
 
 fn log_row(r: &AnyRow) -> Result<UsageLogRow> {
     Ok(UsageLogRow {
+        id: r.try_get("id")?,
         position: r.try_get("position")?,
         request_id: r.try_get("request_id")?,
         organization_id: r.try_get("organization_id")?,
@@ -101,14 +103,14 @@ async fn select(db: &Db, f: &UsageFilter, paged: bool) -> Result<Vec<UsageLogRow
         ("cached", "=", f.cached.map(i64::from)),
         ("started_at", ">=", f.since),
         ("started_at", "<=", f.until),
-        ("position", "<", if paged { f.cursor } else { None }),
+        ("id", "<", if paged { f.cursor } else { None }),
     ];
     for (col, op, v) in &ints {
         if v.is_some() {
             cond(&mut sql, col, op);
         }
     }
-    sql.push_str(" ORDER BY position DESC");
+    sql.push_str(" ORDER BY id DESC");
     if paged {
         n += 1;
         sql.push_str(&format!(" LIMIT ${n}"));
@@ -136,7 +138,7 @@ pub async fn usage_logs(db: &Db, f: &UsageFilter) -> Result<(Vec<UsageLogRow>, O
     let mut rows = select(db, f, true).await?;
     let more = rows.len() as i64 > f.limit;
     rows.truncate(f.limit.max(0) as usize);
-    let cursor = more.then(|| rows.last().map(|r| r.position)).flatten();
+    let cursor = more.then(|| rows.last().map(|r| r.id)).flatten();
     Ok((rows, cursor))
 }
 

@@ -34,9 +34,11 @@ impl Bulk {
         self.audit.push(row);
     }
 
-    pub(crate) fn usage(&mut self, position: i64, r: &UsageRecord) {
+    /// Record `index` of the usage event at `position` (its row id keeps log order).
+    pub(crate) fn usage(&mut self, position: i64, index: usize, r: &UsageRecord) {
         let n = |v: u64| Val::I(i64::try_from(v).unwrap_or(i64::MAX));
         self.usage.push(vec![
+            Val::I(position * ROW_IDS_PER_EVENT + index as i64),
             Val::I(position),
             Val::T(r.request_id.clone()),
             Val::T(r.organization_id.clone()),
@@ -81,9 +83,9 @@ impl Bulk {
         }
     }
 
-    pub(crate) async fn flush(self, tx: &mut Tx<'_>) -> Result<()> {
-        insert(tx, "rm_audit", AUDIT_COLUMNS, self.audit).await?;
-        insert(tx, "rm_usage_logs", USAGE_COLUMNS, self.usage).await?;
+    pub(crate) async fn flush(self, tx: &mut Tx<'_>, postgres: bool) -> Result<()> {
+        insert(tx, "rm_audit", AUDIT_COLUMNS, self.audit, postgres).await?;
+        insert(tx, "rm_usage_logs", USAGE_COLUMNS, self.usage, postgres).await?;
         for ((scope, id), (requests, cost)) in self.spend {
             sqlx::query(
                 "INSERT INTO rm_spend (scope, id, requests, cost_nano_usd) VALUES ($1, $2, $3, $4) \
@@ -118,7 +120,11 @@ const AUDIT_COLUMNS: &[&str] = &[
     "recorded_at",
 ];
 
+/// Usage-log row ids: the event's position times this, plus the record's index in it.
+const ROW_IDS_PER_EVENT: i64 = 10_000;
+
 const USAGE_COLUMNS: &[&str] = &[
+    "id",
     "position",
     "request_id",
     "organization_id",
@@ -145,7 +151,15 @@ const USAGE_COLUMNS: &[&str] = &[
     "started_at",
 ];
 
-async fn insert(tx: &mut Tx<'_>, table: &str, columns: &[&str], rows: Vec<Vec<Val>>) -> Result<()> {
+/// Multi-row INSERTs. SQLite gets anonymous `?` parameters: looking up numbered ones costs
+/// time linear in their count for each one bound, which made large statements quadratic.
+async fn insert(
+    tx: &mut Tx<'_>,
+    table: &str,
+    columns: &[&str],
+    rows: Vec<Vec<Val>>,
+    postgres: bool,
+) -> Result<()> {
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Vec<Val>> = rows.by_ref().take(ROWS).collect();
@@ -161,7 +175,11 @@ async fn insert(tx: &mut Tx<'_>, table: &str, columns: &[&str], rows: Vec<Vec<Va
                 if c > 0 {
                     sql.push_str(", ");
                 }
-                sql.push_str(&format!("${n}"));
+                if postgres {
+                    sql.push_str(&format!("${n}"));
+                } else {
+                    sql.push('?');
+                }
             }
             sql.push(')');
         }

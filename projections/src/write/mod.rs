@@ -26,9 +26,11 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, bulk: &mut Bulk, event: &StoredEvent)
         Project::TYPE => project::apply(tx, event, &event.decode()?).await?,
         ApiKey::TYPE => api_key::apply(tx, event, &event.decode()?).await?,
         USAGE_AGGREGATE_TYPE => {
-            let UsageEvent::UsageRecorded(r) = event.decode()?;
-            bulk.usage(event.position, &r);
-            Some(r.organization_id)
+            let UsageEvent::UsageRecorded { records } = event.decode()?;
+            for (i, r) in records.iter().enumerate() {
+                bulk.usage(event.position, i, r);
+            }
+            records.into_iter().next().map(|r| r.organization_id)
         }
         // Unknown streams (from newer versions) still enter the audit index.
         _ => None,

@@ -1,8 +1,10 @@
--- Usage read models, projected from UsageRecorded events: one row per request, and spend
--- totals per key, project and organization.
+-- Usage read models, projected from UsageRecorded events: one row per request (id: the
+-- event's position * 10000 + the record's index in it), and spend totals per key, project and
+-- organization.
 CREATE TABLE rm_usage_logs
 (
-    position               bigint PRIMARY KEY,
+    id                     bigint PRIMARY KEY,
+    position               bigint NOT NULL,
     request_id             text   NOT NULL,
     organization_id        text   NOT NULL,
     project_id             text   NOT NULL,
@@ -27,8 +29,8 @@ CREATE TABLE rm_usage_logs
     time_to_first_token_ms bigint,
     started_at             bigint NOT NULL
 );
-CREATE INDEX rm_usage_logs_project ON rm_usage_logs (project_id, position);
-CREATE INDEX rm_usage_logs_key ON rm_usage_logs (key_id, position);
+CREATE INDEX rm_usage_logs_project ON rm_usage_logs (project_id, id);
+CREATE INDEX rm_usage_logs_key ON rm_usage_logs (key_id, id);
 CREATE INDEX rm_usage_logs_time ON rm_usage_logs (project_id, started_at);
 
 -- scope: key | project | organization. cost includes the fee.

@@ -42,13 +42,20 @@ pub async fn fresh_database(store: &str) -> String {
     }
 }
 
+/// Usage records in the log (each `UsageRecorded` event holds a batch of them).
 pub async fn usage_records(url: &str) -> i64 {
     let db = Db::connect(url).await.expect("database");
-    sqlx::query("SELECT COUNT(*) AS n FROM events WHERE aggregate_type = 'Usage'")
-        .fetch_one(&db.any)
-        .await
-        .map(|r| r.get::<i64, _>("n"))
-        .unwrap_or(-1)
+    let Ok(rows) =
+        sqlx::query("SELECT CAST(payload AS TEXT) AS p FROM events WHERE aggregate_type = 'Usage'")
+            .fetch_all(&db.any)
+            .await
+    else {
+        return -1;
+    };
+    rows.iter()
+        .filter_map(|r| serde_json::from_str::<UsageEvent>(&r.get::<String, _>("p")).ok())
+        .map(|UsageEvent::UsageRecorded { records }| records.len() as i64)
+        .sum()
 }
 
 fn record(org: &str, i: usize) -> String {
@@ -77,7 +84,7 @@ fn record(org: &str, i: usize) -> String {
         time_to_first_token_ms: None,
         started_at: 1_700_000_000_000_000 + i as i64,
     };
-    serde_json::to_string(&UsageEvent::UsageRecorded(r)).unwrap_or_default()
+    serde_json::to_string(&UsageEvent::UsageRecorded { records: vec![r] }).unwrap_or_default()
 }
 
 /// Appends `n` usage events, rebuilds every read model from the whole log, then times audit
