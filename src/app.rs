@@ -74,8 +74,6 @@ impl App {
         let admin_token_hash = config
             .admin_token()
             .map(|t| Sha256::digest(t.as_bytes()).into());
-        // Load the tokenizer tables now, not on the first request.
-        tokio::task::spawn_blocking(|| crate::proxy::pricing::count_tokens("warm up")).await?;
         let state = ProxyState::load(db.clone(), cipher.clone()).await?;
         let (usage, writer) = UsageWriter::start(
             db.clone(),

@@ -1,5 +1,9 @@
 #![forbid(unsafe_code)]
 
+// mimalloc: less fragmentation and lower RSS than glibc's malloc under many threads.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 use tollgate::cli::{run, Cli};
 use tollgate::config::Config;

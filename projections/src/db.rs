@@ -54,12 +54,13 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30));
+            // One writer at a time anyway; few connections keep SQLite's page caches small.
             let pool = SqlitePoolOptions::new()
-                .max_connections(8)
+                .max_connections(4)
                 .connect_with(opts)
                 .await?;
             let any = AnyPoolOptions::new()
-                .max_connections(8)
+                .max_connections(4)
                 .after_connect(|conn, _| {
                     Box::pin(async move {
                         sqlx::query("PRAGMA busy_timeout = 30000")

@@ -139,7 +139,7 @@ async fn handle(
         }
     }
 
-    let prompt = pricing::prompt_tokens(&body);
+    let prompt = pricing::prompt_bound(&body);
     let max_output = pricing::max_output_tokens(&body, &model);
     meter.reserve(key, &plan.primary, prompt, max_output)?;
     let mut route = plan.primary.clone();
@@ -164,7 +164,7 @@ async fn handle(
     };
     match result? {
         Answer::Complete(answer, usage) => {
-            let (usage, estimated) = complete_usage(usage, prompt, &answer);
+            let (usage, estimated) = complete_usage(usage, &body, &answer);
             let cost = meter.charge(&route, usage, estimated);
             if let Some(ck) = cache_key {
                 proxy.cache.put(ck, answer.clone(), project.cache_ttl).await;
@@ -180,7 +180,6 @@ async fn handle(
             chunks,
             route,
             body,
-            prompt,
             cache: cache_key.map(|k| (k, project.cache_ttl)),
         }))),
     }
@@ -217,7 +216,7 @@ async fn attempt(
 }
 
 /// The provider's usage, or an estimate (flagged) when it reported none.
-fn complete_usage(usage: Usage, prompt: u64, answer: &Value) -> (Usage, bool) {
+fn complete_usage(usage: Usage, body: &Value, answer: &Value) -> (Usage, bool) {
     if usage.prompt_tokens > 0 || usage.completion_tokens > 0 {
         return (usage, false);
     }
@@ -239,7 +238,7 @@ fn complete_usage(usage: Usage, prompt: u64, answer: &Value) -> (Usage, bool) {
         })
         .collect();
     let estimate = Usage {
-        prompt_tokens: prompt,
+        prompt_tokens: pricing::prompt_tokens(body),
         completion_tokens: pricing::count_tokens(&text),
         ..Usage::default()
     };

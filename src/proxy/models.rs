@@ -136,7 +136,7 @@ async fn embed(
     )?;
     let route = plan.primary;
     meter.route(&route);
-    let prompt = pricing::input_tokens(&body);
+    let prompt = pricing::input_bound(&body);
     meter.reserve(key, &route, prompt, 0)?;
     let (answer, mut usage) = adapter(&route.offer.provider)
         .embed(&app.proxy.http, &route.target, &body)

@@ -1,5 +1,9 @@
 //! Prices and token counts: the maximum a request can cost (reserved before forwarding), the
-//! real cost after, and token estimates (tiktoken's o200k) when a provider reports none.
+//! real cost after, and token counts (tiktoken's o200k) when a provider reports none.
+//!
+//! The reservation uses a cheap bound (half a token per byte of text: above what tokenizers
+//! produce for real text), so the hot path neither tokenizes nor keeps tokenizer tables in
+//! memory; the tables load only if a provider ever omits usage.
 
 use std::sync::OnceLock;
 
@@ -25,9 +29,18 @@ pub fn count_tokens(text: &str) -> u64 {
     }
 }
 
-/// Tokens of a chat request's prompt: message texts plus a small per-message overhead, and
-/// the tool definitions.
+/// An upper bound of a chat request's prompt tokens, for the reservation.
+pub fn prompt_bound(body: &Value) -> u64 {
+    prompt_with(body, &|text| text.len().div_ceil(2) as u64)
+}
+
+/// Tokens of a chat request's prompt (tiktoken), for usage a provider did not report.
 pub fn prompt_tokens(body: &Value) -> u64 {
+    prompt_with(body, &count_tokens)
+}
+
+/// Message texts plus a small per-message overhead, and the tool definitions.
+fn prompt_with(body: &Value, count_tokens: &dyn Fn(&str) -> u64) -> u64 {
     let mut total = 3;
     for m in body["messages"].as_array().into_iter().flatten() {
         total += 4;
@@ -54,16 +67,17 @@ pub fn prompt_tokens(body: &Value) -> u64 {
     total
 }
 
-/// Tokens of an embeddings request's input (string or array of strings).
-pub fn input_tokens(body: &Value) -> u64 {
+/// An upper bound of an embeddings request's input tokens (string, strings or token arrays).
+pub fn input_bound(body: &Value) -> u64 {
+    let bound = |s: &str| s.len().div_ceil(2) as u64;
     match &body["input"] {
-        Value::String(s) => count_tokens(s),
+        Value::String(s) => bound(s),
         Value::Array(items) => items
             .iter()
             .map(|i| {
                 i.as_str()
-                    .map(count_tokens)
-                    .unwrap_or(i.as_array().map_or(0, |a| a.len() as u64))
+                    .map(bound)
+                    .unwrap_or(i.as_array().map_or(1, |a| a.len() as u64))
             })
             .sum(),
         _ => 0,
@@ -136,5 +150,9 @@ mod tests {
         assert!(count_tokens("hello world") >= 2);
         let body = serde_json::json!({"messages": [{"role": "user", "content": "hello world"}]});
         assert!(prompt_tokens(&body) > count_tokens("hello world"));
+        assert!(
+            prompt_bound(&body) >= prompt_tokens(&body),
+            "the bound is an upper bound"
+        );
     }
 }

@@ -25,7 +25,6 @@ pub struct Upstream {
     pub chunks: ChunkStream,
     pub route: Route,
     pub body: Value,
-    pub prompt: u64,
     pub cache: Option<(String, Duration)>,
 }
 
@@ -67,7 +66,6 @@ pub fn forward(app: AppState, upstream: Upstream, mut meter: Meter) -> Response 
             mut chunks,
             route,
             body,
-            prompt,
             cache,
         } = upstream;
         let include_usage = wants_usage(&body);
@@ -107,7 +105,7 @@ pub fn forward(app: AppState, upstream: Upstream, mut meter: Meter) -> Response 
             Some(u) => (u, false),
             None => (
                 Usage {
-                    prompt_tokens: prompt,
+                    prompt_tokens: pricing::prompt_tokens(&body),
                     completion_tokens: pricing::count_tokens(&acc.text()),
                     ..Usage::default()
                 },

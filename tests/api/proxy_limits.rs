@@ -44,7 +44,7 @@ async fn a_thousand_concurrent_requests_never_pass_the_limit(backend: Backend) {
     let mut body = ask("gpt-4o-mini");
     body["max_tokens"] = json!(1000);
     // gpt-4o-mini: $0.15 / $0.60 per Mtok = 150 / 600 nano-USD a token.
-    let hold = pricing::prompt_tokens(&body) as i64 * 150 + 1000 * 600;
+    let hold = pricing::prompt_bound(&body) as i64 * 150 + 1000 * 600;
     let limit_nano = hold * 10 + hold / 2;
     let tenant = g
         .tenant("credits", 100.0, &[], Some(limit_nano as f64 / 1e9))

@@ -3,6 +3,10 @@
 //! `cargo run --release --bin tollgate-bench` (`--smoke` for a seconds-long check).
 #![forbid(unsafe_code)]
 
+// mimalloc: less fragmentation and lower RSS than glibc's malloc under many threads.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod load;
 mod procs;
 mod rebuild;
