@@ -29,6 +29,7 @@ pub struct Options {
     pub stores: Vec<String>,
     pub rebuild_events: usize,
     pub connections: Vec<usize>,
+    pub gateway_workers: usize,
 }
 
 fn options() -> Options {
@@ -63,6 +64,9 @@ fn options() -> Options {
             .and_then(|v| v.parse().ok())
             .unwrap_or(if smoke { 2_000 } else { 1_000_000 }),
         connections: vec![1, 32, 256],
+        gateway_workers: value("--gateway-workers")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
     }
 }
 
@@ -208,6 +212,7 @@ async fn bench_store(store: &str, o: &Options) -> Results {
             format!("{}/v1", mock.base),
         ),
         ("RUST_LOG", "warn".to_string()),
+        ("TOLLGATE_WORKER_THREADS", o.gateway_workers.to_string()),
     ];
     let mut gateway = start("--serve-gateway", port, &env, "/readyz").await;
     let pid = gateway.child.id();
