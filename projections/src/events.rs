@@ -87,6 +87,28 @@ where
     rows.iter().map(StoredEvent::from_row).collect()
 }
 
+/// Like `fetch_after`, leaving out one stream (a process's own usage, which it already knows).
+pub async fn fetch_after_except(
+    db: &Db,
+    position: i64,
+    limit: i64,
+    except: (&str, &str),
+) -> Result<Vec<StoredEvent>> {
+    let sql = format!(
+        "SELECT {} FROM events WHERE global_pos > $1 \
+         AND NOT (aggregate_type = $2 AND aggregate_id = $3) ORDER BY global_pos LIMIT $4",
+        event_columns("")
+    );
+    let rows = sqlx::query(&sql)
+        .bind(position)
+        .bind(except.0)
+        .bind(except.1)
+        .bind(limit)
+        .fetch_all(&db.any)
+        .await?;
+    rows.iter().map(StoredEvent::from_row).collect()
+}
+
 /// The highest position in the log (0 when empty).
 pub async fn head(db: &Db) -> Result<i64> {
     let row =

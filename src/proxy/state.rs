@@ -16,7 +16,7 @@ use tollgate_aggregates::organization::{Organization, OrganizationEvent};
 use tollgate_aggregates::project::Project;
 use tollgate_aggregates::types::{IamRule, ProjectMode};
 use tollgate_aggregates::usage::{UsageEvent, USAGE_AGGREGATE_TYPE};
-use tollgate_projections::events::fetch_after;
+use tollgate_projections::events::fetch_after_except;
 use tollgate_projections::{read, Db};
 
 use super::ledger::Ledger;
@@ -191,19 +191,21 @@ impl ProxyState {
     /// Applies the events between what this state reflects and what the read models reflect
     /// (`projected`), in log order.
     pub async fn follow(&self, projected: i64) -> Result<()> {
+        const PAGE: i64 = 1000;
         let mut followed = self.followed.lock().await;
         while *followed < projected {
-            let events = fetch_after(&self.db.any, *followed, 1000).await?;
-            if events.is_empty() {
-                break;
-            }
             crate::metrics::db_queries("proxy_state", 1);
+            // This process's own usage is already in the ledger: not even read back.
+            let own = (USAGE_AGGREGATE_TYPE, self.instance_id.as_str());
+            let events = fetch_after_except(&self.db, *followed, PAGE, own).await?;
             for event in events.iter().take_while(|e| e.position <= projected) {
                 self.apply(event).await?;
                 *followed = event.position;
             }
-            if events.last().is_some_and(|e| e.position > projected) {
-                break;
+            if (events.len() as i64) < PAGE
+                || events.last().is_some_and(|e| e.position >= projected)
+            {
+                *followed = projected;
             }
         }
         Ok(())
