@@ -17,8 +17,10 @@ pub struct StoredEvent {
     pub sequence: i64,
     pub event_type: String,
     pub event_version: String,
-    pub payload: serde_json::Value,
-    pub metadata: serde_json::Value,
+    /// The payload and metadata as stored (JSON text): decoded only where needed, straight
+    /// into the event type, without building a JSON tree first.
+    pub payload: String,
+    pub metadata: String,
     pub recorded_at: i64,
 }
 
@@ -36,13 +38,6 @@ pub(crate) fn event_columns(t: &str) -> String {
 impl StoredEvent {
     pub(crate) fn from_row(row: &AnyRow) -> Result<Self> {
         let position: i64 = row.try_get("global_pos")?;
-        let json = |col: &str| -> Result<serde_json::Value> {
-            let text: String = row.try_get(col)?;
-            serde_json::from_str(&text).map_err(|e| Error::Decode {
-                position,
-                reason: e.to_string(),
-            })
-        };
         Ok(Self {
             position,
             aggregate_type: row.try_get("aggregate_type")?,
@@ -50,23 +45,33 @@ impl StoredEvent {
             sequence: row.try_get("sequence")?,
             event_type: row.try_get("event_type")?,
             event_version: row.try_get("event_version")?,
-            payload: json("payload")?,
-            metadata: json("metadata")?,
+            payload: row.try_get("payload")?,
+            metadata: row.try_get("metadata")?,
             recorded_at: row.try_get("recorded_at")?,
         })
     }
 
     /// Decodes the payload into an aggregate's event type.
     pub fn decode<E: DeserializeOwned>(&self) -> Result<E> {
-        serde_json::from_value(self.payload.clone()).map_err(|e| Error::Decode {
+        serde_json::from_str(&self.payload).map_err(|e| Error::Decode {
             position: self.position,
             reason: e.to_string(),
         })
     }
 
+    /// The payload as a JSON value.
+    pub fn payload_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.payload).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The metadata as a JSON value.
+    pub fn metadata_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.metadata).unwrap_or(serde_json::Value::Null)
+    }
+
     /// A metadata entry (actor, request_id, time), if present.
-    pub fn meta(&self, key: &str) -> Option<&str> {
-        self.metadata.get(key).and_then(|v| v.as_str())
+    pub fn meta(&self, key: &str) -> Option<String> {
+        self.metadata_json().get(key)?.as_str().map(str::to_string)
     }
 }
 

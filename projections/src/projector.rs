@@ -11,7 +11,7 @@ use crate::events::fetch_after;
 use crate::{write, Db, Result};
 
 const CHECKPOINT: &str = "read_models";
-const BATCH: i64 = 5000;
+const BATCH: i64 = 10_000;
 
 /// Read-model tables, in the order a rebuild clears them.
 pub const READ_MODEL_TABLES: &[&str] = &[

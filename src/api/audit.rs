@@ -116,6 +116,8 @@ pub async fn list(
     let events = entries
         .into_iter()
         .map(|e| AuditEvent {
+            payload: redact(e.event.payload_json()),
+            metadata: e.event.metadata_json(),
             position: e.event.position,
             organization_id: e.organization_id,
             aggregate_type: e.event.aggregate_type,
@@ -123,8 +125,6 @@ pub async fn list(
             sequence: e.event.sequence,
             event_type: e.event.event_type,
             event_version: e.event.event_version,
-            payload: redact(e.event.payload),
-            metadata: e.event.metadata,
             recorded_at: time(e.event.recorded_at),
         })
         .collect();

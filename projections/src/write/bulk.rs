@@ -4,6 +4,7 @@
 //! batch gives the same read models as applying them event by event.
 
 use std::collections::HashMap;
+use std::fmt::Write;
 
 use tollgate_aggregates::usage::UsageRecord;
 
@@ -26,8 +27,10 @@ pub(crate) struct Bulk {
     credits: HashMap<String, i64>,
 }
 
-/// Rows per statement: well under both stores' bound-parameter limits.
-const ROWS: usize = 400;
+/// Rows per statement: under Postgres' 65,535 bound parameters; SQLite's `?` parameters
+/// are cheap to bind but its statement limit is lower.
+const ROWS_POSTGRES: usize = 2000;
+const ROWS_SQLITE: usize = 400;
 
 impl Bulk {
     pub(crate) fn audit(&mut self, row: Vec<Val>) {
@@ -35,38 +38,7 @@ impl Bulk {
     }
 
     /// Record `index` of the usage event at `position` (its row id keeps log order).
-    pub(crate) fn usage(&mut self, position: i64, index: usize, r: &UsageRecord) {
-        let n = |v: u64| Val::I(i64::try_from(v).unwrap_or(i64::MAX));
-        self.usage.push(vec![
-            Val::I(position * ROW_IDS_PER_EVENT + index as i64),
-            Val::I(position),
-            Val::T(r.request_id.clone()),
-            Val::T(r.organization_id.clone()),
-            Val::T(r.project_id.clone()),
-            Val::T(r.key_id.clone()),
-            Val::T(r.endpoint.clone()),
-            Val::T(r.requested_model.clone()),
-            Val::T(r.model.clone()),
-            Val::T(r.provider.clone()),
-            Val::T(r.paid_with.as_str().into()),
-            n(r.prompt_tokens),
-            n(r.completion_tokens),
-            n(r.cached_tokens),
-            n(r.reasoning_tokens),
-            Val::I(r.cost_nano_usd),
-            Val::I(r.fee_nano_usd),
-            Val::I(i64::from(r.estimated)),
-            Val::I(i64::from(r.cached)),
-            Val::I(i64::from(r.streamed)),
-            Val::I(i64::from(r.status)),
-            Val::OT(r.error_code.clone()),
-            n(r.latency_ms),
-            Val::OI(
-                r.time_to_first_token_ms
-                    .map(|v| i64::try_from(v).unwrap_or(i64::MAX)),
-            ),
-            Val::I(r.started_at),
-        ]);
+    pub(crate) fn usage(&mut self, position: i64, index: usize, r: UsageRecord) {
         let total = r.cost_nano_usd + r.fee_nano_usd;
         for (scope, id) in [
             ("key", &r.key_id),
@@ -81,6 +53,37 @@ impl Bulk {
         if charged != 0 {
             *self.credits.entry(r.organization_id.clone()).or_default() += charged;
         }
+        let n = |v: u64| Val::I(i64::try_from(v).unwrap_or(i64::MAX));
+        self.usage.push(vec![
+            Val::I(position * ROW_IDS_PER_EVENT + index as i64),
+            Val::I(position),
+            Val::T(r.request_id),
+            Val::T(r.organization_id.clone()),
+            Val::T(r.project_id),
+            Val::T(r.key_id),
+            Val::T(r.endpoint),
+            Val::T(r.requested_model),
+            Val::T(r.model),
+            Val::T(r.provider),
+            Val::T(r.paid_with.as_str().into()),
+            n(r.prompt_tokens),
+            n(r.completion_tokens),
+            n(r.cached_tokens),
+            n(r.reasoning_tokens),
+            Val::I(r.cost_nano_usd),
+            Val::I(r.fee_nano_usd),
+            Val::I(i64::from(r.estimated)),
+            Val::I(i64::from(r.cached)),
+            Val::I(i64::from(r.streamed)),
+            Val::I(i64::from(r.status)),
+            Val::OT(r.error_code),
+            n(r.latency_ms),
+            Val::OI(
+                r.time_to_first_token_ms
+                    .map(|v| i64::try_from(v).unwrap_or(i64::MAX)),
+            ),
+            Val::I(r.started_at),
+        ]);
     }
 
     pub(crate) async fn flush(self, tx: &mut Tx<'_>, postgres: bool) -> Result<()> {
@@ -162,7 +165,8 @@ async fn insert(
 ) -> Result<()> {
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
-        let chunk: Vec<Vec<Val>> = rows.by_ref().take(ROWS).collect();
+        let per_statement = if postgres { ROWS_POSTGRES } else { ROWS_SQLITE };
+        let chunk: Vec<Vec<Val>> = rows.by_ref().take(per_statement).collect();
         let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
         let mut n = 0;
         for (i, _) in chunk.iter().enumerate() {
@@ -176,7 +180,7 @@ async fn insert(
                     sql.push_str(", ");
                 }
                 if postgres {
-                    sql.push_str(&format!("${n}"));
+                    let _ = write!(sql, "${n}");
                 } else {
                     sql.push('?');
                 }

@@ -27,10 +27,11 @@ pub(crate) async fn apply(tx: &mut Tx<'_>, bulk: &mut Bulk, event: &StoredEvent)
         ApiKey::TYPE => api_key::apply(tx, event, &event.decode()?).await?,
         USAGE_AGGREGATE_TYPE => {
             let UsageEvent::UsageRecorded { records } = event.decode()?;
-            for (i, r) in records.iter().enumerate() {
+            let organization_id = records.first().map(|r| r.organization_id.clone());
+            for (i, r) in records.into_iter().enumerate() {
                 bulk.usage(event.position, i, r);
             }
-            records.into_iter().next().map(|r| r.organization_id)
+            organization_id
         }
         // Unknown streams (from newer versions) still enter the audit index.
         _ => None,

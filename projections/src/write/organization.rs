@@ -86,7 +86,7 @@ pub(super) async fn apply(tx: &mut Tx<'_>, ev: &StoredEvent, event: &E) -> Resul
             .bind(org)
             .bind(*amount_nano_usd)
             .bind(reference)
-            .bind(ev.meta("actor").unwrap_or("unknown"))
+            .bind(ev.meta("actor").unwrap_or_else(|| "unknown".into()))
             .bind(at)
             .execute(&mut **tx)
             .await?;

@@ -30,6 +30,8 @@ pub struct Options {
     pub rebuild_events: usize,
     pub connections: Vec<usize>,
     pub gateway_workers: usize,
+    /// Only the store figures (projection rebuild, audit pages).
+    pub rebuild_only: bool,
 }
 
 fn options() -> Options {
@@ -64,6 +66,7 @@ fn options() -> Options {
             .and_then(|v| v.parse().ok())
             .unwrap_or(if smoke { 2_000 } else { 1_000_000 }),
         connections: vec![1, 32, 256],
+        rebuild_only: args.iter().any(|a| a == "--rebuild-only"),
         gateway_workers: value("--gateway-workers")
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
@@ -196,6 +199,19 @@ async fn run(o: Options) {
 
 async fn bench_store(store: &str, o: &Options) -> Results {
     let database_url = rebuild::fresh_database(store).await;
+    if o.rebuild_only {
+        tollgate_projections::Db::connect(&database_url)
+            .await
+            .expect("database")
+            .migrate()
+            .await
+            .expect("migrations");
+        return Results {
+            store: store.to_string(),
+            rebuild: Some(rebuild::measure(&database_url, "bench-org", o.rebuild_events).await),
+            ..Default::default()
+        };
+    }
     let mock_port = free_port();
     let mock = start("--serve-mock", mock_port, &[], "/stats").await;
     let port = free_port();
