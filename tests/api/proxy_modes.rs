@@ -46,7 +46,10 @@ async fn modes_choose_credentials(backend: Backend) {
     let own = g
         .tenant("api-keys", 0.0, &[("openai", "sk-own-openai-1")], None)
         .await;
-    let r = g.chat(&own.token, ask("gpt-4o-mini")).await;
+    let mut body = ask("gpt-4o-mini");
+    body["logit_bias"] = json!({"50256": -100});
+    body["x_vendor_extension"] = json!({"keep": true});
+    let r = g.chat(&own.token, body).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["choices"][0]["message"]["content"], "hi");
     assert_eq!(r.headers["x-tollgate-provider"], "openai");
@@ -55,6 +58,12 @@ async fn modes_choose_credentials(backend: Backend) {
     // 10 * 0.15 + 5 * 0.6 USD per Mtok, no fee on an own key.
     assert_eq!(r.headers["x-tollgate-cost-usd"], "0.000004500");
     assert_eq!(auth_headers(&g, OPENAI).await, ["Bearer sk-own-openai-1"]);
+    // Fields the gateway does not know pass through to OpenAI-compatible providers.
+    let sent: serde_json::Value =
+        serde_json::from_slice(&g.received(OPENAI).await[0].body).unwrap();
+    assert_eq!(sent["x_vendor_extension"], json!({"keep": true}), "{sent}");
+    assert_eq!(sent["logit_bias"], json!({"50256": -100}));
+    assert_eq!(sent["model"], "gpt-4o-mini");
 
     let credits = g
         .tenant("credits", 1.0, &[("openai", "sk-own-ignored")], None)
