@@ -21,16 +21,20 @@ const QUEUE: usize = 10_000;
 
 /// Where requests get their recorder. Closing it lets the writer finish once every request
 /// in flight (each holding its own recorder) is done.
-pub struct UsageSink(std::sync::Mutex<Option<mpsc::Sender<UsageRecord>>>);
+pub struct UsageSink {
+    tx: std::sync::Mutex<Option<mpsc::Sender<UsageRecord>>>,
+    /// Cuts the writer's flush-interval wait short on shutdown.
+    closing: Arc<tokio::sync::Notify>,
+}
 
 impl UsageSink {
     pub fn recorder(&self) -> Option<Recorder> {
-        self.0.lock().ok()?.clone().map(Recorder)
+        self.tx.lock().ok()?.clone().map(Recorder)
     }
 
     /// Records waiting to be written.
     pub fn depth(&self) -> usize {
-        self.0
+        self.tx
             .lock()
             .ok()
             .and_then(|tx| tx.as_ref().map(|t| t.max_capacity() - t.capacity()))
@@ -38,9 +42,10 @@ impl UsageSink {
     }
 
     pub fn close(&self) {
-        if let Ok(mut tx) = self.0.lock() {
+        if let Ok(mut tx) = self.tx.lock() {
             tx.take();
         }
+        self.closing.notify_one();
     }
 }
 
@@ -76,8 +81,18 @@ impl UsageWriter {
         every: Duration,
     ) -> (UsageSink, Self) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let handle = tokio::spawn(run(rx, db, projector, state, batch.max(1), every));
-        (UsageSink(std::sync::Mutex::new(Some(tx))), Self { handle })
+        let closing = Arc::new(tokio::sync::Notify::new());
+        let pace = Pace {
+            batch: batch.max(1),
+            every,
+            closing: closing.clone(),
+        };
+        let handle = tokio::spawn(run(rx, db, projector, state, pace));
+        let sink = UsageSink {
+            tx: std::sync::Mutex::new(Some(tx)),
+            closing,
+        };
+        (sink, Self { handle })
     }
 
     /// Waits until every queued record is written (close the sink first).
@@ -86,24 +101,44 @@ impl UsageWriter {
     }
 }
 
+/// When the writer flushes: every `every`, or at once when `batch` records wait.
+struct Pace {
+    batch: usize,
+    every: Duration,
+    closing: Arc<tokio::sync::Notify>,
+}
+
 async fn run(
     mut rx: mpsc::Receiver<UsageRecord>,
     db: Db,
     projector: Arc<Projector>,
     state: Arc<ProxyState>,
-    batch: usize,
-    every: Duration,
+    pace: Pace,
 ) {
+    let Pace {
+        batch,
+        every,
+        closing,
+    } = pace;
+    let mut draining = false;
     let mut sequence = 0i64;
     let mut buffer = Vec::with_capacity(batch);
     loop {
-        let Some(first) = rx.recv().await else { break };
-        buffer.push(first);
-        let deadline = tokio::time::Instant::now() + every;
-        while buffer.len() < batch {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(r)) => buffer.push(r),
-                _ => break,
+        // Wake once for the first record, then let a flush interval's worth accumulate
+        // without a wakeup per record; a full batch is written at once.
+        if rx.recv_many(&mut buffer, batch).await == 0 {
+            break;
+        }
+        if buffer.len() < batch && !draining {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = closing.notified() => draining = true,
+            }
+            while buffer.len() < batch {
+                match rx.try_recv() {
+                    Ok(r) => buffer.push(r),
+                    Err(_) => break,
+                }
             }
         }
         // A failed write is retried: usage is never dropped while the process lives.
