@@ -1,12 +1,11 @@
 //! Anthropic's Messages API, over the translation in `anthropic`.
 
 use futures::future::BoxFuture;
-use futures::StreamExt;
 use serde_json::Value;
 
 use super::{
-    anthropic, async_stream, bad_upstream, check, ended_early, events, json_body, now, send, url,
-    usage_chunk, ChunkStream, Provider, Target, Usage,
+    anthropic, bad_upstream, check, json_body, now, send, translated, url, usage_chunk,
+    ChunkStream, Provider, StreamTranslation, Target, TranslateError, Usage,
 };
 use crate::proxy::error::ProxyError;
 
@@ -60,43 +59,14 @@ impl Provider for Anthropic {
             .await?;
             let model = body["model"].as_str().unwrap_or(&target.model).to_string();
             let created = now();
-            let mut state = anthropic::StreamState::new(&model, created);
-            let mut id = String::new();
-            let mut upstream_events = Box::pin(events(resp));
-            let stream = async_stream(move |tx| async move {
-                while let Some(item) = upstream_events.next().await {
-                    let (event, data) = match item {
-                        Ok(e) => e,
-                        Err(e) => return tx.send(Err(e)).await,
-                    };
-                    let Ok(data) = serde_json::from_str::<Value>(&data) else {
-                        continue;
-                    };
-                    if event == "message_start" {
-                        id = data["message"]["id"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_string();
-                    }
-                    match state.on_event(&event, &data) {
-                        Ok(chunks) => {
-                            for c in chunks {
-                                tx.send(Ok(c)).await?;
-                            }
-                        }
-                        Err(e) => return tx.send(Err(bad_upstream(e))).await,
-                    }
-                    if state.is_done() {
-                        break;
-                    }
-                }
-                if !state.is_done() {
-                    return tx.send(Err(ended_early())).await;
-                }
-                tx.send(Ok(usage_chunk(&id, &model, created, &state.usage())))
-                    .await
-            });
-            Ok(stream)
+            let state = anthropic::StreamState::new(&model, created);
+            let t = Translation {
+                state,
+                id: String::new(),
+                model,
+                created,
+            };
+            Ok(translated(resp, t))
         })
     }
 
@@ -112,5 +82,33 @@ impl Provider for Anthropic {
                 "Anthropic offers no embeddings",
             ))
         })
+    }
+}
+
+struct Translation {
+    state: anthropic::StreamState,
+    /// The message id, from `message_start`.
+    id: String,
+    model: String,
+    created: i64,
+}
+
+impl StreamTranslation for Translation {
+    fn chunks(&mut self, event: &str, data: &Value) -> Result<Vec<Value>, TranslateError> {
+        if event == "message_start" {
+            self.id = data["message"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+        }
+        self.state.on_event(event, data)
+    }
+
+    fn complete(&self) -> bool {
+        self.state.is_done()
+    }
+
+    fn usage_chunk(&self) -> Value {
+        usage_chunk(&self.id, &self.model, self.created, &self.state.usage())
     }
 }

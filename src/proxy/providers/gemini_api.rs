@@ -1,12 +1,11 @@
 //! Google Gemini's generateContent / streamGenerateContent, over the translation in `gemini`.
 
 use futures::future::BoxFuture;
-use futures::StreamExt;
 use serde_json::Value;
 
 use super::{
-    async_stream, bad_upstream, check, ended_early, events, gemini, json_body, now, send, url,
-    usage_chunk, ChunkStream, Provider, Target, Usage,
+    bad_upstream, check, gemini, json_body, now, send, translated, url, usage_chunk, ChunkStream,
+    Provider, StreamTranslation, Target, TranslateError, Usage,
 };
 use crate::proxy::error::ProxyError;
 
@@ -69,39 +68,15 @@ impl Provider for Gemini {
             let resp = check(send(req, target.timeout).await?, message_of).await?;
             let model = body["model"].as_str().unwrap_or(&target.model).to_string();
             let (id, created) = (completion_id(), now());
-            let mut state = gemini::StreamState::new(&model, &id, created);
-            let mut upstream_events = Box::pin(events(resp));
-            Ok(async_stream(move |tx| async move {
-                // Gemini marks the end of an answer with a finish reason on its last chunk.
-                let mut finished = false;
-                while let Some(item) = upstream_events.next().await {
-                    let data = match item {
-                        Ok((_, data)) => data,
-                        Err(e) => return tx.send(Err(e)).await,
-                    };
-                    let Ok(data) = serde_json::from_str::<Value>(&data) else {
-                        continue;
-                    };
-                    match state.on_chunk(&data) {
-                        Ok(chunks) => {
-                            for c in chunks {
-                                finished |= c["choices"]
-                                    .as_array()
-                                    .into_iter()
-                                    .flatten()
-                                    .any(|ch| !ch["finish_reason"].is_null());
-                                tx.send(Ok(c)).await?;
-                            }
-                        }
-                        Err(e) => return tx.send(Err(bad_upstream(e))).await,
-                    }
-                }
-                if !finished {
-                    return tx.send(Err(ended_early())).await;
-                }
-                tx.send(Ok(usage_chunk(&id, &model, created, &state.usage())))
-                    .await
-            }))
+            let state = gemini::StreamState::new(&model, &id, created);
+            let t = Translation {
+                state,
+                finished: false,
+                id,
+                model,
+                created,
+            };
+            Ok(translated(resp, t))
         })
     }
 
@@ -117,5 +92,36 @@ impl Provider for Gemini {
                 "embeddings through Gemini are not supported yet",
             ))
         })
+    }
+}
+
+struct Translation {
+    state: gemini::StreamState,
+    /// Gemini marks the end of an answer with a finish reason on its last chunk.
+    finished: bool,
+    id: String,
+    model: String,
+    created: i64,
+}
+
+impl StreamTranslation for Translation {
+    fn chunks(&mut self, _event: &str, data: &Value) -> Result<Vec<Value>, TranslateError> {
+        let chunks = self.state.on_chunk(data)?;
+        self.finished |= chunks.iter().any(|c| {
+            c["choices"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|ch| !ch["finish_reason"].is_null())
+        });
+        Ok(chunks)
+    }
+
+    fn complete(&self) -> bool {
+        self.finished
+    }
+
+    fn usage_chunk(&self) -> Value {
+        usage_chunk(&self.id, &self.model, self.created, &self.state.usage())
     }
 }

@@ -266,3 +266,42 @@ pub(crate) fn ended_early() -> ProxyError {
         message: "the provider's stream ended before the answer was complete".into(),
     }
 }
+
+/// A provider's stream translated event by event into OpenAI chunks.
+pub(crate) trait StreamTranslation: Send + 'static {
+    /// One upstream event (its SSE name and parsed data) as zero or more chunks.
+    fn chunks(&mut self, event: &str, data: &Value) -> Result<Vec<Value>, TranslateError>;
+    /// Whether the provider has marked the answer complete.
+    fn complete(&self) -> bool;
+    /// The final chunk carrying the stream's usage.
+    fn usage_chunk(&self) -> Value;
+}
+
+/// Runs a translation over an upstream SSE answer; a stream that ends before the provider
+/// marked it complete ends with an error.
+pub(crate) fn translated(resp: reqwest::Response, mut t: impl StreamTranslation) -> ChunkStream {
+    let mut upstream = Box::pin(events(resp));
+    async_stream(move |tx| async move {
+        while let Some(item) = upstream.next().await {
+            let (event, data) = match item {
+                Ok(e) => e,
+                Err(e) => return tx.send(Err(e)).await,
+            };
+            let Ok(data) = serde_json::from_str::<Value>(&data) else {
+                continue;
+            };
+            match t.chunks(&event, &data) {
+                Ok(chunks) => {
+                    for c in chunks {
+                        tx.send(Ok(c)).await?;
+                    }
+                }
+                Err(e) => return tx.send(Err(bad_upstream(e))).await,
+            }
+        }
+        if !t.complete() {
+            return tx.send(Err(ended_early())).await;
+        }
+        tx.send(Ok(t.usage_chunk())).await
+    })
+}
