@@ -4,8 +4,8 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::{
-    anthropic, bad_upstream, check, json_body, now, send, translated, url, usage_chunk,
-    ChunkStream, Provider, StreamTranslation, Target, TranslateError, Usage,
+    anthropic, bad_upstream, call, call_json, now, translated, url, usage_chunk, ChunkStream,
+    Provider, StreamTranslation, Target, TranslateError, Usage,
 };
 use crate::proxy::error::ProxyError;
 
@@ -33,12 +33,8 @@ impl Provider for Anthropic {
     ) -> BoxFuture<'a, Result<(Value, Usage), ProxyError>> {
         Box::pin(async move {
             let upstream = anthropic::request(body, &target.model, false).map_err(bad_upstream)?;
-            let resp = check(
-                send(request(http, target, &upstream), target.timeout).await?,
-                message_of,
-            )
-            .await?;
-            let answer = json_body(resp, target.timeout).await?;
+            let answer =
+                call_json(request(http, target, &upstream), target.timeout, message_of).await?;
             let model = body["model"].as_str().unwrap_or(&target.model);
             anthropic::response(&answer, model, now()).map_err(bad_upstream)
         })
@@ -52,11 +48,7 @@ impl Provider for Anthropic {
     ) -> BoxFuture<'a, Result<ChunkStream, ProxyError>> {
         Box::pin(async move {
             let upstream = anthropic::request(body, &target.model, true).map_err(bad_upstream)?;
-            let resp = check(
-                send(request(http, target, &upstream), target.timeout).await?,
-                message_of,
-            )
-            .await?;
+            let resp = call(request(http, target, &upstream), target.timeout, message_of).await?;
             let model = body["model"].as_str().unwrap_or(&target.model).to_string();
             let created = now();
             let state = anthropic::StreamState::new(&model, created);

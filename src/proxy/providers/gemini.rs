@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{json, Map, Value};
 
 use super::types::{TranslateError, Usage};
+use super::usage_json;
 
 #[cfg(test)]
 #[path = "gemini_tests.rs"]
@@ -446,13 +447,6 @@ fn parse_usage(meta: Option<&Value>) -> Result<Usage, TranslateError> {
         cached_tokens: count("cachedContentTokenCount")?,
         reasoning_tokens: thoughts,
     })
-}
-
-fn usage_json(u: &Usage) -> Value {
-    json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-        "total_tokens": u.prompt_tokens.saturating_add(u.completion_tokens),
-        "prompt_tokens_details": {"cached_tokens": u.cached_tokens},
-        "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens}})
 }
 
 #[path = "gemini_stream.rs"]

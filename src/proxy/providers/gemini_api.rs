@@ -4,7 +4,7 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::{
-    bad_upstream, check, gemini, json_body, now, send, translated, url, usage_chunk, ChunkStream,
+    bad_upstream, call, call_json, gemini, now, translated, url, usage_chunk, ChunkStream,
     Provider, StreamTranslation, Target, TranslateError, Usage,
 };
 use crate::proxy::error::ProxyError;
@@ -40,16 +40,12 @@ impl Provider for Gemini {
     ) -> BoxFuture<'a, Result<(Value, Usage), ProxyError>> {
         Box::pin(async move {
             let upstream = gemini::request(body).map_err(bad_upstream)?;
-            let resp = check(
-                send(
-                    request(http, target, "generateContent", &upstream),
-                    target.timeout,
-                )
-                .await?,
+            let answer = call_json(
+                request(http, target, "generateContent", &upstream),
+                target.timeout,
                 message_of,
             )
             .await?;
-            let answer = json_body(resp, target.timeout).await?;
             let model = body["model"].as_str().unwrap_or(&target.model);
             gemini::response(&answer, model, &completion_id(), now()).map_err(bad_upstream)
         })
@@ -65,7 +61,7 @@ impl Provider for Gemini {
             let upstream = gemini::request(body).map_err(bad_upstream)?;
             let req =
                 request(http, target, "streamGenerateContent", &upstream).query(&[("alt", "sse")]);
-            let resp = check(send(req, target.timeout).await?, message_of).await?;
+            let resp = call(req, target.timeout, message_of).await?;
             let model = body["model"].as_str().unwrap_or(&target.model).to_string();
             let (id, created) = (completion_id(), now());
             let state = gemini::StreamState::new(&model, &id, created);

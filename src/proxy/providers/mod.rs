@@ -151,6 +151,24 @@ async fn check(
     })
 }
 
+/// Sends, and turns a non-success answer into the matching error.
+async fn call(
+    req: reqwest::RequestBuilder,
+    timeout: Duration,
+    message_of: fn(&Value) -> Option<String>,
+) -> Result<reqwest::Response, ProxyError> {
+    check(send(req, timeout).await?, message_of).await
+}
+
+/// `call`, then the answer's JSON body.
+async fn call_json(
+    req: reqwest::RequestBuilder,
+    timeout: Duration,
+    message_of: fn(&Value) -> Option<String>,
+) -> Result<Value, ProxyError> {
+    json_body(call(req, timeout, message_of).await?, timeout).await
+}
+
 /// Reads a JSON body within the timeout.
 async fn json_body(resp: reqwest::Response, timeout: Duration) -> Result<Value, ProxyError> {
     match tokio::time::timeout(timeout, resp.bytes()).await {
@@ -210,7 +228,7 @@ pub fn usage_json(u: &Usage) -> Value {
     serde_json::json!({
         "prompt_tokens": u.prompt_tokens,
         "completion_tokens": u.completion_tokens,
-        "total_tokens": u.prompt_tokens + u.completion_tokens,
+        "total_tokens": u.prompt_tokens.saturating_add(u.completion_tokens),
         "prompt_tokens_details": {"cached_tokens": u.cached_tokens},
         "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
     })

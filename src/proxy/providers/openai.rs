@@ -6,7 +6,7 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use super::{
-    async_stream, check, ended_early, events, json_body, send, url, usage_from_json, ChunkStream,
+    async_stream, call, call_json, ended_early, events, url, usage_from_json, ChunkStream,
     Provider, Target, Usage,
 };
 use crate::proxy::error::ProxyError;
@@ -46,16 +46,12 @@ impl Provider for OpenAiCompatible {
             if let Some(o) = body.as_object_mut() {
                 o.remove("stream_options");
             }
-            let resp = check(
-                send(
-                    request(http, target, "/chat/completions", &body),
-                    target.timeout,
-                )
-                .await?,
+            let answer = call_json(
+                request(http, target, "/chat/completions", &body),
+                target.timeout,
                 message_of,
             )
             .await?;
-            let answer = json_body(resp, target.timeout).await?;
             if !answer["choices"].is_array() {
                 return Err(ProxyError::Upstream {
                     status: None,
@@ -79,12 +75,9 @@ impl Provider for OpenAiCompatible {
             body["stream"] = json!(true);
             // The gateway meters every stream, so it always asks for the usage chunk.
             body["stream_options"] = json!({"include_usage": true});
-            let resp = check(
-                send(
-                    request(http, target, "/chat/completions", &body),
-                    target.timeout,
-                )
-                .await?,
+            let resp = call(
+                request(http, target, "/chat/completions", &body),
+                target.timeout,
                 message_of,
             )
             .await?;
@@ -134,12 +127,12 @@ impl Provider for OpenAiCompatible {
         Box::pin(async move {
             let mut body = body.clone();
             body["model"] = json!(target.model);
-            let resp = check(
-                send(request(http, target, "/embeddings", &body), target.timeout).await?,
+            let answer = call_json(
+                request(http, target, "/embeddings", &body),
+                target.timeout,
                 message_of,
             )
             .await?;
-            let answer = json_body(resp, target.timeout).await?;
             let usage = usage_from_json(&answer["usage"]).unwrap_or_default();
             Ok((answer, usage))
         })
