@@ -65,7 +65,10 @@ fn options() -> Options {
         rebuild_events: value("--rebuild-events")
             .and_then(|v| v.parse().ok())
             .unwrap_or(if smoke { 2_000 } else { 1_000_000 }),
-        connections: vec![1, 32, 256],
+        connections: value("--connections").map_or_else(
+            || vec![1, 32, 256],
+            |v| v.split(',').filter_map(|c| c.parse().ok()).collect(),
+        ),
         rebuild_only: args.iter().any(|a| a == "--rebuild-only"),
         gateway_workers: value("--gateway-workers")
             .and_then(|v| v.parse().ok())
@@ -89,10 +92,17 @@ fn main() {
 }
 
 fn serve_role(role: &str, port: &str) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if role == "--serve-gateway" {
+        // The gateway's runtime is sized as the real binary sizes it.
+        if let Some(n) = std::env::var("TOLLGATE_WORKER_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            rt.worker_threads(n);
+        }
+    }
+    let rt = rt.enable_all().build().expect("runtime");
     rt.block_on(async {
         let listen = format!("127.0.0.1:{port}");
         if role == "--serve-mock" {
