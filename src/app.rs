@@ -89,6 +89,8 @@ impl App {
             http: reqwest::Client::builder()
                 .pool_idle_timeout(Duration::from_secs(90))
                 .tcp_nodelay(true)
+                // Providers' APIs do not redirect; following one would resend the key.
+                .redirect(reqwest::redirect::Policy::none())
                 .build()?,
             usage,
         };

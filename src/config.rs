@@ -67,8 +67,9 @@ impl Default for Config {
             credits_fee_percent: 5.0,
             upstream_timeout_secs: 300,
             cache_max_bytes: 256 * 1024 * 1024,
-            usage_batch_size: 100,
-            usage_flush_ms: 50,
+            // Fewer, larger flushes: each costs two transactions whatever its size.
+            usage_batch_size: 2000,
+            usage_flush_ms: 100,
         }
     }
 }

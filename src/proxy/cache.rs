@@ -2,23 +2,33 @@
 //! request that can change the answer. In memory (moka, bounded by size), behind a trait so a
 //! shared store can replace it for replicas.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use moka::future::Cache;
 use moka::Expiry;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::providers::Usage;
+
+/// A whole answer as the bytes sent to the client (so a hit is served without serializing),
+/// with its usage.
+#[derive(Debug, Clone)]
+pub struct CachedAnswer {
+    pub body: Bytes,
+    pub usage: Usage,
+}
+
 pub trait ResponseCache: Send + Sync {
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<Arc<Value>>>;
-    fn put(&self, key: String, answer: Value, ttl: Duration) -> BoxFuture<'_, ()>;
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<CachedAnswer>>;
+    fn put(&self, key: String, answer: CachedAnswer, ttl: Duration) -> BoxFuture<'_, ()>;
 }
 
 #[derive(Clone)]
 struct Entry {
-    answer: Arc<Value>,
+    answer: CachedAnswer,
     ttl: Duration,
 }
 
@@ -38,7 +48,7 @@ impl MemoryCache {
             Cache::builder()
                 .max_capacity(max_bytes)
                 .weigher(|k: &String, e: &Entry| {
-                    u32::try_from(k.len() + e.answer.to_string().len()).unwrap_or(u32::MAX)
+                    u32::try_from(k.len() + e.answer.body.len()).unwrap_or(u32::MAX)
                 })
                 .expire_after(PerEntryTtl)
                 .build(),
@@ -47,17 +57,13 @@ impl MemoryCache {
 }
 
 impl ResponseCache for MemoryCache {
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<Arc<Value>>> {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Option<CachedAnswer>> {
         Box::pin(async move { self.0.get(key).await.map(|e| e.answer) })
     }
 
-    fn put(&self, key: String, answer: Value, ttl: Duration) -> BoxFuture<'_, ()> {
+    fn put(&self, key: String, answer: CachedAnswer, ttl: Duration) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            let entry = Entry {
-                answer: Arc::new(answer),
-                ttl,
-            };
-            self.0.insert(key, entry).await;
+            self.0.insert(key, Entry { answer, ttl }).await;
         })
     }
 }
@@ -134,8 +140,12 @@ mod tests {
     #[tokio::test]
     async fn entries_expire_after_their_ttl() {
         let cache = MemoryCache::new(1 << 20);
+        let answer = CachedAnswer {
+            body: Bytes::from_static(b"{}"),
+            usage: Usage::default(),
+        };
         cache
-            .put("k".into(), json!({"a": 1}), Duration::from_millis(50))
+            .put("k".into(), answer, Duration::from_millis(50))
             .await;
         assert!(cache.get("k").await.is_some());
         tokio::time::sleep(Duration::from_millis(80)).await;

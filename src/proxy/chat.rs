@@ -1,16 +1,17 @@
 //! `POST /v1/chat/completions`: authenticate, validate, route, serve from cache or forward,
 //! meter. Streaming answers are handled in `stream`.
 
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::Value;
 
+use super::cache::CachedAnswer;
 use super::catalog::ModelKind;
 use super::error::ProxyError;
 use super::meter::Meter;
-use super::providers::{adapter, usage_from_json, Usage};
+use super::providers::{adapter, Incoming, Usage};
 use super::route::{plan, resolve, Route};
 use super::{authenticate, cache, json_body, pricing, read_body, request_id, stream};
 use crate::app::AppState;
@@ -96,7 +97,7 @@ async fn handle(
     app: &AppState,
     key: &super::state::KeyEntry,
     headers: &HeaderMap,
-    raw: &[u8],
+    raw: &Bytes,
     meter: &mut Meter,
 ) -> Result<Outcome, ProxyError> {
     let proxy = &app.proxy;
@@ -127,14 +128,14 @@ async fn handle(
         if let Some(answer) = cached {
             meter.record.cached = true;
             meter.record.paid_with = tollgate_aggregates::usage::PaidWith::None;
-            let usage = usage_from_json(&answer["usage"]).unwrap_or_default();
-            meter.record.prompt_tokens = usage.prompt_tokens;
-            meter.record.completion_tokens = usage.completion_tokens;
-            let provider = plan.primary.offer.provider.clone();
+            meter.record.prompt_tokens = answer.usage.prompt_tokens;
+            meter.record.completion_tokens = answer.usage.completion_tokens;
+            let provider = &plan.primary.offer.provider;
             return Ok(Outcome::Done(if streaming {
-                stream::replay(&answer, &body, &provider)
+                let parsed = serde_json::from_slice(&answer.body).unwrap_or_default();
+                stream::replay(&parsed, &body, provider)
             } else {
-                respond(answer.as_ref().clone(), &provider, 0, "HIT")
+                respond(answer.body, provider, 0, "HIT")
             }));
         }
     }
@@ -143,7 +144,8 @@ async fn handle(
     let max_output = pricing::max_output_tokens(&body, &model);
     meter.reserve(key, &plan.primary, prompt, max_output)?;
     let mut route = plan.primary.clone();
-    let first = attempt(app, &route, &body, streaming, meter).await;
+    let request = Incoming { json: &body, raw };
+    let first = attempt(app, &route, request, streaming, meter).await;
     let result = match first {
         Err(e) if e.allows_fallback() && plan.fallback.is_some() => {
             // Hybrid: the project's own key failed; record that attempt, retry once on credits.
@@ -158,7 +160,7 @@ async fn handle(
             route = plan.fallback.clone().unwrap_or(route);
             meter.route(&route);
             meter.reserve(key, &route, prompt, max_output)?;
-            attempt(app, &route, &body, streaming, meter).await
+            attempt(app, &route, request, streaming, meter).await
         }
         other => other,
     };
@@ -167,7 +169,11 @@ async fn handle(
             let (usage, estimated) = complete_usage(usage, &body, &answer);
             let cost = meter.charge(&route, usage, estimated);
             if let Some(ck) = cache_key {
-                proxy.cache.put(ck, answer.clone(), project.cache_ttl).await;
+                let cached = CachedAnswer {
+                    body: answer.clone(),
+                    usage,
+                };
+                proxy.cache.put(ck, cached, project.cache_ttl).await;
             }
             Ok(Outcome::Done(respond(
                 answer,
@@ -186,14 +192,14 @@ async fn handle(
 }
 
 pub(super) enum Answer {
-    Complete(Value, Usage),
+    Complete(Bytes, Usage),
     Stream(super::providers::ChunkStream),
 }
 
 async fn attempt(
     app: &AppState,
     route: &Route,
-    body: &Value,
+    request: Incoming<'_>,
     streaming: bool,
     meter: &mut Meter,
 ) -> Result<Answer, ProxyError> {
@@ -202,12 +208,12 @@ async fn attempt(
     let started = std::time::Instant::now();
     let answer = if streaming {
         provider
-            .complete_stream(http, &route.target, body)
+            .complete_stream(http, &route.target, request.json)
             .await
             .map(Answer::Stream)
     } else {
         provider
-            .complete(http, &route.target, body)
+            .complete(http, &route.target, request)
             .await
             .map(|(answer, usage)| Answer::Complete(answer, usage))
     };
@@ -216,10 +222,11 @@ async fn attempt(
 }
 
 /// The provider's usage, or an estimate (flagged) when it reported none.
-fn complete_usage(usage: Usage, body: &Value, answer: &Value) -> (Usage, bool) {
+fn complete_usage(usage: Usage, body: &Value, answer: &[u8]) -> (Usage, bool) {
     if usage.prompt_tokens > 0 || usage.completion_tokens > 0 {
         return (usage, false);
     }
+    let answer: Value = serde_json::from_slice(answer).unwrap_or_default();
     let text: String = answer["choices"]
         .as_array()
         .into_iter()
@@ -245,9 +252,13 @@ fn complete_usage(usage: Usage, body: &Value, answer: &Value) -> (Usage, bool) {
     (estimate, true)
 }
 
-fn respond(answer: Value, provider: &str, cost_nano: i64, cache: &'static str) -> Response {
-    let mut response = Json(answer).into_response();
+fn respond(answer: Bytes, provider: &str, cost_nano: i64, cache: &'static str) -> Response {
+    let mut response = Response::new(Body::from(answer));
     let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     h.insert("x-tollgate-cache", HeaderValue::from_static(cache));
     if let Ok(v) = HeaderValue::from_str(provider) {
         h.insert("x-tollgate-provider", v);

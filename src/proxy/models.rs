@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::catalog::{ModelEntry, ModelKind};
 use super::error::ProxyError;
 use super::meter::Meter;
-use super::providers::adapter;
+use super::providers::{adapter, Incoming};
 use super::route::{plan, resolve};
 use super::state::KeyEntry;
 use super::{authenticate, json_body, pricing, read_body, request_id, Proxy};
@@ -99,7 +99,7 @@ async fn embed(
     app: &AppState,
     key: &KeyEntry,
     headers: &HeaderMap,
-    raw: &[u8],
+    raw: &axum::body::Bytes,
     meter: &mut Meter,
 ) -> Result<Response, ProxyError> {
     let body = json_body(headers, raw)?;
@@ -139,15 +139,23 @@ async fn embed(
     let prompt = pricing::input_bound(&body);
     meter.reserve(key, &route, prompt, 0)?;
     let (answer, mut usage) = adapter(&route.offer.provider)
-        .embed(&app.proxy.http, &route.target, &body)
+        .embed(
+            &app.proxy.http,
+            &route.target,
+            Incoming { json: &body, raw },
+        )
         .await?;
     let estimated = usage.prompt_tokens == 0;
     if estimated {
         usage.prompt_tokens = prompt;
     }
     let cost = meter.charge(&route, usage, estimated);
-    let mut response = Json(answer).into_response();
+    let mut response = Response::new(axum::body::Body::from(answer));
     let h = response.headers_mut();
+    h.insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     if let Ok(v) = HeaderValue::from_str(&route.offer.provider) {
         h.insert("x-tollgate-provider", v);
     }

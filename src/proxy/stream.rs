@@ -128,7 +128,13 @@ pub fn forward(app: AppState, upstream: Upstream, mut meter: Meter) -> Response 
             None => {
                 let _ = tx.send(sse("[DONE]")).await;
                 if let Some((key, ttl)) = cache {
-                    app.proxy.cache.put(key, acc.completion(&usage), ttl).await;
+                    let answer = super::cache::CachedAnswer {
+                        body: Bytes::from(
+                            serde_json::to_vec(&acc.completion(&usage)).unwrap_or_default(),
+                        ),
+                        usage,
+                    };
+                    app.proxy.cache.put(key, answer, ttl).await;
                 }
                 meter.finish(200, None).await;
             }

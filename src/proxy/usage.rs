@@ -1,6 +1,6 @@
 //! Usage recording off the hot path: requests hand records to a bounded channel; one batch
 //! writer appends them as `UsageRecorded` events (one per organization per flush, on this
-//! process's own stream, so it never conflicts) every 100 records or 50 ms, then projects
+//! process's own stream, so it never conflicts) every 2,000 records or 100 ms, then projects
 //! them. Shutdown drains the channel.
 
 use std::sync::Arc;
@@ -9,9 +9,7 @@ use std::time::Duration;
 use std::collections::BTreeMap;
 use tokio::sync::mpsc;
 
-use tollgate_aggregates::usage::{
-    UsageEvent, UsageRecord, MAX_RECORDS_PER_EVENT, USAGE_AGGREGATE_TYPE,
-};
+use tollgate_aggregates::usage::{UsageRecord, MAX_RECORDS_PER_EVENT, USAGE_AGGREGATE_TYPE};
 use tollgate_projections::{Db, Projector};
 
 use super::state::ProxyState;
@@ -166,6 +164,12 @@ async fn run(
     }
 }
 
+/// `UsageEvent` as it is serialized, over borrowed records (no copy of a flush's records).
+#[derive(serde::Serialize)]
+enum Recorded<'a> {
+    UsageRecorded { records: &'a [&'a UsageRecord] },
+}
+
 /// Appends the records as `UsageRecorded` events, one per organization (split at
 /// `MAX_RECORDS_PER_EVENT`), in one transaction.
 async fn write(
@@ -183,12 +187,9 @@ async fn write(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
          VALUES ($1, $2, $3, $4, $5, {payload_sql})"
     );
-    let mut by_org: BTreeMap<&str, Vec<UsageRecord>> = BTreeMap::new();
+    let mut by_org: BTreeMap<&str, Vec<&UsageRecord>> = BTreeMap::new();
     for r in records {
-        by_org
-            .entry(&r.organization_id)
-            .or_default()
-            .push(r.clone());
+        by_org.entry(&r.organization_id).or_default().push(r);
     }
     let mut tx = db.any.begin().await?;
     let mut next = *sequence;
@@ -202,9 +203,7 @@ async fn write(
                 "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             })
             .to_string();
-            let event = UsageEvent::UsageRecorded {
-                records: chunk.to_vec(),
-            };
+            let event = Recorded::UsageRecorded { records: chunk };
             sqlx::query(&sql)
                 .bind(USAGE_AGGREGATE_TYPE)
                 .bind(stream)
@@ -220,4 +219,31 @@ async fn write(
     tx.commit().await?;
     *sequence = next;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tollgate_aggregates::usage::UsageEvent;
+
+    #[test]
+    fn borrowed_batches_serialize_as_usage_events() {
+        let record: UsageRecord = serde_json::from_value(serde_json::json!({
+            "request_id": "r1", "organization_id": "o", "project_id": "p", "key_id": "k",
+            "endpoint": "chat", "requested_model": "m", "model": "m", "provider": "openai",
+            "paid_with": "credits", "prompt_tokens": 3, "completion_tokens": 4,
+            "cached_tokens": 0, "reasoning_tokens": 0, "cost_nano_usd": 10, "fee_nano_usd": 1,
+            "estimated": false, "cached": false, "streamed": true, "status": 200,
+            "error_code": null, "latency_ms": 2, "time_to_first_token_ms": 1, "started_at": 5
+        }))
+        .expect("a record");
+        let records = [&record, &record];
+        let text = serde_json::to_string(&Recorded::UsageRecorded { records: &records })
+            .expect("serializes");
+        let owned = UsageEvent::UsageRecorded {
+            records: vec![record.clone(), record.clone()],
+        };
+        assert_eq!(text, serde_json::to_string(&owned).expect("serializes"));
+        assert_eq!(serde_json::from_str::<UsageEvent>(&text).ok(), Some(owned));
+    }
 }

@@ -10,6 +10,7 @@ mod upstream;
 mod cache;
 mod disconnect;
 mod errors;
+mod passthrough;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};

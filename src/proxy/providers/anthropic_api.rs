@@ -4,8 +4,8 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::{
-    anthropic, bad_upstream, call, call_json, now, translated, url, usage_chunk, ChunkStream,
-    Provider, StreamTranslation, Target, TranslateError, Usage,
+    anthropic, bad_upstream, call, call_json, now, post, to_answer, translated, usage_chunk,
+    Answer, ChunkStream, Incoming, Provider, StreamTranslation, Target, TranslateError,
 };
 use crate::proxy::error::ProxyError;
 
@@ -14,7 +14,7 @@ pub struct Anthropic;
 const VERSION: &str = "2023-06-01";
 
 fn request(http: &reqwest::Client, target: &Target, body: &Value) -> reqwest::RequestBuilder {
-    http.post(url(target, "/v1/messages"))
+    post(http, target, "/v1/messages")
         .header("x-api-key", &target.api_key)
         .header("anthropic-version", VERSION)
         .json(body)
@@ -29,14 +29,17 @@ impl Provider for Anthropic {
         &'a self,
         http: &'a reqwest::Client,
         target: &'a Target,
-        body: &'a Value,
-    ) -> BoxFuture<'a, Result<(Value, Usage), ProxyError>> {
+        incoming: Incoming<'a>,
+    ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
+        let body = incoming.json;
         Box::pin(async move {
             let upstream = anthropic::request(body, &target.model, false).map_err(bad_upstream)?;
             let answer =
                 call_json(request(http, target, &upstream), target.timeout, message_of).await?;
             let model = body["model"].as_str().unwrap_or(&target.model);
-            anthropic::response(&answer, model, now()).map_err(bad_upstream)
+            anthropic::response(&answer, model, now())
+                .map(to_answer)
+                .map_err(bad_upstream)
         })
     }
 
@@ -66,8 +69,8 @@ impl Provider for Anthropic {
         &'a self,
         _: &'a reqwest::Client,
         _: &'a Target,
-        _: &'a Value,
-    ) -> BoxFuture<'a, Result<(Value, Usage), ProxyError>> {
+        _: Incoming<'a>,
+    ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
         Box::pin(async {
             Err(ProxyError::invalid(
                 "model",

@@ -4,8 +4,8 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::{
-    bad_upstream, call, call_json, gemini, now, translated, url, usage_chunk, ChunkStream,
-    Provider, StreamTranslation, Target, TranslateError, Usage,
+    bad_upstream, call, call_json, gemini, now, post, to_answer, translated, usage_chunk, Answer,
+    ChunkStream, Incoming, Provider, StreamTranslation, Target, TranslateError,
 };
 use crate::proxy::error::ProxyError;
 
@@ -18,7 +18,7 @@ fn request(
     body: &Value,
 ) -> reqwest::RequestBuilder {
     let path = format!("/v1beta/models/{}:{method}", target.model);
-    http.post(url(target, &path))
+    post(http, target, &path)
         .header("x-goog-api-key", &target.api_key)
         .json(body)
 }
@@ -36,8 +36,9 @@ impl Provider for Gemini {
         &'a self,
         http: &'a reqwest::Client,
         target: &'a Target,
-        body: &'a Value,
-    ) -> BoxFuture<'a, Result<(Value, Usage), ProxyError>> {
+        incoming: Incoming<'a>,
+    ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
+        let body = incoming.json;
         Box::pin(async move {
             let upstream = gemini::request(body).map_err(bad_upstream)?;
             let answer = call_json(
@@ -47,7 +48,9 @@ impl Provider for Gemini {
             )
             .await?;
             let model = body["model"].as_str().unwrap_or(&target.model);
-            gemini::response(&answer, model, &completion_id(), now()).map_err(bad_upstream)
+            gemini::response(&answer, model, &completion_id(), now())
+                .map(to_answer)
+                .map_err(bad_upstream)
         })
     }
 
@@ -80,8 +83,8 @@ impl Provider for Gemini {
         &'a self,
         _: &'a reqwest::Client,
         _: &'a Target,
-        _: &'a Value,
-    ) -> BoxFuture<'a, Result<(Value, Usage), ProxyError>> {
+        _: Incoming<'a>,
+    ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
         Box::pin(async {
             Err(ProxyError::invalid(
                 "model",

@@ -12,6 +12,7 @@ mod types;
 use std::pin::Pin;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 use serde_json::Value;
@@ -44,14 +45,25 @@ impl std::fmt::Debug for Target {
     }
 }
 
+/// The client's request: parsed (to validate, route and translate it) and as it came (so an
+/// OpenAI-compatible upstream can get the same bytes when nothing needs rewriting).
+#[derive(Clone, Copy)]
+pub struct Incoming<'a> {
+    pub json: &'a Value,
+    pub raw: &'a Bytes,
+}
+
+/// An OpenAI-format answer as the bytes the client gets, and its usage.
+pub type Answer = (Bytes, Usage);
+
 pub trait Provider: Send + Sync {
-    /// A non-streaming chat completion: the OpenAI-format answer and its usage.
+    /// A non-streaming chat completion.
     fn complete<'a>(
         &'a self,
         http: &'a reqwest::Client,
         target: &'a Target,
-        body: &'a Value,
-    ) -> BoxFuture<'a, Result<(Value, Usage), ProxyError>>;
+        request: Incoming<'a>,
+    ) -> BoxFuture<'a, Result<Answer, ProxyError>>;
     /// A streaming chat completion.
     fn complete_stream<'a>(
         &'a self,
@@ -64,8 +76,8 @@ pub trait Provider: Send + Sync {
         &'a self,
         http: &'a reqwest::Client,
         target: &'a Target,
-        body: &'a Value,
-    ) -> BoxFuture<'a, Result<(Value, Usage), ProxyError>>;
+        request: Incoming<'a>,
+    ) -> BoxFuture<'a, Result<Answer, ProxyError>>;
 }
 
 /// The adapter for a provider id.
@@ -93,8 +105,27 @@ pub fn default_base_url(provider: &str) -> Option<&'static str> {
     })
 }
 
-fn url(target: &Target, path: &str) -> String {
-    format!("{}{path}", target.base_url.trim_end_matches('/'))
+/// A POST to the target's endpoint. The URL is parsed once per base URL and path: parsing it
+/// (host, IDNA) on every request was a measurable share of the hot path.
+fn post(http: &reqwest::Client, target: &Target, path: &str) -> reqwest::RequestBuilder {
+    static PARSED: std::sync::LazyLock<dashmap::DashMap<(String, String), reqwest::Url>> =
+        std::sync::LazyLock::new(dashmap::DashMap::new);
+    let key = (target.base_url.clone(), path.to_string());
+    if let Some(u) = PARSED.get(&key) {
+        return http.post(u.clone());
+    }
+    let text = format!("{}{path}", target.base_url.trim_end_matches('/'));
+    match reqwest::Url::parse(&text) {
+        Ok(u) => {
+            // Bounded: base URLs come from configuration and projects' provider keys.
+            if PARSED.len() < 10_000 {
+                PARSED.insert(key, u.clone());
+            }
+            http.post(u)
+        }
+        // reqwest reports the bad URL when the request is sent.
+        Err(_) => http.post(text),
+    }
 }
 
 /// Sends within the target's timeout (for streams: until the headers arrive).
@@ -166,22 +197,40 @@ async fn call_json(
     timeout: Duration,
     message_of: fn(&Value) -> Option<String>,
 ) -> Result<Value, ProxyError> {
-    json_body(call(req, timeout, message_of).await?, timeout).await
+    let bytes = call_bytes(req, timeout, message_of).await?;
+    serde_json::from_slice(&bytes).map_err(unreadable)
 }
 
-/// Reads a JSON body within the timeout.
-async fn json_body(resp: reqwest::Response, timeout: Duration) -> Result<Value, ProxyError> {
+/// `call`, then the answer's body as it came, read within the timeout.
+async fn call_bytes(
+    req: reqwest::RequestBuilder,
+    timeout: Duration,
+    message_of: fn(&Value) -> Option<String>,
+) -> Result<Bytes, ProxyError> {
+    let resp = call(req, timeout, message_of).await?;
     match tokio::time::timeout(timeout, resp.bytes()).await {
         Err(_) => Err(ProxyError::UpstreamTimeout),
         Ok(Err(e)) => Err(ProxyError::Upstream {
             status: None,
             message: e.without_url().to_string(),
         }),
-        Ok(Ok(bytes)) => serde_json::from_slice(&bytes).map_err(|e| ProxyError::Upstream {
-            status: None,
-            message: format!("unreadable answer: {e}"),
-        }),
+        Ok(Ok(bytes)) => Ok(bytes),
     }
+}
+
+fn unreadable(e: serde_json::Error) -> ProxyError {
+    ProxyError::Upstream {
+        status: None,
+        message: format!("unreadable answer: {e}"),
+    }
+}
+
+/// A translated answer as the bytes sent on.
+fn to_answer((answer, usage): (Value, Usage)) -> Answer {
+    (
+        Bytes::from(serde_json::to_vec(&answer).unwrap_or_default()),
+        usage,
+    )
 }
 
 /// The answer's server-sent events as (event name, data).
@@ -253,30 +302,6 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// A stream fed by a task through a small channel; the task stops when the reader goes away
-/// (its send fails), which also drops (cancels) the upstream request it owns.
-pub(crate) fn async_stream<F, Fut>(produce: F) -> ChunkStream
-where
-    F: FnOnce(Sender) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = Result<(), Closed>> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    tokio::spawn(async move {
-        let _ = produce(Sender(tx)).await;
-    });
-    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
-}
-
-pub(crate) struct Closed;
-
-pub(crate) struct Sender(tokio::sync::mpsc::Sender<Result<Value, ProxyError>>);
-
-impl Sender {
-    pub(crate) async fn send(&self, item: Result<Value, ProxyError>) -> Result<(), Closed> {
-        self.0.send(item).await.map_err(|_| Closed)
-    }
-}
-
 /// A stream that stopped before the provider said it was complete is a failure, not an answer.
 pub(crate) fn ended_early() -> ProxyError {
     ProxyError::Upstream {
@@ -296,30 +321,43 @@ pub(crate) trait StreamTranslation: Send + 'static {
 }
 
 /// Runs a translation over an upstream SSE answer; a stream that ends before the provider
-/// marked it complete ends with an error.
-pub(crate) fn translated(resp: reqwest::Response, mut t: impl StreamTranslation) -> ChunkStream {
-    let mut upstream = Box::pin(events(resp));
-    async_stream(move |tx| async move {
-        while let Some(item) = upstream.next().await {
-            let (event, data) = match item {
-                Ok(e) => e,
-                Err(e) => return tx.send(Err(e)).await,
-            };
-            let Ok(data) = serde_json::from_str::<Value>(&data) else {
-                continue;
-            };
-            match t.chunks(&event, &data) {
-                Ok(chunks) => {
-                    for c in chunks {
-                        tx.send(Ok(c)).await?;
+/// marked it complete ends with an error. The stream is polled by its reader directly (no task
+/// in between: one wakeup less per chunk), and dropping it cancels the upstream request.
+pub(crate) fn translated(resp: reqwest::Response, t: impl StreamTranslation) -> ChunkStream {
+    let state = Translating {
+        upstream: Box::pin(events(resp)),
+        t,
+        pending: std::collections::VecDeque::new(),
+    };
+    Box::pin(futures::stream::unfold(Some(state), |state| async move {
+        let mut st = state?;
+        loop {
+            if let Some(chunk) = st.pending.pop_front() {
+                return Some((Ok(chunk), Some(st)));
+            }
+            match st.upstream.next().await {
+                Some(Ok((event, data))) => {
+                    let Ok(data) = serde_json::from_str::<Value>(&data) else {
+                        continue;
+                    };
+                    match st.t.chunks(&event, &data) {
+                        Ok(chunks) => st.pending.extend(chunks),
+                        Err(e) => return Some((Err(bad_upstream(e)), None)),
                     }
                 }
-                Err(e) => return tx.send(Err(bad_upstream(e))).await,
+                Some(Err(e)) => return Some((Err(e), None)),
+                None if !st.t.complete() => return Some((Err(ended_early()), None)),
+                None => return Some((Ok(st.t.usage_chunk()), None)),
             }
         }
-        if !t.complete() {
-            return tx.send(Err(ended_early())).await;
-        }
-        tx.send(Ok(t.usage_chunk())).await
-    })
+    }))
+}
+
+type Events = Pin<Box<dyn Stream<Item = Result<(String, String), ProxyError>> + Send>>;
+
+struct Translating<T> {
+    upstream: Events,
+    t: T,
+    /// Chunks of one upstream event not yet handed out.
+    pending: std::collections::VecDeque<Value>,
 }

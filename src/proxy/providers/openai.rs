@@ -6,8 +6,8 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use super::{
-    async_stream, call, call_json, ended_early, events, url, usage_from_json, ChunkStream,
-    Provider, Target, Usage,
+    call, call_bytes, ended_early, events, post, unreadable, usage_from_json, Answer, ChunkStream,
+    Events, Incoming, Provider, Target,
 };
 use crate::proxy::error::ProxyError;
 
@@ -27,9 +27,43 @@ fn request(
     path: &str,
     body: &Value,
 ) -> reqwest::RequestBuilder {
-    http.post(url(target, path))
+    post(http, target, path)
         .bearer_auth(&target.api_key)
         .json(body)
+}
+
+/// The client's bytes go upstream unchanged when they already name the provider's model and
+/// ask for a plain answer; otherwise the parsed request is adjusted and serialized again.
+fn request_as_is(
+    http: &reqwest::Client,
+    target: &Target,
+    path: &str,
+    request: Incoming<'_>,
+) -> Option<reqwest::RequestBuilder> {
+    let body = request.json;
+    let plain = body["model"].as_str() == Some(target.model.as_str())
+        && matches!(body.get("stream"), None | Some(Value::Bool(false)))
+        && body.get("stream_options").is_none();
+    plain.then(|| {
+        post(http, target, path)
+            .bearer_auth(&target.api_key)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(request.raw.clone())
+    })
+}
+
+/// What the gateway reads of an answer it passes on: that it has choices, and its usage.
+/// The rest is checked as JSON but not built into a tree.
+#[derive(serde::Deserialize)]
+struct AnswerHead {
+    #[serde(default)]
+    choices: Option<Vec<serde::de::IgnoredAny>>,
+    #[serde(default)]
+    usage: Option<Value>,
+}
+
+fn read_head(bytes: &[u8]) -> Result<AnswerHead, ProxyError> {
+    serde_json::from_slice(bytes).map_err(unreadable)
 }
 
 impl Provider for OpenAiCompatible {
@@ -37,29 +71,29 @@ impl Provider for OpenAiCompatible {
         &'a self,
         http: &'a reqwest::Client,
         target: &'a Target,
-        body: &'a Value,
-    ) -> BoxFuture<'a, Result<(Value, Usage), ProxyError>> {
+        request: Incoming<'a>,
+    ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
         Box::pin(async move {
-            let mut body = body.clone();
-            body["model"] = json!(target.model);
-            body["stream"] = json!(false);
-            if let Some(o) = body.as_object_mut() {
-                o.remove("stream_options");
-            }
-            let answer = call_json(
-                request(http, target, "/chat/completions", &body),
-                target.timeout,
-                message_of,
-            )
-            .await?;
-            if !answer["choices"].is_array() {
+            let path = "/chat/completions";
+            let req = request_as_is(http, target, path, request).unwrap_or_else(|| {
+                let mut body = request.json.clone();
+                body["model"] = json!(target.model);
+                body["stream"] = json!(false);
+                if let Some(o) = body.as_object_mut() {
+                    o.remove("stream_options");
+                }
+                self::request(http, target, path, &body)
+            });
+            let answer = call_bytes(req, target.timeout, message_of).await?;
+            let head = read_head(&answer)?;
+            if head.choices.is_none() {
                 return Err(ProxyError::Upstream {
                     status: None,
                     message: "answer without choices".into(),
                 });
             }
-            let usage = usage_from_json(&answer["usage"]).unwrap_or_default();
-            Ok((answer, usage))
+            let usage = head.usage.as_ref().and_then(usage_from_json);
+            Ok((answer, usage.unwrap_or_default()))
         })
     }
 
@@ -81,40 +115,47 @@ impl Provider for OpenAiCompatible {
                 message_of,
             )
             .await?;
-            let mut upstream_events = Box::pin(events(resp));
-            Ok(async_stream(move |tx| async move {
-                while let Some(item) = upstream_events.next().await {
-                    let data = match item {
-                        Ok((_, data)) => data,
-                        Err(e) => return tx.send(Err(e)).await,
-                    };
-                    let data = data.trim();
-                    if data == "[DONE]" {
-                        return Ok(());
+            // Polled by the reader directly; dropping it cancels the upstream request.
+            let upstream: Events = Box::pin(events(resp));
+            Ok(Box::pin(futures::stream::unfold(
+                Some(upstream),
+                |state| async move {
+                    let mut upstream = state?;
+                    loop {
+                        let data = match upstream.next().await {
+                            Some(Ok((_, data))) => data,
+                            Some(Err(e)) => return Some((Err(e), None)),
+                            // No `[DONE]`: the connection ended mid-answer.
+                            None => return Some((Err(ended_early()), None)),
+                        };
+                        let data = data.trim();
+                        if data == "[DONE]" {
+                            return None;
+                        }
+                        if data.is_empty() {
+                            continue;
+                        }
+                        return match serde_json::from_str::<Value>(data) {
+                            Ok(v) if v.get("error").is_some() => Some((
+                                Err(ProxyError::Upstream {
+                                    status: None,
+                                    message: message_of(&v)
+                                        .unwrap_or_else(|| "stream error".into()),
+                                }),
+                                None,
+                            )),
+                            Ok(v) => Some((Ok(v), Some(upstream))),
+                            Err(e) => Some((
+                                Err(ProxyError::Upstream {
+                                    status: None,
+                                    message: format!("unreadable chunk: {e}"),
+                                }),
+                                None,
+                            )),
+                        };
                     }
-                    if data.is_empty() {
-                        continue;
-                    }
-                    let chunk = match serde_json::from_str::<Value>(data) {
-                        Ok(v) if v.get("error").is_some() => Err(ProxyError::Upstream {
-                            status: None,
-                            message: message_of(&v).unwrap_or_else(|| "stream error".into()),
-                        }),
-                        Ok(v) => Ok(v),
-                        Err(e) => Err(ProxyError::Upstream {
-                            status: None,
-                            message: format!("unreadable chunk: {e}"),
-                        }),
-                    };
-                    let failed = chunk.is_err();
-                    tx.send(chunk).await?;
-                    if failed {
-                        return Ok(());
-                    }
-                }
-                // No `[DONE]`: the connection ended mid-answer.
-                tx.send(Err(ended_early())).await
-            }))
+                },
+            )) as ChunkStream)
         })
     }
 
@@ -122,19 +163,18 @@ impl Provider for OpenAiCompatible {
         &'a self,
         http: &'a reqwest::Client,
         target: &'a Target,
-        body: &'a Value,
-    ) -> BoxFuture<'a, Result<(Value, Usage), ProxyError>> {
+        request: Incoming<'a>,
+    ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
         Box::pin(async move {
-            let mut body = body.clone();
-            body["model"] = json!(target.model);
-            let answer = call_json(
-                request(http, target, "/embeddings", &body),
-                target.timeout,
-                message_of,
-            )
-            .await?;
-            let usage = usage_from_json(&answer["usage"]).unwrap_or_default();
-            Ok((answer, usage))
+            let path = "/embeddings";
+            let req = request_as_is(http, target, path, request).unwrap_or_else(|| {
+                let mut body = request.json.clone();
+                body["model"] = json!(target.model);
+                self::request(http, target, path, &body)
+            });
+            let answer = call_bytes(req, target.timeout, message_of).await?;
+            let usage = read_head(&answer)?.usage.as_ref().and_then(usage_from_json);
+            Ok((answer, usage.unwrap_or_default()))
         })
     }
 }
