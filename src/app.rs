@@ -86,12 +86,7 @@ impl App {
             state,
             catalog: Catalog::embedded().map_err(|e| anyhow::anyhow!("model catalog: {e}"))?,
             cache: Arc::new(MemoryCache::new(config.cache_max_bytes)),
-            http: reqwest::Client::builder()
-                .pool_idle_timeout(Duration::from_secs(90))
-                .tcp_nodelay(true)
-                // Providers' APIs do not redirect; following one would resend the key.
-                .redirect(reqwest::redirect::Policy::none())
-                .build()?,
+            http: crate::proxy::providers::Http::new(Duration::from_secs(90))?,
             usage,
         };
         Ok(Arc::new(Self {

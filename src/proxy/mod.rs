@@ -27,6 +27,7 @@ use crate::crypto::token_hash;
 use cache::ResponseCache;
 use catalog::Catalog;
 use error::ProxyError;
+use providers::Http;
 use state::{KeyEntry, ProxyState};
 use usage::UsageSink;
 
@@ -35,7 +36,7 @@ pub struct Proxy {
     pub state: Arc<ProxyState>,
     pub catalog: Catalog,
     pub cache: Arc<dyn ResponseCache>,
-    pub http: reqwest::Client,
+    pub http: Http,
     pub usage: UsageSink,
 }
 

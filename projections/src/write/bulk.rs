@@ -154,6 +154,20 @@ const USAGE_COLUMNS: &[&str] = &[
     "started_at",
 ];
 
+/// Rows in the next statement: `most`, or the largest power of 4 that fits. Statements then
+/// come in a few shapes, which the connection's statement cache keeps prepared; a new shape
+/// per batch size made every flush parse (SQLite) or plan (Postgres) its statements again.
+fn statement_rows(left: usize, most: usize) -> usize {
+    if left >= most {
+        return most;
+    }
+    let mut n = 1;
+    while n * 4 <= left {
+        n *= 4;
+    }
+    n
+}
+
 /// Multi-row INSERTs. SQLite gets anonymous `?` parameters: looking up numbered ones costs
 /// time linear in their count for each one bound, which made large statements quadratic.
 async fn insert(
@@ -164,8 +178,9 @@ async fn insert(
     postgres: bool,
 ) -> Result<()> {
     let mut rows = rows.into_iter().peekable();
+    let most = if postgres { ROWS_POSTGRES } else { ROWS_SQLITE };
     while rows.peek().is_some() {
-        let per_statement = if postgres { ROWS_POSTGRES } else { ROWS_SQLITE };
+        let per_statement = statement_rows(rows.len(), most);
         let chunk: Vec<Vec<Val>> = rows.by_ref().take(per_statement).collect();
         let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
         let mut n = 0;
@@ -201,4 +216,32 @@ async fn insert(
         q.execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statement_rows;
+
+    #[test]
+    fn statements_come_in_few_shapes_and_cover_every_row() {
+        let mut shapes = std::collections::BTreeSet::new();
+        for total in 0..3000 {
+            let (mut left, mut statements) = (total, 0);
+            while left > 0 {
+                let n = statement_rows(left, 400);
+                assert!(n >= 1 && n <= left.min(400));
+                shapes.insert(n);
+                left -= n;
+                statements += 1;
+            }
+            assert!(
+                statements <= total / 400 + 4 * 3,
+                "{total} rows: {statements}"
+            );
+        }
+        assert_eq!(
+            shapes.into_iter().collect::<Vec<_>>(),
+            [1, 4, 16, 64, 256, 400]
+        );
+    }
 }

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::{
     anthropic, bad_upstream, call, call_json, now, post, to_answer, translated, usage_chunk,
-    Answer, ChunkStream, Incoming, Provider, StreamTranslation, Target, TranslateError,
+    Answer, ChunkStream, Http, Incoming, Provider, Req, StreamTranslation, Target, TranslateError,
 };
 use crate::proxy::error::ProxyError;
 
@@ -13,7 +13,7 @@ pub struct Anthropic;
 
 const VERSION: &str = "2023-06-01";
 
-fn request(http: &reqwest::Client, target: &Target, body: &Value) -> reqwest::RequestBuilder {
+fn request<'h>(http: &'h Http, target: &Target, body: &Value) -> Req<'h> {
     post(http, target, "/v1/messages")
         .header("x-api-key", &target.api_key)
         .header("anthropic-version", VERSION)
@@ -27,7 +27,7 @@ fn message_of(v: &Value) -> Option<String> {
 impl Provider for Anthropic {
     fn complete<'a>(
         &'a self,
-        http: &'a reqwest::Client,
+        http: &'a Http,
         target: &'a Target,
         incoming: Incoming<'a>,
     ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
@@ -45,7 +45,7 @@ impl Provider for Anthropic {
 
     fn complete_stream<'a>(
         &'a self,
-        http: &'a reqwest::Client,
+        http: &'a Http,
         target: &'a Target,
         body: &'a Value,
     ) -> BoxFuture<'a, Result<ChunkStream, ProxyError>> {
@@ -67,7 +67,7 @@ impl Provider for Anthropic {
 
     fn embed<'a>(
         &'a self,
-        _: &'a reqwest::Client,
+        _: &'a Http,
         _: &'a Target,
         _: Incoming<'a>,
     ) -> BoxFuture<'a, Result<Answer, ProxyError>> {

@@ -5,18 +5,13 @@ use serde_json::Value;
 
 use super::{
     bad_upstream, call, call_json, gemini, now, post, to_answer, translated, usage_chunk, Answer,
-    ChunkStream, Incoming, Provider, StreamTranslation, Target, TranslateError,
+    ChunkStream, Http, Incoming, Provider, Req, StreamTranslation, Target, TranslateError,
 };
 use crate::proxy::error::ProxyError;
 
 pub struct Gemini;
 
-fn request(
-    http: &reqwest::Client,
-    target: &Target,
-    method: &str,
-    body: &Value,
-) -> reqwest::RequestBuilder {
+fn request<'h>(http: &'h Http, target: &Target, method: &str, body: &Value) -> Req<'h> {
     let path = format!("/v1beta/models/{}:{method}", target.model);
     post(http, target, &path)
         .header("x-goog-api-key", &target.api_key)
@@ -34,7 +29,7 @@ fn completion_id() -> String {
 impl Provider for Gemini {
     fn complete<'a>(
         &'a self,
-        http: &'a reqwest::Client,
+        http: &'a Http,
         target: &'a Target,
         incoming: Incoming<'a>,
     ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
@@ -56,14 +51,13 @@ impl Provider for Gemini {
 
     fn complete_stream<'a>(
         &'a self,
-        http: &'a reqwest::Client,
+        http: &'a Http,
         target: &'a Target,
         body: &'a Value,
     ) -> BoxFuture<'a, Result<ChunkStream, ProxyError>> {
         Box::pin(async move {
             let upstream = gemini::request(body).map_err(bad_upstream)?;
-            let req =
-                request(http, target, "streamGenerateContent", &upstream).query(&[("alt", "sse")]);
+            let req = request(http, target, "streamGenerateContent?alt=sse", &upstream);
             let resp = call(req, target.timeout, message_of).await?;
             let model = body["model"].as_str().unwrap_or(&target.model).to_string();
             let (id, created) = (completion_id(), now());
@@ -81,7 +75,7 @@ impl Provider for Gemini {
 
     fn embed<'a>(
         &'a self,
-        _: &'a reqwest::Client,
+        _: &'a Http,
         _: &'a Target,
         _: Incoming<'a>,
     ) -> BoxFuture<'a, Result<Answer, ProxyError>> {

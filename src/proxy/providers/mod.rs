@@ -6,6 +6,7 @@ pub mod anthropic;
 mod anthropic_api;
 pub mod gemini;
 mod gemini_api;
+pub mod http;
 mod openai;
 mod types;
 
@@ -17,6 +18,8 @@ use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 use serde_json::Value;
 
+pub use http::Http;
+use http::{Req, Resp};
 pub use types::{TranslateError, Usage};
 
 use super::error::ProxyError;
@@ -60,21 +63,21 @@ pub trait Provider: Send + Sync {
     /// A non-streaming chat completion.
     fn complete<'a>(
         &'a self,
-        http: &'a reqwest::Client,
+        http: &'a Http,
         target: &'a Target,
         request: Incoming<'a>,
     ) -> BoxFuture<'a, Result<Answer, ProxyError>>;
     /// A streaming chat completion.
     fn complete_stream<'a>(
         &'a self,
-        http: &'a reqwest::Client,
+        http: &'a Http,
         target: &'a Target,
         body: &'a Value,
     ) -> BoxFuture<'a, Result<ChunkStream, ProxyError>>;
     /// Embeddings (OpenAI format in and out).
     fn embed<'a>(
         &'a self,
-        http: &'a reqwest::Client,
+        http: &'a Http,
         target: &'a Target,
         request: Incoming<'a>,
     ) -> BoxFuture<'a, Result<Answer, ProxyError>>;
@@ -105,50 +108,38 @@ pub fn default_base_url(provider: &str) -> Option<&'static str> {
     })
 }
 
-/// A POST to the target's endpoint. The URL is parsed once per base URL and path: parsing it
-/// (host, IDNA) on every request was a measurable share of the hot path.
-fn post(http: &reqwest::Client, target: &Target, path: &str) -> reqwest::RequestBuilder {
-    static PARSED: std::sync::LazyLock<dashmap::DashMap<(String, String), reqwest::Url>> =
+/// A POST to the target's endpoint. The URI is parsed once per base URL and path.
+fn post<'h>(http: &'h Http, target: &Target, path: &str) -> Req<'h> {
+    static PARSED: std::sync::LazyLock<dashmap::DashMap<(String, String), ::http::Uri>> =
         std::sync::LazyLock::new(dashmap::DashMap::new);
     let key = (target.base_url.clone(), path.to_string());
     if let Some(u) = PARSED.get(&key) {
         return http.post(u.clone());
     }
     let text = format!("{}{path}", target.base_url.trim_end_matches('/'));
-    match reqwest::Url::parse(&text) {
-        Ok(u) => {
-            // Bounded: base URLs come from configuration and projects' provider keys.
-            if PARSED.len() < 10_000 {
-                PARSED.insert(key, u.clone());
-            }
-            http.post(u)
-        }
-        // reqwest reports the bad URL when the request is sent.
-        Err(_) => http.post(text),
+    let uri = text.parse::<::http::Uri>().unwrap_or_default();
+    // Bounded: base URLs come from configuration and projects' provider keys.
+    if PARSED.len() < 10_000 && uri.host().is_some() {
+        PARSED.insert(key, uri.clone());
     }
+    // An unusable URL ("/" without a host) fails when the request is sent.
+    http.post(uri)
 }
 
 /// Sends within the target's timeout (for streams: until the headers arrive).
-async fn send(
-    req: reqwest::RequestBuilder,
-    timeout: Duration,
-) -> Result<reqwest::Response, ProxyError> {
+async fn send(req: Req<'_>, timeout: Duration) -> Result<Resp, ProxyError> {
     match tokio::time::timeout(timeout, req.send()).await {
         Err(_) => Err(ProxyError::UpstreamTimeout),
-        Ok(Err(e)) if e.is_timeout() => Err(ProxyError::UpstreamTimeout),
         Ok(Err(e)) => Err(ProxyError::Upstream {
             status: None,
-            message: format!("cannot reach the provider: {}", e.without_url()),
+            message: format!("cannot reach the provider: {e}"),
         }),
         Ok(Ok(r)) => Ok(r),
     }
 }
 
 /// Turns a non-success answer into the matching error, with the provider's own message.
-async fn check(
-    resp: reqwest::Response,
-    message_of: fn(&Value) -> Option<String>,
-) -> Result<reqwest::Response, ProxyError> {
+async fn check(resp: Resp, message_of: fn(&Value) -> Option<String>) -> Result<Resp, ProxyError> {
     let status = resp.status();
     if status.is_success() {
         return Ok(resp);
@@ -184,16 +175,16 @@ async fn check(
 
 /// Sends, and turns a non-success answer into the matching error.
 async fn call(
-    req: reqwest::RequestBuilder,
+    req: Req<'_>,
     timeout: Duration,
     message_of: fn(&Value) -> Option<String>,
-) -> Result<reqwest::Response, ProxyError> {
+) -> Result<Resp, ProxyError> {
     check(send(req, timeout).await?, message_of).await
 }
 
 /// `call`, then the answer's JSON body.
 async fn call_json(
-    req: reqwest::RequestBuilder,
+    req: Req<'_>,
     timeout: Duration,
     message_of: fn(&Value) -> Option<String>,
 ) -> Result<Value, ProxyError> {
@@ -203,7 +194,7 @@ async fn call_json(
 
 /// `call`, then the answer's body as it came, read within the timeout.
 async fn call_bytes(
-    req: reqwest::RequestBuilder,
+    req: Req<'_>,
     timeout: Duration,
     message_of: fn(&Value) -> Option<String>,
 ) -> Result<Bytes, ProxyError> {
@@ -212,7 +203,7 @@ async fn call_bytes(
         Err(_) => Err(ProxyError::UpstreamTimeout),
         Ok(Err(e)) => Err(ProxyError::Upstream {
             status: None,
-            message: e.without_url().to_string(),
+            message: e.to_string(),
         }),
         Ok(Ok(bytes)) => Ok(bytes),
     }
@@ -234,9 +225,7 @@ fn to_answer((answer, usage): (Value, Usage)) -> Answer {
 }
 
 /// The answer's server-sent events as (event name, data).
-fn events(
-    resp: reqwest::Response,
-) -> impl Stream<Item = Result<(String, String), ProxyError>> + Send {
+fn events(resp: Resp) -> impl Stream<Item = Result<(String, String), ProxyError>> + Send {
     use eventsource_stream::Eventsource;
     resp.bytes_stream().eventsource().map(|item| {
         item.map(|e| (e.event, e.data))
@@ -323,7 +312,7 @@ pub(crate) trait StreamTranslation: Send + 'static {
 /// Runs a translation over an upstream SSE answer; a stream that ends before the provider
 /// marked it complete ends with an error. The stream is polled by its reader directly (no task
 /// in between: one wakeup less per chunk), and dropping it cancels the upstream request.
-pub(crate) fn translated(resp: reqwest::Response, t: impl StreamTranslation) -> ChunkStream {
+pub(crate) fn translated(resp: Resp, t: impl StreamTranslation) -> ChunkStream {
     let state = Translating {
         upstream: Box::pin(events(resp)),
         t,

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::{
     call, call_bytes, ended_early, events, post, unreadable, usage_from_json, Answer, ChunkStream,
-    Events, Incoming, Provider, Target,
+    Events, Http, Incoming, Provider, Req, Target,
 };
 use crate::proxy::error::ProxyError;
 
@@ -21,12 +21,7 @@ fn message_of(v: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
-fn request(
-    http: &reqwest::Client,
-    target: &Target,
-    path: &str,
-    body: &Value,
-) -> reqwest::RequestBuilder {
+fn request<'h>(http: &'h Http, target: &Target, path: &str, body: &Value) -> Req<'h> {
     post(http, target, path)
         .bearer_auth(&target.api_key)
         .json(body)
@@ -34,12 +29,12 @@ fn request(
 
 /// The client's bytes go upstream unchanged when they already name the provider's model and
 /// ask for a plain answer; otherwise the parsed request is adjusted and serialized again.
-fn request_as_is(
-    http: &reqwest::Client,
+fn request_as_is<'h>(
+    http: &'h Http,
     target: &Target,
     path: &str,
     request: Incoming<'_>,
-) -> Option<reqwest::RequestBuilder> {
+) -> Option<Req<'h>> {
     let body = request.json;
     let plain = body["model"].as_str() == Some(target.model.as_str())
         && matches!(body.get("stream"), None | Some(Value::Bool(false)))
@@ -47,7 +42,7 @@ fn request_as_is(
     plain.then(|| {
         post(http, target, path)
             .bearer_auth(&target.api_key)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(http::header::CONTENT_TYPE, "application/json")
             .body(request.raw.clone())
     })
 }
@@ -69,7 +64,7 @@ fn read_head(bytes: &[u8]) -> Result<AnswerHead, ProxyError> {
 impl Provider for OpenAiCompatible {
     fn complete<'a>(
         &'a self,
-        http: &'a reqwest::Client,
+        http: &'a Http,
         target: &'a Target,
         request: Incoming<'a>,
     ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
@@ -99,7 +94,7 @@ impl Provider for OpenAiCompatible {
 
     fn complete_stream<'a>(
         &'a self,
-        http: &'a reqwest::Client,
+        http: &'a Http,
         target: &'a Target,
         body: &'a Value,
     ) -> BoxFuture<'a, Result<ChunkStream, ProxyError>> {
@@ -161,7 +156,7 @@ impl Provider for OpenAiCompatible {
 
     fn embed<'a>(
         &'a self,
-        http: &'a reqwest::Client,
+        http: &'a Http,
         target: &'a Target,
         request: Incoming<'a>,
     ) -> BoxFuture<'a, Result<Answer, ProxyError>> {

@@ -1,0 +1,206 @@
+//! The HTTP client the adapters call providers with: hyper's pooled HTTP/1 client, TLS by
+//! rustls with the webpki roots. A general-purpose client (URL parsing on every request, a
+//! redirect layer, cookie and proxy hooks) was a tenth of the gateway's instructions per
+//! request; this one takes a prepared URI and does only what a provider call needs.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::Stream;
+use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use http::{HeaderMap, StatusCode, Uri};
+use http_body_util::{BodyDataStream, BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+/// A failed call: the request could not be built or sent, or the answer not read.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HttpError(String);
+
+impl HttpError {
+    fn from_chain(e: &(dyn std::error::Error + 'static)) -> Self {
+        // hyper's errors say little at the top ("client error (Connect)"): add the causes.
+        let mut message = e.to_string();
+        let mut source = e.source();
+        while let Some(s) = source {
+            message = format!("{message}: {s}");
+            source = s.source();
+        }
+        Self(message)
+    }
+}
+
+#[derive(Clone)]
+pub struct Http {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+impl Http {
+    pub fn new(pool_idle_timeout: Duration) -> Result<Self, HttpError> {
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        // `https_or_http`: providers are HTTPS; tests and local hosts are plain HTTP.
+        http.enforce_http(false);
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| HttpError(format!("TLS configuration: {e}")))?
+        .with_root_certificates(rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        })
+        .with_no_client_auth();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(pool_idle_timeout)
+            .build(connector);
+        Ok(Self { client })
+    }
+
+    pub fn post(&self, uri: Uri) -> Req<'_> {
+        Req {
+            http: self,
+            builder: http::Request::post(uri),
+            body: Bytes::new(),
+        }
+    }
+}
+
+/// A request being prepared; errors in its parts surface when it is sent.
+pub struct Req<'a> {
+    http: &'a Http,
+    builder: http::request::Builder,
+    body: Bytes,
+}
+
+impl Req<'_> {
+    pub fn header<K, V>(mut self, name: K, value: V) -> Self
+    where
+        HeaderName: TryFrom<K>,
+        <HeaderName as TryFrom<K>>::Error: Into<http::Error>,
+        HeaderValue: TryFrom<V>,
+        <HeaderValue as TryFrom<V>>::Error: Into<http::Error>,
+    {
+        self.builder = self.builder.header(name, value);
+        self
+    }
+
+    pub fn bearer_auth(self, token: &str) -> Self {
+        let value = HeaderValue::from_str(&format!("Bearer {token}")).map(|mut v| {
+            v.set_sensitive(true);
+            v
+        });
+        match value {
+            Ok(v) => self.header(AUTHORIZATION, v),
+            // Not a valid header value: let `send` report it.
+            Err(_) => self.header(AUTHORIZATION, "\n"),
+        }
+    }
+
+    pub fn json<T: serde::Serialize + ?Sized>(self, body: &T) -> Self {
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        self.header(CONTENT_TYPE, "application/json")
+            .body(Bytes::from(bytes))
+    }
+
+    pub fn body(mut self, body: Bytes) -> Self {
+        self.body = body;
+        self
+    }
+
+    pub async fn send(self) -> Result<Resp, HttpError> {
+        let request = self
+            .builder
+            .body(Full::new(self.body))
+            .map_err(|e| HttpError(format!("invalid request: {e}")))?;
+        let response = self
+            .http
+            .client
+            .request(request)
+            .await
+            .map_err(|e| HttpError::from_chain(&e))?;
+        Ok(Resp(response))
+    }
+}
+
+pub struct Resp(http::Response<Incoming>);
+
+impl Resp {
+    pub fn status(&self) -> StatusCode {
+        self.0.status()
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        self.0.headers()
+    }
+
+    pub async fn bytes(self) -> Result<Bytes, HttpError> {
+        self.0
+            .into_body()
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .map_err(|e| HttpError::from_chain(&e))
+    }
+
+    pub async fn text(self) -> Result<String, HttpError> {
+        let bytes = self.bytes().await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    pub fn bytes_stream(self) -> impl Stream<Item = Result<Bytes, HttpError>> + Send {
+        use futures::StreamExt;
+        BodyDataStream::new(self.0.into_body()).map(|r| r.map_err(|e| HttpError::from_chain(&e)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// HTTPS goes through TLS (here: a server that is not speaking it), HTTP does not.
+    #[tokio::test]
+    async fn https_uses_tls_and_failures_are_errors_not_panics() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = [0u8; 1024];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                // A TLS ClientHello starts with a handshake record (0x16).
+                let tls = n > 0 && buf[0] == 0x16;
+                let answer = if tls {
+                    "not tls".to_string()
+                } else {
+                    "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_string()
+                };
+                let _ = s.write_all(answer.as_bytes()).await;
+            }
+        });
+        let http = Http::new(Duration::from_secs(5)).expect("client");
+        let plain = http
+            .post(format!("http://127.0.0.1:{port}/x").parse().unwrap())
+            .send()
+            .await
+            .expect("plain HTTP answer");
+        assert_eq!(plain.bytes().await.unwrap(), "ok");
+        let err = http
+            .post(format!("https://127.0.0.1:{port}/x").parse().unwrap())
+            .send()
+            .await
+            .err()
+            .expect("a TLS failure");
+        assert!(!err.to_string().is_empty());
+        let bad = http.post(Uri::default()).send().await;
+        assert!(bad.is_err(), "a URI without a host is an error");
+    }
+}
