@@ -46,7 +46,7 @@ project = call("POST", "/api/projects", {"organization_id": org, "name": "cg", "
 token = call("POST", f"/api/projects/{project}/keys", {}, admin)["token"]
 body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello to the benchmark."}], "max_tokens": 64}
 if stream: body["stream"] = True
-for _ in range(20): call("POST", "/v1/chat/completions", body, token)   # warm up
+for _ in range(300): call("POST", "/v1/chat/completions", body, token)   # warm up: pools, statement caches
 subprocess.run(["callgrind_control", "-i", "on", pid], check=True, capture_output=True)
 for _ in range(n): call("POST", "/v1/chat/completions", body, token)
 time.sleep(0.5)   # one usage flush inside the window, as under load
