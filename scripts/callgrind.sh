@@ -3,10 +3,12 @@
 # repeatable on a noisy machine, unlike timings. Starts the mock provider and the gateway (on
 # SQLite) under callgrind with instrumentation off, sets up a tenant, turns instrumentation on
 # for N requests at one connection, and prints instructions per request and the top functions.
-#   usage: scripts/callgrind.sh [requests] [stream]    (needs: cargo build --release --bins)
+#   usage: scripts/callgrind.sh [requests] [connections] [stream]
+#   (needs: cargo build --release --bins). More connections: larger usage batches, as under load.
 set -euo pipefail
 N=${1:-500}
-STREAM=${2:-}
+CONNS=${2:-1}
+STREAM=${3:-}
 BIN=${TOLLGATE_BIN:-target/release/tollgate}
 WORK=$(mktemp -d)
 MOCK_PORT=$((20000 + RANDOM % 10000))
@@ -20,14 +22,14 @@ MOCK_PID=$!
 TOLLGATE_DATABASE_URL="sqlite://$WORK/gw.db" TOLLGATE_LISTEN="127.0.0.1:$GW_PORT" \
   TOLLGATE_ADMIN_TOKEN=$ADMIN TOLLGATE_SECRET_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
   TOLLGATE_PROVIDER_OPENAI_API_KEY=upstream-key \
-  TOLLGATE_PROVIDER_OPENAI_BASE_URL="http://127.0.0.1:$MOCK_PORT/v1" RUST_LOG=warn \
+  TOLLGATE_PROVIDER_OPENAI_BASE_URL="http://127.0.0.1:$MOCK_PORT/v1" RUST_LOG=${RUST_LOG:-info} \
   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/callgrind.out" \
-  "$BIN" serve 2>"$WORK/valgrind.log" &
+  "$BIN" serve >"$WORK/gateway.log" 2>"$WORK/valgrind.log" &
 GW_PID=$!
 
-python3 - "$GW_PORT" "$ADMIN" "$N" "$STREAM" "$GW_PID" "$WORK" <<'EOF'
-import http.client, json, subprocess, sys, time
-port, admin, n, stream, pid, work = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
+python3 - "$GW_PORT" "$ADMIN" "$N" "$STREAM" "$GW_PID" "$CONNS" <<'EOF'
+import http.client, json, subprocess, sys, threading, time
+port, admin, n, stream, pid, conns = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6])
 for _ in range(600):
     try:
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=60); c.request("GET", "/readyz")
@@ -47,8 +49,16 @@ token = call("POST", f"/api/projects/{project}/keys", {}, admin)["token"]
 body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello to the benchmark."}], "max_tokens": 64}
 if stream: body["stream"] = True
 for _ in range(300): call("POST", "/v1/chat/completions", body, token)   # warm up: pools, statement caches
+def drive(count):
+    own = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    for _ in range(count):
+        own.request("POST", "/v1/chat/completions", json.dumps(body), {"authorization": "Bearer " + token, "content-type": "application/json"})
+        r = own.getresponse(); r.read()
+        assert r.status == 200, r.status
 subprocess.run(["callgrind_control", "-i", "on", pid], check=True, capture_output=True)
-for _ in range(n): call("POST", "/v1/chat/completions", body, token)
+threads = [threading.Thread(target=drive, args=(n // conns,)) for _ in range(conns)]
+for t in threads: t.start()
+for t in threads: t.join()
 time.sleep(0.5)   # one usage flush inside the window, as under load
 subprocess.run(["callgrind_control", "-i", "off", pid], check=True, capture_output=True)
 subprocess.run(["callgrind_control", "-d", pid], check=True, capture_output=True)
@@ -57,6 +67,7 @@ sleep 1
 OUT=$(ls -t "$WORK"/callgrind.out* | head -1)
 TOTAL=$(callgrind_annotate "$OUT" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
 TOTAL=${TOTAL:-0}
-echo "instructions per request: $((TOTAL / N)) (total $TOTAL over $N requests${STREAM:+, streamed})"
+N=$(( (N / CONNS) * CONNS ))
+echo "instructions per request: $((TOTAL / N)) (total $TOTAL over $N requests, $CONNS connections${STREAM:+, streamed})"
 callgrind_annotate --inclusive=no "$OUT" 2>/dev/null | sed -n '/^Ir/,$p' | head -40
 echo "(profile kept in $OUT)"

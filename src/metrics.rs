@@ -33,6 +33,36 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// The handles one kind of request records into.
+struct RequestHandles {
+    total: metrics::Counter,
+    duration: metrics::Histogram,
+    overhead: metrics::Histogram,
+}
+
+fn request_handles(route: &'static str, status: u16, provider: &str) -> RequestHandles {
+    let labels = [
+        ("route", route.to_string()),
+        ("status", status.to_string()),
+        ("provider", provider.to_string()),
+    ];
+    RequestHandles {
+        total: metrics::counter!("tollgate_requests_total", &labels),
+        duration: metrics::histogram!("tollgate_request_duration_seconds", "route" => route),
+        overhead: metrics::histogram!("tollgate_overhead_seconds", "route" => route),
+    }
+}
+
+/// Handles already looked up, per thread: registering labels on every request (allocating
+/// and hashing them) was a visible share of the request path. Few kinds exist (routes x
+/// statuses x providers); past the bound they are looked up each time.
+const CACHED_KINDS: usize = 256;
+
+thread_local! {
+    static HANDLES: std::cell::RefCell<Vec<((&'static str, u16, String), RequestHandles)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// One proxied request, when it is finished.
 pub fn request(
     route: &'static str,
@@ -41,16 +71,27 @@ pub fn request(
     total: Duration,
     upstream: Duration,
 ) {
-    let labels = [
-        ("route", route.to_string()),
-        ("status", status.to_string()),
-        ("provider", provider.to_string()),
-    ];
-    metrics::counter!("tollgate_requests_total", &labels).increment(1);
-    metrics::histogram!("tollgate_request_duration_seconds", "route" => route)
-        .record(total.as_secs_f64());
-    metrics::histogram!("tollgate_overhead_seconds", "route" => route)
-        .record(total.saturating_sub(upstream).as_secs_f64());
+    let record = |h: &RequestHandles| {
+        h.total.increment(1);
+        h.duration.record(total.as_secs_f64());
+        h.overhead
+            .record(total.saturating_sub(upstream).as_secs_f64());
+    };
+    HANDLES.with_borrow_mut(|cached| {
+        let found = cached
+            .iter()
+            .find(|((r, s, p), _)| *s == status && *r == route && p == provider);
+        match found {
+            Some((_, h)) => record(h),
+            None => {
+                let h = request_handles(route, status, provider);
+                record(&h);
+                if cached.len() < CACHED_KINDS {
+                    cached.push(((route, status, provider.to_string()), h));
+                }
+            }
+        }
+    });
 }
 
 pub fn cache(hit: bool) {

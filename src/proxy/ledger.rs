@@ -2,7 +2,7 @@
 //! A request reserves its maximum cost before it is forwarded and settles to the real cost
 //! afterwards, so concurrent requests can never overshoot by more than what is in flight.
 
-use dashmap::DashMap;
+use super::FastMap;
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Account {
@@ -14,8 +14,8 @@ struct Account {
 
 #[derive(Debug, Default)]
 pub struct Ledger {
-    keys: DashMap<String, Account>,
-    orgs: DashMap<String, Account>,
+    keys: FastMap<String, Account>,
+    orgs: FastMap<String, Account>,
 }
 
 #[derive(Debug, PartialEq, Eq)]

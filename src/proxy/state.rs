@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dashmap::DashMap;
+use super::FastMap;
 use secrecy::SecretString;
 use sqlx::Row;
 use tokio::sync::Mutex;
@@ -67,7 +67,7 @@ impl ProjectEntry {
     pub fn own_keys_for<'a>(
         &'a self,
         provider: &str,
-        failed: &DashMap<String, Instant>,
+        failed: &FastMap<String, Instant>,
     ) -> Vec<&'a OwnKey> {
         let all: Vec<&OwnKey> = self
             .own_keys
@@ -96,12 +96,12 @@ pub struct ProxyState {
     cipher: Cipher,
     /// This process's usage stream id: its own usage is already in the ledger.
     pub instance_id: String,
-    tokens: DashMap<String, TokenEntry>,
-    keys: DashMap<String, (Arc<KeyEntry>, Vec<String>)>,
-    projects: DashMap<String, Arc<ProjectEntry>>,
+    tokens: FastMap<String, TokenEntry>,
+    keys: FastMap<String, (Arc<KeyEntry>, Vec<String>)>,
+    projects: FastMap<String, Arc<ProjectEntry>>,
     pub ledger: Ledger,
     /// Provider keys that just failed upstream, by id.
-    pub failed_keys: DashMap<String, Instant>,
+    pub failed_keys: FastMap<String, Instant>,
     /// The log position this state reflects.
     followed: Mutex<i64>,
 }
@@ -115,11 +115,11 @@ impl ProxyState {
             db,
             cipher,
             instance_id: uuid::Uuid::now_v7().to_string(),
-            tokens: DashMap::new(),
-            keys: DashMap::new(),
-            projects: DashMap::new(),
+            tokens: FastMap::default(),
+            keys: FastMap::default(),
+            projects: FastMap::default(),
             ledger: Ledger::default(),
-            failed_keys: DashMap::new(),
+            failed_keys: FastMap::default(),
             followed: Mutex::new(0),
         });
         let mut followed = state.followed.lock().await;
