@@ -13,7 +13,9 @@ pub const USAGE_AGGREGATE_TYPE: &str = "Usage";
 pub const MAX_RECORDS_PER_EVENT: usize = 1000;
 
 /// How the request was paid for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum PaidWith {
     /// The project's own provider key: no gateway fee.
@@ -21,6 +23,7 @@ pub enum PaidWith {
     /// The gateway's credentials, charged to the organization's credits with the fee.
     Credits,
     /// Nothing was forwarded (cache hit, or refused before any upstream call).
+    #[default]
     None,
 }
 
@@ -34,7 +37,7 @@ impl PaidWith {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UsageRecord {
     pub request_id: String,
     pub organization_id: String,

@@ -178,7 +178,8 @@ impl Meter {
     /// Sends the final record with `status` (and an error code when it failed).
     pub async fn finish(mut self, status: u16, error: Option<&ProxyError>) {
         self.close(status, error);
-        let record = self.record.clone();
+        // Closed: `Drop` will not look at the record again.
+        let record = std::mem::take(&mut self.record);
         if let Some(r) = &self.recorder {
             r.record(record).await;
         }

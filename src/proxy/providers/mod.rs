@@ -108,19 +108,26 @@ pub fn default_base_url(provider: &str) -> Option<&'static str> {
     })
 }
 
-/// A POST to the target's endpoint. The URI is parsed once per base URL and path.
+/// A POST to the target's endpoint. The URI is parsed once per base URL and path, and found
+/// again without allocating.
 fn post<'h>(http: &'h Http, target: &Target, path: &str) -> Req<'h> {
-    static PARSED: std::sync::LazyLock<dashmap::DashMap<(String, String), ::http::Uri>> =
-        std::sync::LazyLock::new(dashmap::DashMap::new);
-    let key = (target.base_url.clone(), path.to_string());
-    if let Some(u) = PARSED.get(&key) {
-        return http.post(u.clone());
+    type Uris = crate::proxy::FastMap<String, crate::proxy::FastMap<String, ::http::Uri>>;
+    static PARSED: std::sync::LazyLock<Uris> = std::sync::LazyLock::new(Uris::default);
+    let base = target.base_url.as_str();
+    if let Some(u) = PARSED
+        .get(base)
+        .and_then(|paths| paths.get(path).map(|u| u.clone()))
+    {
+        return http.post(u);
     }
-    let text = format!("{}{path}", target.base_url.trim_end_matches('/'));
+    let text = format!("{}{path}", base.trim_end_matches('/'));
     let uri = text.parse::<::http::Uri>().unwrap_or_default();
     // Bounded: base URLs come from configuration and projects' provider keys.
     if PARSED.len() < 10_000 && uri.host().is_some() {
-        PARSED.insert(key, uri.clone());
+        PARSED
+            .entry(base.to_string())
+            .or_default()
+            .insert(path.to_string(), uri.clone());
     }
     // An unusable URL ("/" without a host) fails when the request is sent.
     http.post(uri)
