@@ -11,9 +11,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use futures::StreamExt;
 use serde_json::{json, Map, Value};
-use tokio::sync::mpsc;
 
-use super::error::ProxyError;
 use super::meter::Meter;
 use super::pricing;
 use super::providers::{usage_from_json, ChunkStream, Usage};
@@ -28,8 +26,8 @@ pub struct Upstream {
     pub cache: Option<(String, Duration)>,
 }
 
-fn sse(data: &str) -> Result<Bytes, Infallible> {
-    Ok(Bytes::from(format!("data: {data}\n\n")))
+fn sse_bytes(data: &str) -> Bytes {
+    Bytes::from(format!("data: {data}\n\n"))
 }
 
 fn wants_usage(body: &Value) -> bool {
@@ -37,13 +35,11 @@ fn wants_usage(body: &Value) -> bool {
 }
 
 fn sse_response(
-    rx: mpsc::Receiver<Result<Bytes, Infallible>>,
+    body: impl futures::Stream<Item = Result<Bytes, Infallible>> + Send + 'static,
     provider: &str,
     cache: &'static str,
 ) -> Response {
-    let mut response = Response::new(Body::from_stream(
-        tokio_stream::wrappers::ReceiverStream::new(rx),
-    ));
+    let mut response = Response::new(Body::from_stream(body));
     *response.status_mut() = StatusCode::OK;
     let h = response.headers_mut();
     h.insert(
@@ -58,95 +54,141 @@ fn sse_response(
     response
 }
 
-pub fn forward(app: AppState, upstream: Upstream, mut meter: Meter) -> Response {
-    let (tx, rx) = mpsc::channel(32);
+/// The response body is polled straight from the provider's stream by the connection that
+/// sends it (no task and channel in between: one wakeup less per chunk). If the client goes
+/// away, the connection drops the body: `Forwarding`'s `Drop` charges what was streamed and
+/// the meter records it as 499, and the upstream request is cancelled with it.
+pub fn forward(app: AppState, upstream: Upstream, meter: Meter) -> Response {
     let provider = upstream.route.offer.provider.clone();
-    tokio::spawn(async move {
-        let Upstream {
-            mut chunks,
-            route,
-            body,
-            cache,
-        } = upstream;
-        let include_usage = wants_usage(&body);
-        let mut acc = Accumulator::default();
-        let mut usage: Option<Usage> = None;
-        let mut failure: Option<ProxyError> = None;
-        let mut client_gone = false;
-        loop {
-            let waited = std::time::Instant::now();
-            let next = chunks.next().await;
-            meter.upstream += waited.elapsed();
-            let Some(item) = next else { break };
-            let chunk = match item {
-                Ok(c) => c,
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            };
-            if let Some(u) = chunk.get("usage").and_then(usage_from_json) {
-                usage = Some(u);
-            }
-            let usage_only = chunk["choices"].as_array().is_some_and(|c| c.is_empty());
-            if usage_only && !include_usage {
-                continue;
-            }
-            acc.add(&chunk);
-            meter.first_token();
-            if tx.send(sse(&chunk.to_string())).await.is_err() {
-                // The client went away: dropping `chunks` cancels the upstream request.
-                client_gone = true;
-                break;
-            }
-        }
-        drop(chunks);
-        let (usage, estimated) = match usage {
-            Some(u) => (u, false),
-            None => (
-                Usage {
-                    prompt_tokens: pricing::prompt_tokens(&body),
-                    completion_tokens: pricing::count_tokens(&acc.text()),
-                    ..Usage::default()
-                },
-                true,
-            ),
-        };
-        meter.charge(&route, usage, estimated);
-        if client_gone {
-            meter.record.error_code = Some("client_closed".into());
-            meter.finish(499, None).await;
-            return;
-        }
-        match failure {
-            Some(e) => {
-                // Mid-stream errors are sent as an error chunk, then the stream ends cleanly.
-                let _ = tx.send(sse(&e.body().to_string())).await;
-                let _ = tx.send(sse("[DONE]")).await;
-                meter.finish(e.status().as_u16(), Some(&e)).await;
-            }
-            None => {
-                let _ = tx.send(sse("[DONE]")).await;
-                if let Some((key, ttl)) = cache {
-                    let answer = super::cache::CachedAnswer {
-                        body: Bytes::from(
-                            serde_json::to_vec(&acc.completion(&usage)).unwrap_or_default(),
-                        ),
-                        usage,
-                    };
-                    app.proxy.cache.put(key, answer, ttl).await;
-                }
-                meter.finish(200, None).await;
-            }
-        }
+    let include_usage = wants_usage(&upstream.body);
+    let state = Forwarding {
+        app,
+        upstream,
+        meter: Some(meter),
+        include_usage,
+        acc: Accumulator::default(),
+        usage: None,
+        tail: Vec::new(),
+    };
+    let body = futures::stream::unfold(state, |mut st| async move {
+        st.next().await.map(|bytes| (Ok(bytes), st))
     });
-    sse_response(rx, &provider, "MISS")
+    sse_response(body, &provider, "MISS")
+}
+
+struct Forwarding {
+    app: AppState,
+    upstream: Upstream,
+    /// Taken when the request is finished (then nothing is left for `Drop`).
+    meter: Option<Meter>,
+    include_usage: bool,
+    acc: Accumulator,
+    usage: Option<Usage>,
+    /// What is still to be sent after the provider's stream ended (reversed).
+    tail: Vec<Bytes>,
+}
+
+impl Forwarding {
+    async fn next(&mut self) -> Option<Bytes> {
+        if let Some(last) = self.tail.pop() {
+            return Some(last);
+        }
+        loop {
+            // The meter stays in `self` while waiting, so a dropped body finds it in `Drop`.
+            let meter = self.meter.as_mut()?;
+            let waited = std::time::Instant::now();
+            let item = self.upstream.chunks.next().await;
+            meter.upstream += waited.elapsed();
+            match item {
+                Some(Ok(chunk)) => {
+                    if let Some(u) = chunk.get("usage").and_then(usage_from_json) {
+                        self.usage = Some(u);
+                    }
+                    let usage_only = chunk["choices"].as_array().is_some_and(|c| c.is_empty());
+                    if usage_only && !self.include_usage {
+                        continue;
+                    }
+                    self.acc.add(&chunk);
+                    meter.first_token();
+                    return Some(sse_bytes(&chunk.to_string()));
+                }
+                Some(Err(e)) => {
+                    // Mid-stream errors are sent as an error chunk, then the stream ends cleanly.
+                    let (meter, _) = self.finishing()?;
+                    // Finished in a task of its own: dropping the body must not lose the record.
+                    let body = e.body().to_string();
+                    tokio::spawn(async move { meter.finish(e.status().as_u16(), Some(&e)).await });
+                    self.tail = vec![sse_bytes("[DONE]")];
+                    return Some(sse_bytes(&body));
+                }
+                None => {
+                    let (meter, usage) = self.finishing()?;
+                    let cache = self.upstream.cache.take().map(|(key, ttl)| {
+                        let answer = super::cache::CachedAnswer {
+                            body: Bytes::from(
+                                serde_json::to_vec(&self.acc.completion(&usage))
+                                    .unwrap_or_default(),
+                            ),
+                            usage,
+                        };
+                        (key, answer, ttl)
+                    });
+                    let app = self.app.clone();
+                    tokio::spawn(async move {
+                        if let Some((key, answer, ttl)) = cache {
+                            app.proxy.cache.put(key, answer, ttl).await;
+                        }
+                        meter.finish(200, None).await;
+                    });
+                    return Some(sse_bytes("[DONE]"));
+                }
+            }
+        }
+    }
+
+    /// Takes the meter out, charged with the stream's usage.
+    fn finishing(&mut self) -> Option<(Meter, Usage)> {
+        let mut meter = self.meter.take()?;
+        let usage = charge(&self.upstream, &self.acc, self.usage, &mut meter);
+        Some((meter, usage))
+    }
+}
+
+/// Charges the provider's usage, or an estimate of what was streamed when it sent none.
+fn charge(
+    upstream: &Upstream,
+    acc: &Accumulator,
+    usage: Option<Usage>,
+    meter: &mut Meter,
+) -> Usage {
+    let (usage, estimated) = match usage {
+        Some(u) => (u, false),
+        None => (
+            Usage {
+                prompt_tokens: pricing::prompt_tokens(&upstream.body),
+                completion_tokens: pricing::count_tokens(&acc.text()),
+                ..Usage::default()
+            },
+            true,
+        ),
+    };
+    meter.charge(&upstream.route, usage, estimated);
+    usage
+}
+
+impl Drop for Forwarding {
+    fn drop(&mut self) {
+        // Still metering: the client went away mid-stream. The meter's own `Drop` records
+        // the request as 499 with what was charged here.
+        if let Some(mut meter) = self.meter.take() {
+            charge(&self.upstream, &self.acc, self.usage, &mut meter);
+        }
+    }
 }
 
 /// A cached answer sent as a stream: the role and content, tool calls, the finish reason,
 /// usage when asked for, then `[DONE]`.
 pub fn replay(answer: &Value, body: &Value, provider: &str) -> Response {
-    let (tx, rx) = mpsc::channel(64);
     let base = json!({
         "id": answer["id"],
         "object": "chat.completion.chunk",
@@ -182,15 +224,12 @@ pub fn replay(answer: &Value, body: &Value, provider: &str) -> Response {
         c["usage"] = answer["usage"].clone();
         out.push(c);
     }
-    tokio::spawn(async move {
-        for c in out {
-            if tx.send(sse(&c.to_string())).await.is_err() {
-                return;
-            }
-        }
-        let _ = tx.send(sse("[DONE]")).await;
-    });
-    sse_response(rx, provider, "HIT")
+    let chunks: Vec<Result<Bytes, Infallible>> = out
+        .iter()
+        .map(|c| Ok(sse_bytes(&c.to_string())))
+        .chain([Ok(sse_bytes("[DONE]"))])
+        .collect();
+    sse_response(futures::stream::iter(chunks), provider, "HIT")
 }
 
 /// Rebuilds the whole answer from the chunks, to count it and to cache it.
