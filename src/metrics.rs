@@ -58,8 +58,11 @@ fn request_handles(route: &'static str, status: u16, provider: &str) -> RequestH
 /// statuses x providers); past the bound they are looked up each time.
 const CACHED_KINDS: usize = 256;
 
+/// Route, status and provider.
+type Kind = (&'static str, u16, String);
+
 thread_local! {
-    static HANDLES: std::cell::RefCell<Vec<((&'static str, u16, String), RequestHandles)>> =
+    static HANDLES: std::cell::RefCell<Vec<(Kind, RequestHandles)>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
