@@ -87,12 +87,14 @@ impl Db {
         matches!(self.backend, Backend::Postgres(_))
     }
 
-    /// Applies the migrations in `schemas/migrations/<store>`.
+    /// Applies the migrations in `schemas/migrations/<store>`, then recreates read-model
+    /// indexes that a rebuild dropped and could not recreate (it failed or was killed).
     pub async fn migrate(&self) -> Result<()> {
         match &self.backend {
             Backend::Postgres(pool) => MIGRATE_PG.run(pool).await?,
             Backend::Sqlite(pool) => MIGRATE_SQLITE.run(pool).await?,
         }
+        crate::indexes::restore(self).await?;
         Ok(())
     }
 

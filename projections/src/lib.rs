@@ -6,6 +6,7 @@
 
 pub mod db;
 pub mod events;
+pub mod indexes;
 pub mod projector;
 pub mod read;
 mod write;

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Row;
-use tokio::sync::{watch, Mutex};
+use tokio::sync::{mpsc, watch, Mutex};
 
 use crate::events::fetch_after;
-use crate::{write, Db, Result};
+use crate::{indexes, write, Db, Result, StoredEvent};
 
 const CHECKPOINT: &str = "read_models";
 const BATCH: i64 = 10_000;
@@ -27,6 +27,13 @@ pub const READ_MODEL_TABLES: &[&str] = &[
     "rm_usage_logs",
     "rm_spend",
 ];
+
+/// A rebuild's batches may skip the WAL flush at commit; live ones may not.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Live,
+    Rebuild,
+}
 
 pub struct Projector {
     db: Db,
@@ -58,8 +65,18 @@ impl Projector {
         if seen > 0 && crate::events::head(&self.db).await? <= seen {
             return Ok(seen);
         }
+        self.run_batches(Mode::Live).await
+    }
+
+    /// Runs batches until one comes back short; the caller holds `running`. A rebuild reads
+    /// the next batch on another connection while the current one is written.
+    async fn run_batches(&self, mode: Mode) -> Result<i64> {
+        let mut ahead = match mode {
+            Mode::Rebuild => Some(prefetch(self.db.clone(), 0)),
+            Mode::Live => None,
+        };
         loop {
-            let (position, applied) = self.run_batch().await?;
+            let (position, applied) = self.run_batch(mode, &mut ahead).await?;
             self.position.send_replace(position);
             if applied < BATCH as usize {
                 return Ok(position);
@@ -67,8 +84,15 @@ impl Projector {
         }
     }
 
-    async fn run_batch(&self) -> Result<(i64, usize)> {
+    async fn run_batch(&self, mode: Mode, ahead: &mut Option<Prefetch>) -> Result<(i64, usize)> {
         let mut tx = self.db.any.begin().await?;
+        if mode == Mode::Rebuild && self.db.is_postgres() {
+            // A rebuild is re-runnable and its checkpoint commits with each batch, so a batch
+            // lost in a crash is projected again: no need to wait for the WAL flush.
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *tx)
+                .await?;
+        }
         // Write first: on SQLite a transaction that reads before writing may fail to take the
         // write lock later; on Postgres the row lock keeps replicas from projecting twice.
         sqlx::query("UPDATE projector_checkpoints SET position = position WHERE name = $1")
@@ -80,7 +104,18 @@ impl Projector {
             .fetch_one(&mut *tx)
             .await?;
         let mut position: i64 = row.try_get("position")?;
-        let events = fetch_after(&mut *tx, position, BATCH).await?;
+        let prefetched = match ahead.as_mut() {
+            Some(rx) => rx.recv().await,
+            None => None,
+        };
+        let events = match prefetched {
+            Some(Ok((after, events))) if after == position => events,
+            // Another replica moved the checkpoint, or the read failed: read in the transaction.
+            _ => {
+                *ahead = None;
+                fetch_after(&mut *tx, position, BATCH).await?
+            }
+        };
         if events.is_empty() {
             tx.rollback().await?;
             return Ok((position, 0));
@@ -100,24 +135,40 @@ impl Projector {
         Ok((position, events.len()))
     }
 
-    /// Drops every read model and replays the whole log.
+    /// Drops every read model and replays the whole log. The big tables' secondary indexes
+    /// are dropped meanwhile and built again at the end, even when the replay fails; if the
+    /// process dies first, `Db::migrate` at the next start builds them.
     pub async fn rebuild(&self) -> Result<i64> {
-        {
-            let _guard = self.running.lock().await;
-            let mut tx = self.db.any.begin().await?;
-            sqlx::query("UPDATE projector_checkpoints SET position = 0 WHERE name = $1")
-                .bind(CHECKPOINT)
+        let _guard = self.running.lock().await;
+        let mut tx = self.db.any.begin().await?;
+        sqlx::query("UPDATE projector_checkpoints SET position = 0 WHERE name = $1")
+            .bind(CHECKPOINT)
+            .execute(&mut *tx)
+            .await?;
+        if self.db.is_postgres() {
+            // Unlike DELETE, leaves no dead rows behind for the replay to skip over.
+            sqlx::query(&format!("TRUNCATE {}", READ_MODEL_TABLES.join(", ")))
                 .execute(&mut *tx)
                 .await?;
+        } else {
             for table in READ_MODEL_TABLES {
                 sqlx::query(&format!("DELETE FROM {table}"))
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await?;
-            self.position.send_replace(0);
         }
-        self.catch_up().await
+        indexes::drop_all(&mut tx).await?;
+        tx.commit().await?;
+        self.position.send_replace(0);
+        let started = std::time::Instant::now();
+        let replayed = self.run_batches(Mode::Rebuild).await;
+        let replay = started.elapsed();
+        let restored = indexes::restore(&self.db).await;
+        let indexes = started.elapsed() - replay;
+        tracing::info!(?replay, ?indexes, "read models rebuilt");
+        let position = replayed?;
+        restored?;
+        Ok(position)
     }
 
     /// Follows events written by other processes until the task ends: woken by Postgres
@@ -142,6 +193,33 @@ impl Projector {
             }
         })
     }
+}
+
+/// Batches read ahead, each with the position it starts after.
+type Prefetch = mpsc::Receiver<Result<(i64, Vec<StoredEvent>)>>;
+
+/// Reads batches after `after` in order until a short one. Committed events never change and
+/// positions follow commit order, so a batch read outside the projector's transaction is the
+/// one it would read itself from that position.
+fn prefetch(db: Db, mut after: i64) -> Prefetch {
+    let (tx, rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        loop {
+            let batch = fetch_after(&db.any, after, BATCH).await;
+            let next = match &batch {
+                Ok(events) if events.len() == BATCH as usize => events.last().map(|e| e.position),
+                _ => None,
+            };
+            if tx.send(batch.map(|events| (after, events))).await.is_err() {
+                return;
+            }
+            match next {
+                Some(position) => after = position,
+                None => return,
+            }
+        }
+    });
+    rx
 }
 
 /// Relays `tollgate_events` notifications to the projector, reconnecting when the

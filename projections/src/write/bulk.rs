@@ -4,7 +4,6 @@
 //! batch gives the same read models as applying them event by event.
 
 use std::collections::HashMap;
-use std::fmt::Write;
 
 use tollgate_aggregates::usage::UsageRecord;
 
@@ -27,9 +26,7 @@ pub(crate) struct Bulk {
     credits: HashMap<String, i64>,
 }
 
-/// Rows per statement: under Postgres' 65,535 bound parameters; SQLite's `?` parameters
-/// are cheap to bind but its statement limit is lower.
-const ROWS_POSTGRES: usize = 2000;
+/// Rows per multi-row statement on SQLite (Postgres gets one array per column instead).
 const ROWS_SQLITE: usize = 400;
 
 impl Bulk {
@@ -89,12 +86,33 @@ impl Bulk {
     pub(crate) async fn flush(self, tx: &mut Tx<'_>, postgres: bool) -> Result<()> {
         insert(tx, "rm_audit", AUDIT_COLUMNS, self.audit, postgres).await?;
         insert(tx, "rm_usage_logs", USAGE_COLUMNS, self.usage, postgres).await?;
-        for ((scope, id), (requests, cost)) in self.spend {
-            sqlx::query(
-                "INSERT INTO rm_spend (scope, id, requests, cost_nano_usd) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (scope, id) DO UPDATE SET requests = rm_spend.requests + excluded.requests, \
-                 cost_nano_usd = rm_spend.cost_nano_usd + excluded.cost_nano_usd",
+        if postgres {
+            let rows = self
+                .spend
+                .into_iter()
+                .map(|((scope, id), (requests, cost))| {
+                    vec![
+                        Val::T(scope.into()),
+                        Val::T(id),
+                        Val::I(requests),
+                        Val::I(cost),
+                    ]
+                });
+            insert_unnest(
+                tx,
+                "rm_spend",
+                SPEND_COLUMNS,
+                rows.collect(),
+                SPEND_CONFLICT,
             )
+            .await?;
+            return debit(tx, self.credits).await;
+        }
+        for ((scope, id), (requests, cost)) in self.spend {
+            sqlx::query(&format!(
+                "INSERT INTO rm_spend ({}) VALUES ($1, $2, $3, $4) {SPEND_CONFLICT}",
+                SPEND_COLUMNS.join(", ")
+            ))
             .bind(scope)
             .bind(id)
             .bind(requests)
@@ -102,16 +120,27 @@ impl Bulk {
             .execute(&mut **tx)
             .await?;
         }
-        for (org, charged) in self.credits {
-            sqlx::query("UPDATE rm_organizations SET credits_nano_usd = credits_nano_usd - $1 WHERE id = $2")
-                .bind(charged)
-                .bind(org)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
+        debit(tx, self.credits).await
     }
 }
+
+async fn debit(tx: &mut Tx<'_>, credits: HashMap<String, i64>) -> Result<()> {
+    for (org, charged) in credits {
+        sqlx::query(
+            "UPDATE rm_organizations SET credits_nano_usd = credits_nano_usd - $1 WHERE id = $2",
+        )
+        .bind(charged)
+        .bind(org)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+const SPEND_COLUMNS: &[&str] = &["scope", "id", "requests", "cost_nano_usd"];
+const SPEND_CONFLICT: &str = "ON CONFLICT (scope, id) DO UPDATE SET \
+    requests = rm_spend.requests + excluded.requests, \
+    cost_nano_usd = rm_spend.cost_nano_usd + excluded.cost_nano_usd";
 
 const AUDIT_COLUMNS: &[&str] = &[
     "position",
@@ -168,6 +197,53 @@ fn statement_rows(left: usize, most: usize) -> usize {
     n
 }
 
+/// One INSERT per table on Postgres: each column travels as one array literal, so a batch
+/// binds a few parameters instead of one per value and the statement text never changes.
+async fn insert_unnest(
+    tx: &mut Tx<'_>,
+    table: &str,
+    columns: &[&str],
+    rows: Vec<Vec<Val>>,
+    suffix: &str,
+) -> Result<()> {
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    let types: Vec<&str> = first
+        .iter()
+        .map(|v| match v {
+            Val::I(_) | Val::OI(_) => "bigint[]",
+            Val::T(_) | Val::OT(_) => "text[]",
+        })
+        .collect();
+    let mut arrays: Vec<String> = vec![String::from("{"); columns.len()];
+    for (r, row) in rows.into_iter().enumerate() {
+        for (array, v) in arrays.iter_mut().zip(row) {
+            if r > 0 {
+                array.push(',');
+            }
+            super::pg_array::push(array, &v);
+        }
+    }
+    let args: Vec<String> = types
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("CAST(${} AS {t})", i + 1))
+        .collect();
+    let sql = format!(
+        "INSERT INTO {table} ({}) SELECT * FROM unnest({}) {suffix}",
+        columns.join(", "),
+        args.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for mut array in arrays {
+        array.push('}');
+        q = q.bind(array);
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// Multi-row INSERTs. SQLite gets anonymous `?` parameters: looking up numbered ones costs
 /// time linear in their count for each one bound, which made large statements quadratic.
 async fn insert(
@@ -177,28 +253,24 @@ async fn insert(
     rows: Vec<Vec<Val>>,
     postgres: bool,
 ) -> Result<()> {
+    if postgres {
+        return insert_unnest(tx, table, columns, rows, "").await;
+    }
     let mut rows = rows.into_iter().peekable();
-    let most = if postgres { ROWS_POSTGRES } else { ROWS_SQLITE };
     while rows.peek().is_some() {
-        let per_statement = statement_rows(rows.len(), most);
+        let per_statement = statement_rows(rows.len(), ROWS_SQLITE);
         let chunk: Vec<Vec<Val>> = rows.by_ref().take(per_statement).collect();
         let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
-        let mut n = 0;
         for (i, _) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push_str(", ");
             }
             sql.push('(');
             for c in 0..columns.len() {
-                n += 1;
                 if c > 0 {
                     sql.push_str(", ");
                 }
-                if postgres {
-                    let _ = write!(sql, "${n}");
-                } else {
-                    sql.push('?');
-                }
+                sql.push('?');
             }
             sql.push(')');
         }

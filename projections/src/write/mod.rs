@@ -3,6 +3,7 @@
 mod api_key;
 mod bulk;
 mod organization;
+mod pg_array;
 mod project;
 
 use sqlx::{Any, Transaction};

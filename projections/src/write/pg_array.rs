@@ -1,0 +1,66 @@
+//! Postgres array literals (`{1,NULL,"a \"b\""}`) for binding a column of rows as one text
+//! parameter. Every text element is quoted, so commas, braces, spaces and the word NULL in
+//! a value stay data.
+
+use std::fmt::Write;
+
+use super::bulk::Val;
+
+/// Appends one element to an array literal under construction.
+pub(crate) fn push(array: &mut String, v: &Val) {
+    match v {
+        Val::I(n) | Val::OI(Some(n)) => {
+            let _ = write!(array, "{n}");
+        }
+        Val::T(t) | Val::OT(Some(t)) => quote(array, t),
+        Val::OI(None) | Val::OT(None) => array.push_str("NULL"),
+    }
+}
+
+fn quote(array: &mut String, t: &str) {
+    array.reserve(t.len() + 2);
+    array.push('"');
+    for c in t.chars() {
+        if c == '"' || c == '\\' {
+            array.push('\\');
+        }
+        array.push(c);
+    }
+    array.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn literal(vals: &[Val]) -> String {
+        let mut s = String::from("{");
+        for (i, v) in vals.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            push(&mut s, v);
+        }
+        s.push('}');
+        s
+    }
+
+    #[test]
+    fn quotes_text_and_spells_null() {
+        let vals = [
+            Val::T("a,b {c}".into()),
+            Val::T(r#"say "hi" \ bye"#.into()),
+            Val::OT(None),
+            Val::T("NULL".into()),
+            Val::T(String::new()),
+        ];
+        assert_eq!(
+            literal(&vals),
+            r#"{"a,b {c}","say \"hi\" \\ bye",NULL,"NULL",""}"#
+        );
+        assert_eq!(
+            literal(&[Val::I(-3), Val::OI(None), Val::OI(Some(7))]),
+            "{-3,NULL,7}"
+        );
+    }
+}
