@@ -8,6 +8,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod load;
+mod nginx;
 mod procs;
 mod rebuild;
 mod report;
@@ -134,6 +135,8 @@ fn serve_role(role: &str, port: &str) {
 pub struct Results {
     pub store: String,
     pub direct: Vec<(usize, Stats)>,
+    /// nginx proxying to the mock (empty when nginx is not installed).
+    pub nginx: Vec<(usize, Stats)>,
     pub gateway: Vec<(usize, Stats)>,
     pub cache_hit: Stats,
     pub ttft_direct: (f64, f64),
@@ -296,9 +299,17 @@ async fn bench_store(store: &str, o: &Options) -> Results {
         store: store.to_string(),
         ..Default::default()
     };
+    let nginx = nginx::start(&mock.base).await;
     let mut sent = 0;
     for &conns in &o.connections {
         r.direct.push((conns, repeated(&direct, conns, o).await));
+        if let Some(n) = &nginx {
+            let via = Target {
+                url: format!("{}/v1/chat/completions", n.base),
+                ..direct.clone()
+            };
+            r.nginx.push((conns, repeated(&via, conns, o).await));
+        }
         let before = db_statements(&client, &base).await;
         let stats = repeated(&through, conns, o).await;
         if conns == 32 {
@@ -308,6 +319,7 @@ async fn bench_store(store: &str, o: &Options) -> Results {
         sent += stats.requests;
         r.gateway.push((conns, stats));
     }
+    drop(nginx);
     let cached = Target {
         token: cached_token,
         ..through.clone()

@@ -44,6 +44,26 @@ pub fn table(all: &[Results], o: &Options) -> String {
                 g.rps / d.rps.max(1.0)
             );
         }
+        if !r.nginx.is_empty() {
+            out += "\nnginx (reverse proxy to the same mock, same run):\n\n| connections | nginx req/s | nginx p50 | nginx p99 | nginx/direct | tollgate/nginx |\n|---|---|---|---|---|---|\n";
+            for (((conns, d), (_, n)), (_, g)) in r.direct.iter().zip(&r.nginx).zip(&r.gateway) {
+                out += &format!(
+                    "| {conns} | {:.0} | {} | {} | {:.2}x | {:.2}x |\n",
+                    n.rps,
+                    us(n.p50_us),
+                    us(n.p99_us),
+                    n.rps / d.rps.max(1.0),
+                    g.rps / n.rps.max(1.0)
+                );
+            }
+            if let (Some((_, d)), Some((_, n))) = (r.direct.first(), r.nginx.first()) {
+                out += &format!(
+                    "\n- nginx's added latency at 1 connection: p50 {}, p99 {}\n",
+                    us(n.p50_us - d.p50_us),
+                    us(n.p99_us - d.p99_us)
+                );
+            }
+        }
         if let (Some((_, d)), Some((_, g))) = (r.direct.first(), r.gateway.first()) {
             out += &format!(
                 "\n- added latency at 1 connection: p50 {}, p99 {}\n",
