@@ -27,7 +27,7 @@ pub(crate) struct Bulk {
 }
 
 /// Rows per multi-row statement on SQLite (Postgres gets one array per column instead).
-const ROWS_SQLITE: usize = 400;
+const ROWS_SQLITE: usize = 64;
 
 impl Bulk {
     pub(crate) fn audit(&mut self, row: Vec<Val>) {

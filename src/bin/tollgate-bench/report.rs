@@ -82,8 +82,8 @@ pub fn table(all: &[Results], o: &Options) -> String {
             us(r.ttft_direct.0), us(r.ttft_direct.1), us(r.ttft_gateway.0), us(r.ttft_gateway.1), us(r.ttft_gateway.0 - r.ttft_direct.0)
         );
         out += &format!(
-            "- tollgate RSS: {:.1} MiB during 256 concurrent streams, peak {:.1} MiB\n",
-            r.rss_streaming_mib, r.peak_rss_mib
+            "- tollgate RSS with 256 concurrent streams (fresh gateway, {:.1} MiB before): {:.1} MiB during, peak {:.1} MiB\n- tollgate RSS of the gateway that ran the load phases: {:.1} MiB after them, peak {:.1} MiB\n",
+            r.rss_fresh_mib, r.rss_streaming_mib, r.peak_rss_mib, r.rss_before_streams_mib, r.load_peak_rss_mib
         );
         out += &format!(
             "- database statements per request (32 connections, from /metrics): {:.3}\n",
