@@ -1,11 +1,13 @@
 //! The catch-up projector: reads events after its checkpoint in global order and applies
 //! them to the read models, checkpoint included, one transaction per batch.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Row;
 use tokio::sync::{mpsc, watch, Mutex};
+use tollgate_aggregates::usage::{UsageRecord, USAGE_AGGREGATE_TYPE};
 
 use crate::events::fetch_after;
 use crate::{indexes, write, Db, Result, StoredEvent};
@@ -40,6 +42,9 @@ pub struct Projector {
     /// One batch at a time in this process; across replicas the checkpoint row lock serializes.
     running: Mutex<()>,
     position: watch::Sender<i64>,
+    /// Usage events' records handed over by the writer that appended them, by (stream,
+    /// sequence), until projected.
+    handed: std::sync::Mutex<HashMap<(String, i64), Vec<UsageRecord>>>,
 }
 
 impl Projector {
@@ -48,7 +53,37 @@ impl Projector {
             db,
             running: Mutex::new(()),
             position: watch::channel(0).0,
+            handed: std::sync::Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Hands over the records of usage events just appended to `stream` (by sequence), so the
+    /// next catch-up projects them without decoding what was just encoded. Only for events
+    /// already committed with exactly these records.
+    pub fn hand_over(&self, stream: &str, events: Vec<(i64, Vec<UsageRecord>)>) {
+        if let Ok(mut handed) = self.handed.lock() {
+            for (sequence, records) in events {
+                handed.insert((stream.to_string(), sequence), records);
+            }
+        }
+    }
+
+    /// Drops what was handed over and not projected here (another replica projected it).
+    pub fn forget_handed(&self) {
+        if let Ok(mut handed) = self.handed.lock() {
+            handed.clear();
+        }
+    }
+
+    fn take_handed(&self, event: &StoredEvent) -> Option<Vec<UsageRecord>> {
+        if event.aggregate_type != USAGE_AGGREGATE_TYPE {
+            return None;
+        }
+        let mut handed = self.handed.lock().ok()?;
+        if handed.is_empty() {
+            return None;
+        }
+        handed.remove(&(event.aggregate_id.clone(), event.sequence))
     }
 
     /// The position the read models reflect, as last seen by this process.
@@ -122,7 +157,8 @@ impl Projector {
         }
         let mut bulk = write::Bulk::default();
         for event in &events {
-            write::apply(&mut tx, &mut bulk, event).await?;
+            let handed = self.take_handed(event);
+            write::apply(&mut tx, &mut bulk, event, handed).await?;
             position = event.position;
         }
         bulk.flush(&mut tx, self.db.is_postgres()).await?;

@@ -141,19 +141,24 @@ async fn run(
         }
         // A failed write is retried: usage is never dropped while the process lives.
         let started = std::time::Instant::now();
+        let records = buffer.len();
+        let events = events_of(std::mem::take(&mut buffer));
         let mut delay = Duration::from_millis(100);
-        while let Err(e) = write(&db, &state.instance_id, &mut sequence, &buffer).await {
-            tracing::error!(error = %e, records = buffer.len(), "usage batch not written; retrying");
+        while let Err(e) = write(&db, &state.instance_id, sequence, &events).await {
+            tracing::error!(error = %e, records, "usage batch not written; retrying");
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));
         }
-        crate::metrics::usage_flush(buffer.len(), started.elapsed(), rx.len());
-        crate::metrics::db_queries(
-            "usage_writer",
-            2 + buffer.len().div_ceil(MAX_RECORDS_PER_EVENT) as u64,
-        );
-        buffer.clear();
-        match projector.catch_up().await {
+        crate::metrics::usage_flush(records, started.elapsed(), rx.len());
+        crate::metrics::db_queries("usage_writer", 2 + events.len() as u64);
+        // The projector gets the records as they are, instead of decoding what was just
+        // encoded (a tenth of the instructions per request).
+        let first = sequence + 1;
+        sequence += events.len() as i64;
+        projector.hand_over(&state.instance_id, (first..).zip(events).collect());
+        let projected = projector.catch_up().await;
+        projector.forget_handed();
+        match projected {
             Ok(position) => {
                 if let Err(e) = state.follow(position).await {
                     tracing::warn!(error = %e, "proxy state did not follow the log");
@@ -167,16 +172,32 @@ async fn run(
 /// `UsageEvent` as it is serialized, over borrowed records (no copy of a flush's records).
 #[derive(serde::Serialize)]
 enum Recorded<'a> {
-    UsageRecorded { records: &'a [&'a UsageRecord] },
+    UsageRecorded { records: &'a [UsageRecord] },
 }
 
-/// Appends the records as `UsageRecorded` events, one per organization (split at
-/// `MAX_RECORDS_PER_EVENT`), in one transaction.
+/// A flush's records as events: one per organization, split at `MAX_RECORDS_PER_EVENT`.
+fn events_of(records: Vec<UsageRecord>) -> Vec<Vec<UsageRecord>> {
+    let mut by_org: BTreeMap<String, Vec<UsageRecord>> = BTreeMap::new();
+    for r in records {
+        by_org.entry(r.organization_id.clone()).or_default().push(r);
+    }
+    let mut events = Vec::new();
+    for mut group in by_org.into_values() {
+        while group.len() > MAX_RECORDS_PER_EVENT {
+            let rest = group.split_off(MAX_RECORDS_PER_EVENT);
+            events.push(std::mem::replace(&mut group, rest));
+        }
+        events.push(group);
+    }
+    events
+}
+
+/// Appends the events after `sequence` on this process's usage stream, in one transaction.
 async fn write(
     db: &Db,
     stream: &str,
-    sequence: &mut i64,
-    records: &[UsageRecord],
+    sequence: i64,
+    events: &[Vec<UsageRecord>],
 ) -> Result<(), sqlx::Error> {
     let payload_sql = if db.is_postgres() {
         "CAST($6 AS json), CAST($7 AS json)"
@@ -187,38 +208,31 @@ async fn write(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
          VALUES ($1, $2, $3, $4, $5, {payload_sql})"
     );
-    let mut by_org: BTreeMap<&str, Vec<&UsageRecord>> = BTreeMap::new();
-    for r in records {
-        by_org.entry(&r.organization_id).or_default().push(r);
-    }
     let mut tx = db.any.begin().await?;
-    let mut next = *sequence;
-    for group in by_org.into_values() {
-        for chunk in group.chunks(MAX_RECORDS_PER_EVENT) {
-            next += 1;
-            let metadata = serde_json::json!({
-                "actor": "gateway",
-                "request_id": chunk[0].request_id,
-                "records": chunk.len(),
-                "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            })
-            .to_string();
-            let event = Recorded::UsageRecorded { records: chunk };
-            sqlx::query(&sql)
-                .bind(USAGE_AGGREGATE_TYPE)
-                .bind(stream)
-                .bind(next)
-                .bind("UsageRecorded")
-                .bind("1.0")
-                .bind(serde_json::to_string(&event).unwrap_or_default())
-                .bind(metadata)
-                .execute(&mut *tx)
-                .await?;
-        }
+    for (next, records) in (sequence + 1..).zip(events) {
+        let Some(first) = records.first() else {
+            continue;
+        };
+        let metadata = serde_json::json!({
+            "actor": "gateway",
+            "request_id": first.request_id,
+            "records": records.len(),
+            "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        })
+        .to_string();
+        let event = Recorded::UsageRecorded { records };
+        sqlx::query(&sql)
+            .bind(USAGE_AGGREGATE_TYPE)
+            .bind(stream)
+            .bind(next)
+            .bind("UsageRecorded")
+            .bind("1.0")
+            .bind(serde_json::to_string(&event).unwrap_or_default())
+            .bind(metadata)
+            .execute(&mut *tx)
+            .await?;
     }
-    tx.commit().await?;
-    *sequence = next;
-    Ok(())
+    tx.commit().await
 }
 
 #[cfg(test)]
@@ -237,7 +251,7 @@ mod tests {
             "error_code": null, "latency_ms": 2, "time_to_first_token_ms": 1, "started_at": 5
         }))
         .expect("a record");
-        let records = [&record, &record];
+        let records = [record.clone(), record.clone()];
         let text = serde_json::to_string(&Recorded::UsageRecorded { records: &records })
             .expect("serializes");
         let owned = UsageEvent::UsageRecorded {
@@ -245,5 +259,28 @@ mod tests {
         };
         assert_eq!(text, serde_json::to_string(&owned).expect("serializes"));
         assert_eq!(serde_json::from_str::<UsageEvent>(&text).ok(), Some(owned));
+    }
+
+    #[test]
+    fn a_flush_becomes_one_event_per_organization_split_at_the_maximum() {
+        let record = |org: &str, i: usize| UsageRecord {
+            organization_id: org.into(),
+            request_id: format!("{org}-{i}"),
+            ..UsageRecord::default()
+        };
+        let mut records: Vec<UsageRecord> = (0..2500).map(|i| record("b", i)).collect();
+        records.extend((0..3).map(|i| record("a", i)));
+        let events = events_of(records);
+        let shape: Vec<(String, usize)> = events
+            .iter()
+            .map(|e| (e[0].organization_id.clone(), e.len()))
+            .collect();
+        assert_eq!(
+            shape,
+            [("a", 3), ("b", 1000), ("b", 1000), ("b", 500)].map(|(o, n)| (o.to_string(), n))
+        );
+        // Order within an organization is kept.
+        assert_eq!(events[1][0].request_id, "b-0");
+        assert_eq!(events[3][499].request_id, "b-2499");
     }
 }

@@ -10,7 +10,7 @@ use sqlx::{Any, Transaction};
 use tollgate_aggregates::api_key::ApiKey;
 use tollgate_aggregates::organization::Organization;
 use tollgate_aggregates::project::Project;
-use tollgate_aggregates::usage::{UsageEvent, USAGE_AGGREGATE_TYPE};
+use tollgate_aggregates::usage::{UsageEvent, UsageRecord, USAGE_AGGREGATE_TYPE};
 
 use cqrs_es::Aggregate;
 
@@ -21,13 +21,26 @@ use crate::{Result, StoredEvent};
 
 pub(crate) type Tx<'a> = Transaction<'a, Any>;
 
-pub(crate) async fn apply(tx: &mut Tx<'_>, bulk: &mut Bulk, event: &StoredEvent) -> Result<()> {
+/// `handed`: a usage event's records as the process that wrote it still holds them (see
+/// `Projector::hand_over`), which spares decoding them again.
+pub(crate) async fn apply(
+    tx: &mut Tx<'_>,
+    bulk: &mut Bulk,
+    event: &StoredEvent,
+    handed: Option<Vec<UsageRecord>>,
+) -> Result<()> {
     let organization_id = match event.aggregate_type.as_str() {
         Organization::TYPE => organization::apply(tx, event, &event.decode()?).await?,
         Project::TYPE => project::apply(tx, event, &event.decode()?).await?,
         ApiKey::TYPE => api_key::apply(tx, event, &event.decode()?).await?,
         USAGE_AGGREGATE_TYPE => {
-            let UsageEvent::UsageRecorded { records } = event.decode()?;
+            let records = match handed {
+                Some(records) => records,
+                None => {
+                    let UsageEvent::UsageRecorded { records } = event.decode()?;
+                    records
+                }
+            };
             let organization_id = records.first().map(|r| r.organization_id.clone());
             for (i, r) in records.into_iter().enumerate() {
                 bulk.usage(event.position, i, r);
