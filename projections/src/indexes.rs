@@ -96,6 +96,16 @@ pub async fn restore(db: &Db) -> Result<usize> {
         create(db, missing.clone()).await?;
     }
     if !missing.is_empty() {
+        // Fresh statistics for the planner: after a rebuild the tables were just filled, and
+        // queries planned on the empty tables' statistics were slow (an audit page went from
+        // under 1 ms to 18 ms at a million rows).
+        let mut tables: Vec<&str> = missing.iter().map(|i| i.table).collect();
+        tables.dedup();
+        for table in tables {
+            sqlx::query(&format!("ANALYZE {table}"))
+                .execute(&db.any)
+                .await?;
+        }
         tracing::info!(created = missing.len(), "read-model indexes restored");
     }
     Ok(missing.len())
