@@ -41,7 +41,7 @@ def call(method, path, body, token):
     c.request(method, path, json.dumps(body), {"authorization": "Bearer " + token, "content-type": "application/json"})
     r = c.getresponse(); data = r.read()
     assert r.status < 300, (path, r.status, data)
-    return json.loads(data) if data else None
+    return json.loads(data) if data and r.getheader("content-type", "").startswith("application/json") else data
 org = call("POST", "/api/organizations", {"name": "cg"}, admin)["id"]
 call("POST", f"/api/organizations/{org}/credits", {"amount_usd": 1000, "reference": "cg"}, admin)
 project = call("POST", "/api/projects", {"organization_id": org, "name": "cg", "mode": "credits"}, admin)["id"]

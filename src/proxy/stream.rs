@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use super::meter::Meter;
 use super::pricing;
-use super::providers::{usage_from_json, ChunkStream, Usage};
+use super::providers::{usage_from_json, Chunk, ChunkStream, Usage};
 use super::route::Route;
 use crate::app::AppState;
 
@@ -100,7 +100,7 @@ impl Forwarding {
             let item = self.upstream.chunks.next().await;
             meter.upstream += waited.elapsed();
             match item {
-                Some(Ok(chunk)) => {
+                Some(Ok(Chunk { value: chunk, raw })) => {
                     if let Some(u) = chunk.get("usage").and_then(usage_from_json) {
                         self.usage = Some(u);
                     }
@@ -110,7 +110,10 @@ impl Forwarding {
                     }
                     self.acc.add(&chunk);
                     meter.first_token();
-                    return Some(sse_bytes(&chunk.to_string()));
+                    return Some(match raw {
+                        Some(raw) => sse_bytes(&raw),
+                        None => sse_bytes(&chunk.to_string()),
+                    });
                 }
                 Some(Err(e)) => {
                     // Mid-stream errors are sent as an error chunk, then the stream ends cleanly.

@@ -7,9 +7,13 @@ use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::Backend;
 use crate::upstream::spawn_gateway;
-use crate::{both, raw_chat, OPENAI};
+use crate::{answer_sse, both, raw_chat, sse_data, OPENAI};
 
-both!(bytes_pass_through_both_ways, rewrites_only_what_it_must);
+both!(
+    bytes_pass_through_both_ways,
+    rewrites_only_what_it_must,
+    stream_chunks_pass_through
+);
 
 /// Odd spacing, key order and a field the gateway does not know: all must survive.
 const ANSWER: &str = "{ \"usage\": {\"prompt_tokens\": 7, \"completion_tokens\": 3, \"total_tokens\": 10},\n  \"choices\": [{\"index\": 0, \"message\": {\"role\": \"assistant\", \"content\": \"caf\\u00e9\"}, \"finish_reason\": \"stop\"}],\n  \"id\": \"chatcmpl-x\", \"object\": \"chat.completion\", \"created\": 1, \"model\": \"gpt-4o-mini\", \"vendor\": {\"z\": 1, \"a\": 2} }";
@@ -73,4 +77,30 @@ async fn rewrites_only_what_it_must(backend: Backend) {
     assert_eq!(body["stream"], false);
     assert!(body.get("stream_options").is_none());
     assert_eq!(body["x_extra"], 1, "unknown fields still pass");
+}
+
+async fn stream_chunks_pass_through(backend: Backend) {
+    let g = spawn_gateway(backend).await;
+    // Keys out of order, odd spacing, an unknown field, CRLF line endings and a comment.
+    let first = "{\"choices\": [{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hi\"},\"finish_reason\":null}], \"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"vendor\":{\"z\":1}}";
+    let last = "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}";
+    let usage = "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":1,\"total_tokens\":6}}";
+    answer_sse(
+        &g,
+        format!(": keep-alive\r\n\r\ndata: {first}\r\n\r\ndata: {last}\n\ndata: {usage}\n\ndata: [DONE]\n\n"),
+    )
+    .await;
+    let t = g.tenant("credits", 1.0, &[], None).await;
+    let auth = format!("Bearer {}", t.token);
+    let r = raw_chat(
+        &g,
+        &[("authorization", &auth), ("content-type", "application/json")],
+        "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(sse_data(&r.text), [first, last, usage, "[DONE]"]);
+    let logs = g.usage_logs(&t.project, 1).await;
+    assert_eq!(logs[0]["prompt_tokens"], 5);
+    assert_eq!(logs[0]["estimated"], false);
 }

@@ -8,6 +8,7 @@ pub mod gemini;
 mod gemini_api;
 pub mod http;
 mod openai;
+mod sse;
 mod types;
 
 use std::pin::Pin;
@@ -25,7 +26,20 @@ pub use types::{TranslateError, Usage};
 use super::error::ProxyError;
 
 /// OpenAI-format chunks, then (for every provider) one final chunk carrying `usage`.
-pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Value, ProxyError>> + Send>>;
+pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Chunk, ProxyError>> + Send>>;
+
+/// One chunk of a streamed answer; `raw` is the provider's own text of it when that can be
+/// sent on unchanged (OpenAI-compatible providers), which spares serializing it again.
+pub struct Chunk {
+    pub value: Value,
+    pub raw: Option<String>,
+}
+
+impl From<Value> for Chunk {
+    fn from(value: Value) -> Self {
+        Self { value, raw: None }
+    }
+}
 
 /// Where and as whom one upstream call goes.
 #[derive(Clone)]
@@ -233,13 +247,11 @@ fn to_answer((answer, usage): (Value, Usage)) -> Answer {
 
 /// The answer's server-sent events as (event name, data).
 fn events(resp: Resp) -> impl Stream<Item = Result<(String, String), ProxyError>> + Send {
-    use eventsource_stream::Eventsource;
-    resp.bytes_stream().eventsource().map(|item| {
-        item.map(|e| (e.event, e.data))
-            .map_err(|e| ProxyError::Upstream {
-                status: None,
-                message: format!("broken stream: {e}"),
-            })
+    sse::events(resp.bytes_stream()).map(|item| {
+        item.map_err(|e| ProxyError::Upstream {
+            status: None,
+            message: format!("broken stream: {e}"),
+        })
     })
 }
 
@@ -329,7 +341,7 @@ pub(crate) fn translated(resp: Resp, t: impl StreamTranslation) -> ChunkStream {
         let mut st = state?;
         loop {
             if let Some(chunk) = st.pending.pop_front() {
-                return Some((Ok(chunk), Some(st)));
+                return Some((Ok(chunk.into()), Some(st)));
             }
             match st.upstream.next().await {
                 Some(Ok((event, data))) => {
@@ -343,7 +355,7 @@ pub(crate) fn translated(resp: Resp, t: impl StreamTranslation) -> ChunkStream {
                 }
                 Some(Err(e)) => return Some((Err(e), None)),
                 None if !st.t.complete() => return Some((Err(ended_early()), None)),
-                None => return Some((Ok(st.t.usage_chunk()), None)),
+                None => return Some((Ok(st.t.usage_chunk().into()), None)),
             }
         }
     }))

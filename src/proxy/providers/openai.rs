@@ -6,8 +6,8 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use super::{
-    call, call_bytes, ended_early, events, post, unreadable, usage_from_json, Answer, ChunkStream,
-    Events, Http, Incoming, Provider, Req, Target,
+    call, call_bytes, ended_early, events, post, unreadable, usage_from_json, Answer, Chunk,
+    ChunkStream, Events, Http, Incoming, Provider, Req, Target,
 };
 use crate::proxy::error::ProxyError;
 
@@ -139,7 +139,13 @@ impl Provider for OpenAiCompatible {
                                 }),
                                 None,
                             )),
-                            Ok(v) => Some((Ok(v), Some(upstream))),
+                            Ok(v) => {
+                                let chunk = Chunk {
+                                    value: v,
+                                    raw: Some(data.to_string()),
+                                };
+                                Some((Ok(chunk), Some(upstream)))
+                            }
                             Err(e) => Some((
                                 Err(ProxyError::Upstream {
                                     status: None,
