@@ -24,48 +24,58 @@ pub fn take_event(buf: &mut BytesMut) -> Option<Event> {
 
 /// Where the first block ends and how long its blank-line separator is.
 fn block_end(buf: &[u8]) -> Option<(usize, usize)> {
+    // Providers end lines with LF: find a blank line with memchr, byte by byte only when a CR
+    // is in the buffer.
+    if memchr::memchr(b'\r', buf).is_none() {
+        return memchr::memmem::find(buf, b"\n\n").map(|i| (i, 2));
+    }
+    let newline = |j: usize| -> Option<usize> {
+        match buf.get(j)? {
+            b'\n' => Some(1),
+            b'\r' if buf.get(j + 1) == Some(&b'\n') => Some(2),
+            // A CR at the end may be half of a CRLF still to come.
+            b'\r' => (j + 1 < buf.len()).then_some(1),
+            _ => None,
+        }
+    };
     let mut i = 0;
     while i < buf.len() {
-        let nl = |j: usize| -> Option<usize> {
-            match buf.get(j)? {
-                b'\n' => Some(1),
-                b'\r' if buf.get(j + 1) == Some(&b'\n') => Some(2),
-                b'\r' => (j + 1 < buf.len()).then_some(1),
-                _ => None,
+        match newline(i) {
+            Some(first) => {
+                if let Some(second) = newline(i + first) {
+                    return Some((i, first + second));
+                }
+                i += first;
             }
-        };
-        if let Some(first) = nl(i) {
-            if let Some(second) = nl(i + first) {
-                return Some((i, first + second));
-            }
-            i += first;
-        } else {
-            i += 1;
+            None => i += 1,
         }
     }
     None
 }
 
 fn parse_block(block: &[u8]) -> Option<Event> {
-    let text = String::from_utf8_lossy(block);
     let mut event = String::new();
     let mut data: Option<String> = None;
-    for line in text.split(['\n', '\r']) {
-        if line.is_empty() || line.starts_with(':') {
+    for line in block.split(|b| *b == b'\n' || *b == b'\r') {
+        if line.is_empty() || line[0] == b':' {
             continue;
         }
-        let (field, value) = match line.split_once(':') {
-            Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
-            None => (line, ""),
+        let (field, value) = match memchr::memchr(b':', line) {
+            Some(i) => {
+                let v = &line[i + 1..];
+                (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
+            }
+            None => (line, &b""[..]),
         };
+        let value = String::from_utf8_lossy(value);
         match field {
-            "event" => event = value.to_string(),
-            "data" => match &mut data {
+            b"event" => event = value.into_owned(),
+            b"data" => match &mut data {
                 Some(d) => {
                     d.push('\n');
-                    d.push_str(value);
+                    d.push_str(&value);
                 }
-                None => data = Some(value.to_string()),
+                None => data = Some(value.into_owned()),
             },
             _ => {}
         }
@@ -132,6 +142,15 @@ mod tests {
         let pieces: Vec<String> = text.chars().map(String::from).collect();
         let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
         assert_eq!(all(&pieces), expected);
+    }
+
+    #[test]
+    fn line_feed_only_streams_split_anywhere() {
+        let text = "event: a\ndata: {\"x\":1}\n\ndata: y\n\n: c\n\ndata: z";
+        let expected = vec![ev("a", "{\"x\":1}"), ev("", "y"), ev("", "z")];
+        for cut in 0..text.len() {
+            assert_eq!(all(&[&text[..cut], &text[cut..]]), expected, "cut at {cut}");
+        }
     }
 
     #[test]
