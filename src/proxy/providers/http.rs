@@ -70,6 +70,7 @@ impl Http {
             http: self,
             builder: http::Request::post(uri),
             body: Bytes::new(),
+            invalid: None,
         }
     }
 }
@@ -79,6 +80,8 @@ pub struct Req<'a> {
     http: &'a Http,
     builder: http::request::Builder,
     body: Bytes,
+    /// Why the request cannot be sent, found while it was prepared.
+    invalid: Option<&'static str>,
 }
 
 impl Req<'_> {
@@ -100,8 +103,10 @@ impl Req<'_> {
         });
         match value {
             Ok(v) => self.header(AUTHORIZATION, v),
-            // Not a valid header value: let `send` report it.
-            Err(_) => self.header(AUTHORIZATION, "\n"),
+            Err(_) => Self {
+                invalid: Some("the provider key is not a valid header value"),
+                ..self
+            },
         }
     }
 
@@ -117,6 +122,9 @@ impl Req<'_> {
     }
 
     pub async fn send(self) -> Result<Resp, HttpError> {
+        if let Some(why) = self.invalid {
+            return Err(HttpError(format!("invalid request: {why}")));
+        }
         let request = self
             .builder
             .body(Full::new(self.body))
@@ -202,5 +210,13 @@ mod tests {
         assert!(!err.to_string().is_empty());
         let bad = http.post(Uri::default()).send().await;
         assert!(bad.is_err(), "a URI without a host is an error");
+        let uri: Uri = format!("http://127.0.0.1:{port}/x").parse().unwrap();
+        let err = http
+            .post(uri)
+            .bearer_auth("key\nwith a newline")
+            .send()
+            .await;
+        let err = err.err().expect("an unusable key is an error").to_string();
+        assert!(err.contains("not a valid header value"), "{err}");
     }
 }
