@@ -88,6 +88,7 @@ impl App {
             cache: Arc::new(MemoryCache::new(config.cache_max_bytes)),
             http: crate::proxy::providers::Http::new(Duration::from_secs(90))?,
             usage,
+            tasks: tokio_util::task::TaskTracker::new(),
         };
         Ok(Arc::new(Self {
             proxy,

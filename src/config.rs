@@ -43,6 +43,9 @@ pub struct Config {
     /// Usage batch writer: flush after this many records or this many milliseconds.
     pub usage_batch_size: usize,
     pub usage_flush_ms: u64,
+    /// Event loops serving HTTP, one thread each (default: one per core). 0 serves on the
+    /// main multi-threaded runtime instead.
+    pub server_threads: usize,
 }
 
 /// One provider as the gateway itself uses it (credits mode) and where it lives.
@@ -70,6 +73,7 @@ impl Default for Config {
             // Fewer, larger flushes: each costs two transactions whatever its size.
             usage_batch_size: 2000,
             usage_flush_ms: 100,
+            server_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -154,6 +158,11 @@ impl Config {
             self.upstream_timeout_secs = v
                 .parse()
                 .map_err(|_| invalid("TOLLGATE_UPSTREAM_TIMEOUT_SECS", "must be seconds"))?;
+        }
+        if let Some(v) = get("TOLLGATE_SERVER_THREADS") {
+            self.server_threads = v
+                .parse()
+                .map_err(|_| invalid("TOLLGATE_SERVER_THREADS", "must be a number of threads"))?;
         }
         for provider in crate::providers::KNOWN_PROVIDERS {
             let name = provider.to_uppercase();

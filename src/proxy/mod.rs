@@ -43,6 +43,9 @@ pub struct Proxy {
     pub cache: Arc<dyn ResponseCache>,
     pub http: Http,
     pub usage: UsageSink,
+    /// Work a request leaves behind (a finished stream's usage record, its cache entry):
+    /// shutdown waits for it before the usage writer is drained.
+    pub tasks: tokio_util::task::TaskTracker,
 }
 
 pub fn router() -> Router<AppState> {

@@ -120,7 +120,10 @@ impl Forwarding {
                     let (meter, _) = self.finishing()?;
                     // Finished in a task of its own: dropping the body must not lose the record.
                     let body = e.body().to_string();
-                    tokio::spawn(async move { meter.finish(e.status().as_u16(), Some(&e)).await });
+                    self.app
+                        .proxy
+                        .tasks
+                        .spawn(async move { meter.finish(e.status().as_u16(), Some(&e)).await });
                     self.tail = vec![sse_bytes("[DONE]")];
                     return Some(sse_bytes(&body));
                 }
@@ -137,7 +140,7 @@ impl Forwarding {
                         (key, answer, ttl)
                     });
                     let app = self.app.clone();
-                    tokio::spawn(async move {
+                    self.app.proxy.tasks.spawn(async move {
                         if let Some((key, answer, ttl)) = cache {
                             app.proxy.cache.put(key, answer, ttl).await;
                         }

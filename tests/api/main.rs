@@ -20,3 +20,4 @@ mod proxy_modes;
 mod replicas;
 mod roles;
 mod secrets;
+mod threads;

@@ -34,9 +34,16 @@ impl HttpError {
     }
 }
 
+type Pooled = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// One connection pool per thread: a pooled connection is driven by a task on the runtime
+/// that opened it, so sharing one pool between per-thread runtimes would send every request
+/// through another thread.
 #[derive(Clone)]
 pub struct Http {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    connector: HttpsConnector<HttpConnector>,
+    pool_idle_timeout: Duration,
+    clients: std::sync::Arc<thread_local::ThreadLocal<Pooled>>,
 }
 
 impl Http {
@@ -59,10 +66,19 @@ impl Http {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(pool_idle_timeout)
-            .build(connector);
-        Ok(Self { client })
+        Ok(Self {
+            connector,
+            pool_idle_timeout,
+            clients: Default::default(),
+        })
+    }
+
+    fn client(&self) -> &Pooled {
+        self.clients.get_or(|| {
+            Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(self.pool_idle_timeout)
+                .build(self.connector.clone())
+        })
     }
 
     pub fn post(&self, uri: Uri) -> Req<'_> {
@@ -131,7 +147,7 @@ impl Req<'_> {
             .map_err(|e| HttpError(format!("invalid request: {e}")))?;
         let response = self
             .http
-            .client
+            .client()
             .request(request)
             .await
             .map_err(|e| HttpError::from_chain(&e))?;

@@ -12,6 +12,9 @@ use tower_http::trace::TraceLayer;
 use crate::app::AppState;
 use crate::telemetry::request_span;
 
+mod threads;
+pub use threads::{bind_shared, serve_threads};
+
 pub fn router(app: AppState) -> Router {
     let limit = app.config.max_body_bytes;
     crate::api::router()
@@ -41,7 +44,9 @@ pub async fn serve(
     let result = axum::serve(listener, router(app.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
-    // In-flight requests are done: write every usage record before exiting.
+    // In-flight requests are done, and what they left running: write every usage record.
+    app.proxy.tasks.close();
+    app.proxy.tasks.wait().await;
     app.drain_usage().await;
     for task in background {
         task.abort();

@@ -1,0 +1,112 @@
+//! The gateway served on several event loops (one runtime per thread, one shared port).
+
+use reqwest::StatusCode;
+use serde_json::json;
+use sqlx::Row;
+
+use crate::helpers::{test_config, Backend, ADMIN};
+use crate::upstream::{ask, openai_answer, openai_stream, spawn_gateway_with};
+
+/// Many connections spread over two loops: plain, streamed and management requests are
+/// answered, and when the server stops every usage record (streams' included, which are
+/// written by a task the stream leaves behind) is in the log before `serve_threads` returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_event_loops_answer_and_drain_every_record() {
+    use wiremock::matchers::{body_partial_json, method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let g = spawn_gateway_with(Backend::Sqlite, |_| {}).await;
+    Mock::given(method("POST"))
+        .and(path("/openai/v1/chat/completions"))
+        .and(body_partial_json(json!({"stream": true})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/event-stream")
+                .set_body_string(openai_stream(&["a", "b"], 5, 2)),
+        )
+        .with_priority(1)
+        .mount(&g.mock)
+        .await;
+    g.answer("openai", openai_answer("hi", 3, 4)).await;
+    let tenant = g.tenant("credits", 10.0, &[], None).await;
+
+    let mut config = test_config(&g.t.database_url);
+    config.providers = g.t.app.config.providers.clone();
+    // Only the drain writes: nothing is flushed by time or size during the test.
+    config.usage_flush_ms = 600_000;
+    config.usage_batch_size = 100_000;
+    let app = tollgate::app::App::start(config).await.unwrap();
+    let listener = tollgate::server::bind_shared("127.0.0.1:0".parse().unwrap()).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(tollgate::server::serve_threads(
+        app.clone(),
+        listener,
+        2,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+
+    // Fresh clients: separate connections, which the kernel spreads over the loops.
+    let calls = (0..16).map(|i| {
+        let (base, token) = (base.clone(), tenant.token.clone());
+        async move {
+            let mut body = ask("gpt-4o-mini");
+            if i % 2 == 1 {
+                body["stream"] = json!(true);
+            }
+            let r = reqwest::Client::new()
+                .post(format!("{base}/v1/chat/completions"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let text = r.text().await.unwrap();
+            (status, i % 2 == 1, text)
+        }
+    });
+    for (status, streamed, text) in futures::future::join_all(calls).await {
+        assert_eq!(status, StatusCode::OK, "{text}");
+        if streamed {
+            assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+        } else {
+            assert!(text.contains("\"hi\""), "{text}");
+        }
+    }
+    let org = reqwest::Client::new()
+        .get(format!("{base}/api/organizations/{}", tenant.org))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(org.status(), StatusCode::OK);
+
+    let before = usage_records(&app).await;
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    assert_eq!(usage_records(&app).await - before, 16);
+}
+
+async fn usage_records(app: &tollgate::app::AppState) -> i64 {
+    let rows =
+        sqlx::query("SELECT CAST(payload AS TEXT) AS p FROM events WHERE aggregate_type = 'Usage'")
+            .fetch_all(&app.db.any)
+            .await
+            .unwrap();
+    rows.iter()
+        .map(|r| {
+            let v: serde_json::Value = serde_json::from_str(&r.get::<String, _>("p")).unwrap();
+            v["UsageRecorded"]["records"].as_array().unwrap().len() as i64
+        })
+        .sum()
+}
+
+/// A port already taken by a listener that does not share it is a clear error at start.
+#[tokio::test]
+async fn a_taken_port_is_an_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let err = tollgate::server::bind_shared(taken.local_addr().unwrap());
+    assert!(err.is_err());
+}
