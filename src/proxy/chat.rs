@@ -263,7 +263,7 @@ fn respond(answer: Bytes, provider: &str, cost_nano: i64, cache: &'static str) -
     if let Ok(v) = HeaderValue::from_str(provider) {
         h.insert("x-tollgate-provider", v);
     }
-    if let Ok(v) = HeaderValue::from_str(&format!("{:.9}", cost_nano as f64 / 1e9)) {
+    if let Ok(v) = HeaderValue::from_str(&pricing::usd(cost_nano)) {
         h.insert("x-tollgate-cost-usd", v);
     }
     response

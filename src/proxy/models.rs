@@ -159,7 +159,7 @@ async fn embed(
     if let Ok(v) = HeaderValue::from_str(&route.offer.provider) {
         h.insert("x-tollgate-provider", v);
     }
-    if let Ok(v) = HeaderValue::from_str(&format!("{:.9}", cost as f64 / 1e9)) {
+    if let Ok(v) = HeaderValue::from_str(&pricing::usd(cost)) {
         h.insert("x-tollgate-cost-usd", v);
     }
     Ok(response)

@@ -118,6 +118,14 @@ pub fn fee(cost: i64, percent: f64) -> i64 {
     (cost as f64 * percent / 100.0).round() as i64
 }
 
+/// Nano-USD as a decimal dollar amount with nine places (`0.000123000`), exact and without
+/// float formatting (which cost more than the rest of building the response).
+pub fn usd(nano: i64) -> String {
+    let sign = if nano < 0 { "-" } else { "" };
+    let n = nano.unsigned_abs();
+    format!("{sign}{}.{:09}", n / 1_000_000_000, n % 1_000_000_000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +162,14 @@ mod tests {
             prompt_bound(&body) >= prompt_tokens(&body),
             "the bound is an upper bound"
         );
+    }
+
+    #[test]
+    fn usd_has_nine_exact_places() {
+        assert_eq!(usd(0), "0.000000000");
+        assert_eq!(usd(5), "0.000000005");
+        assert_eq!(usd(1_234_567_890), "1.234567890");
+        assert_eq!(usd(-1_500_000_000), "-1.500000000");
+        assert_eq!(usd(i64::MIN), "-9223372036.854775808");
     }
 }
