@@ -12,6 +12,7 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -102,8 +103,9 @@ struct CatalogFile {
 /// The validated model catalog.
 #[derive(Debug, Clone)]
 pub struct Catalog {
-    /// Entries in file order.
-    models: Vec<ModelEntry>,
+    /// Entries in file order, shared with the routes that use them (a request clones the
+    /// pointer, not the entry and its offers).
+    models: Vec<Arc<ModelEntry>>,
     /// Catalog id -> index into `models`.
     by_id: HashMap<String, usize>,
     /// Provider id -> provider's model name -> index into `models`.
@@ -145,7 +147,7 @@ impl Catalog {
             }
         }
         Ok(Self {
-            models: file.models,
+            models: file.models.into_iter().map(Arc::new).collect(),
             by_id,
             by_offer,
         })
@@ -153,12 +155,20 @@ impl Catalog {
 
     /// All entries, in file order.
     pub fn models(&self) -> impl Iterator<Item = &ModelEntry> {
+        self.models.iter().map(|m| &**m)
+    }
+
+    /// The entries as shared pointers, for routes that keep them.
+    pub fn entries(&self) -> impl Iterator<Item = &Arc<ModelEntry>> {
         self.models.iter()
     }
 
     /// The entry with this catalog id.
     pub fn get(&self, id: &str) -> Option<&ModelEntry> {
-        self.by_id.get(id).and_then(|&idx| self.models.get(idx))
+        self.by_id
+            .get(id)
+            .and_then(|&idx| self.models.get(idx))
+            .map(|m| &**m)
     }
 
     /// Resolves a requested model string. "provider/model" picks that provider when `provider` is a known
@@ -177,7 +187,7 @@ impl Catalog {
     pub fn resolve(
         &self,
         requested: &str,
-    ) -> Result<(ModelEntry, Vec<ProviderOffer>), ResolveError> {
+    ) -> Result<(Arc<ModelEntry>, Vec<ProviderOffer>), ResolveError> {
         let not_found = || ResolveError::ModelNotFound(requested.to_string());
         let Some((prefix, rest)) = requested.split_once('/') else {
             return self.resolve_bare(requested).ok_or_else(not_found);
@@ -206,7 +216,7 @@ impl Catalog {
     }
 
     /// A catalog id or a provider model name: the entry and all its offers, cheapest first.
-    fn resolve_bare(&self, name: &str) -> Option<(ModelEntry, Vec<ProviderOffer>)> {
+    fn resolve_bare(&self, name: &str) -> Option<(Arc<ModelEntry>, Vec<ProviderOffer>)> {
         let idx = match self.by_id.get(name) {
             Some(&idx) => idx,
             // Several providers may use the same model name; the earliest entry in the file wins.
@@ -227,8 +237,8 @@ impl Catalog {
         &self,
         provider: &str,
         name: &str,
-    ) -> Option<(ModelEntry, Vec<ProviderOffer>)> {
-        if let Some(entry) = self.get(name) {
+    ) -> Option<(Arc<ModelEntry>, Vec<ProviderOffer>)> {
+        if let Some(entry) = self.by_id.get(name).and_then(|&i| self.models.get(i)) {
             if let Some(offer) = entry.providers.iter().find(|o| o.provider == provider) {
                 return Some((entry.clone(), vec![offer.clone()]));
             }
@@ -260,7 +270,7 @@ fn cheapest_first(a: &ProviderOffer, b: &ProviderOffer) -> Ordering {
         .then_with(|| a.provider.cmp(&b.provider))
 }
 
-fn custom_entry(requested: &str, model: &str) -> (ModelEntry, Vec<ProviderOffer>) {
+fn custom_entry(requested: &str, model: &str) -> (Arc<ModelEntry>, Vec<ProviderOffer>) {
     let offer = ProviderOffer {
         provider: CUSTOM_PROVIDER.to_string(),
         model: model.to_string(),
@@ -282,7 +292,7 @@ fn custom_entry(requested: &str, model: &str) -> (ModelEntry, Vec<ProviderOffer>
         },
         providers: vec![offer.clone()],
     };
-    (entry, vec![offer])
+    (Arc::new(entry), vec![offer])
 }
 
 fn validate_entry(entry: &ModelEntry) -> Result<(), String> {

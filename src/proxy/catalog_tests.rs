@@ -36,11 +36,11 @@ fn resolved(requested: &str) -> String {
     format!("{} <- {}", entry.id, providers_of(&offers).join(","))
 }
 
-fn not_found(requested: &str) -> Result<(ModelEntry, Vec<ProviderOffer>), ResolveError> {
+fn not_found(requested: &str) -> Result<(Arc<ModelEntry>, Vec<ProviderOffer>), ResolveError> {
     Err(ResolveError::ModelNotFound(requested.to_string()))
 }
 
-fn unknown_provider(p: &str) -> Result<(ModelEntry, Vec<ProviderOffer>), ResolveError> {
+fn unknown_provider(p: &str) -> Result<(Arc<ModelEntry>, Vec<ProviderOffer>), ResolveError> {
     Err(ResolveError::UnknownProvider(p.to_string()))
 }
 

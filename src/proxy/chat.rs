@@ -12,7 +12,7 @@ use super::catalog::ModelKind;
 use super::error::ProxyError;
 use super::meter::Meter;
 use super::providers::{adapter, Incoming, Usage};
-use super::route::{plan, resolve, Route};
+use super::route::{plan, resolve, Plan, Route};
 use super::{authenticate, cache, json_body, pricing, read_body, request_id, stream};
 use crate::app::AppState;
 
@@ -116,8 +116,11 @@ async fn handle(
             format!("'{}' is not a chat model", model.id),
         ));
     }
-    let plan = plan(&app.config, &proxy.state, key, &project, &model, &offers)?;
-    meter.route(&plan.primary);
+    let Plan {
+        primary: mut route,
+        mut fallback,
+    } = plan(&app.config, &proxy.state, key, &project, &model, &offers)?;
+    meter.route(&route);
 
     let cache_key = project
         .caching_enabled
@@ -130,7 +133,7 @@ async fn handle(
             meter.record.paid_with = tollgate_aggregates::usage::PaidWith::None;
             meter.record.prompt_tokens = answer.usage.prompt_tokens;
             meter.record.completion_tokens = answer.usage.completion_tokens;
-            let provider = &plan.primary.offer.provider;
+            let provider = &route.offer.provider;
             return Ok(Outcome::Done(if streaming {
                 let parsed = serde_json::from_slice(&answer.body).unwrap_or_default();
                 stream::replay(&parsed, &body, provider)
@@ -142,12 +145,11 @@ async fn handle(
 
     let prompt = pricing::prompt_bound(&body);
     let max_output = pricing::max_output_tokens(&body, &model);
-    meter.reserve(key, &plan.primary, prompt, max_output)?;
-    let mut route = plan.primary.clone();
+    meter.reserve(key, &route, prompt, max_output)?;
     let request = Incoming { json: &body, raw };
     let first = attempt(app, &route, request, streaming, meter).await;
     let result = match first {
-        Err(e) if e.allows_fallback() && plan.fallback.is_some() => {
+        Err(e) if e.allows_fallback() && fallback.is_some() => {
             // Hybrid: the project's own key failed; record that attempt, retry once on credits.
             if let Some(id) = &route.own_key_id {
                 proxy
@@ -157,7 +159,7 @@ async fn handle(
             }
             tracing::warn!(provider = %route.offer.provider, error = %e, "own provider key failed; retrying on credits");
             meter.record_attempt(&e).await;
-            route = plan.fallback.clone().unwrap_or(route);
+            route = fallback.take().unwrap_or(route);
             meter.route(&route);
             meter.reserve(key, &route, prompt, max_output)?;
             attempt(app, &route, request, streaming, meter).await

@@ -1,6 +1,8 @@
 //! `GET /v1/models` (what this key may call under its rules and its project's mode and
 //! provider keys) and `POST /v1/embeddings`.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +18,7 @@ use super::state::KeyEntry;
 use super::{authenticate, json_body, pricing, read_body, request_id, Proxy};
 use crate::app::AppState;
 
-fn usable(app: &AppState, key: &KeyEntry, model: &ModelEntry) -> Option<String> {
+fn usable(app: &AppState, key: &KeyEntry, model: &Arc<ModelEntry>) -> Option<String> {
     let project = app.proxy.state.project(&key.project_id)?;
     let plan = plan(
         &app.config,
@@ -42,7 +44,7 @@ pub async fn list(
     let data: Vec<Value> = app
         .proxy
         .catalog
-        .models()
+        .entries()
         .filter_map(|m| usable(&app, &key, m).map(|p| entry(m, &p)))
         .collect();
     Ok(Json(json!({"object": "list", "data": data})))

@@ -1,6 +1,7 @@
 //! Routing: which provider serves the request, with whose credentials, under the project's
 //! mode and the key's IAM rules (checked against the provider actually chosen).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tollgate_aggregates::types::ProjectMode;
@@ -16,7 +17,7 @@ use crate::config::Config;
 /// One way to send the request: a provider offer and the credentials to use.
 #[derive(Debug, Clone)]
 pub struct Route {
-    pub model: ModelEntry,
+    pub model: Arc<ModelEntry>,
     pub offer: ProviderOffer,
     pub target: Target,
     pub paid_with: PaidWith,
@@ -34,7 +35,7 @@ pub struct Plan {
 pub fn resolve(
     catalog: &Catalog,
     requested: &str,
-) -> Result<(ModelEntry, Vec<ProviderOffer>), ProxyError> {
+) -> Result<(Arc<ModelEntry>, Vec<ProviderOffer>), ProxyError> {
     catalog.resolve(requested).map_err(|e| match e {
         ResolveError::ModelNotFound(m) => ProxyError::ModelNotFound(m),
         ResolveError::UnknownProvider(p) => ProxyError::InvalidRequest {
@@ -66,7 +67,7 @@ fn target(config: &Config, offer: &ProviderOffer, url: String, api_key: String) 
     }
 }
 
-fn credits_route(config: &Config, model: &ModelEntry, offer: &ProviderOffer) -> Option<Route> {
+fn credits_route(config: &Config, model: &Arc<ModelEntry>, offer: &ProviderOffer) -> Option<Route> {
     let key = config.provider_key(&offer.provider)?;
     let url = base_url(config, &offer.provider, None)?;
     Some(Route {
@@ -82,7 +83,7 @@ fn own_route(
     config: &Config,
     state: &ProxyState,
     project: &ProjectEntry,
-    model: &ModelEntry,
+    model: &Arc<ModelEntry>,
     offer: &ProviderOffer,
 ) -> Option<Route> {
     use secrecy::ExposeSecret;
@@ -106,7 +107,7 @@ pub fn plan(
     state: &ProxyState,
     key: &KeyEntry,
     project: &ProjectEntry,
-    model: &ModelEntry,
+    model: &Arc<ModelEntry>,
     offers: &[ProviderOffer],
 ) -> Result<Plan, ProxyError> {
     let mut denial = None;
