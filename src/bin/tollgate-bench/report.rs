@@ -81,6 +81,14 @@ pub fn table(all: &[Results], o: &Options) -> String {
             "- streaming time to first token: direct p50 {} / p99 {}, through tollgate p50 {} / p99 {} (added p50 {})\n",
             us(r.ttft_direct.0), us(r.ttft_direct.1), us(r.ttft_gateway.0), us(r.ttft_gateway.1), us(r.ttft_gateway.0 - r.ttft_direct.0)
         );
+        if let Some((n50, n99)) = r.ttft_nginx {
+            out += &format!(
+                "- streaming time to first token through nginx: p50 {} / p99 {} (added p50 {})\n",
+                us(n50),
+                us(n99),
+                us(n50 - r.ttft_direct.0)
+            );
+        }
         out += &format!(
             "- tollgate RSS with 256 concurrent streams (fresh gateway, {:.1} MiB before): {:.1} MiB during, peak {:.1} MiB\n- tollgate RSS of the gateway that ran the load phases: {:.1} MiB after them, peak {:.1} MiB\n",
             r.rss_fresh_mib, r.rss_streaming_mib, r.peak_rss_mib, r.rss_before_streams_mib, r.load_peak_rss_mib
