@@ -9,7 +9,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use tokio::net::{TcpListener, TcpSocket};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 use crate::app::AppState;
 
@@ -40,87 +40,134 @@ pub async fn serve_threads(
     let addr = listener.local_addr()?;
     let background = app.spawn_background();
     let (stop, stopped) = watch::channel(false);
+    let (release, released) = watch::channel(false);
+    let (report, mut reports) = mpsc::unbounded_channel();
     let mut first = Some(listener.into_std()?);
-    let mut loops = Vec::with_capacity(threads.max(1));
-    let mut started = Ok(());
+    let mut joins = Vec::with_capacity(threads.max(1));
+    let mut result = Ok(());
     for i in 0..threads.max(1) {
         let listener = match first.take() {
             Some(l) => Ok(l),
             None => bind_shared(addr).and_then(|l| l.into_std()),
         };
-        let spawned = listener.and_then(|l| spawn_loop(i, app.clone(), l, stopped.clone()));
-        match spawned {
-            Ok(done) => loops.push(done),
+        let ends = Ends {
+            stopped: stopped.clone(),
+            released: released.clone(),
+            report: Report(Some(report.clone())),
+        };
+        match listener.and_then(|l| spawn_loop(i, app.clone(), l, ends)) {
+            Ok(join) => joins.push(join),
             Err(e) => {
-                started = Err(e);
+                result = Err(e);
                 break;
             }
         }
     }
-    let mut result = started;
+    drop(report);
+    let mut running = joins.len();
     if result.is_ok() {
         // A loop that ends on its own has failed: stop the others rather than serve on less.
-        let failed = futures::future::select_all(loops.iter_mut());
         tokio::select! {
             _ = shutdown => {}
-            (ended, _, _) = failed => result = flatten(ended),
-        }
-    }
-    let _ = stop.send(true);
-    for done in loops {
-        // Loops already reported are closed channels: an error here repeats nothing new.
-        if let Ok(Err(e)) = done.await {
-            if result.is_ok() {
-                result = Err(e);
+            Some(ended) = reports.recv() => {
+                running -= 1;
+                result = Err(ended.err().unwrap_or_else(|| {
+                    std::io::Error::other("a serving thread stopped")
+                }));
             }
         }
     }
+    let _ = stop.send(true);
+    while running > 0 {
+        let Some(ended) = reports.recv().await else {
+            break;
+        };
+        running -= 1;
+        if let (Err(e), true) = (ended, result.is_ok()) {
+            result = Err(e);
+        }
+    }
     app.drain_usage().await;
+    // Only now may the loops' runtimes go: database connections opened on a loop (by a
+    // management request) are driven by its reactor, and the drain may have used them.
+    let _ = release.send(true);
+    for join in joins {
+        let _ = tokio::task::spawn_blocking(move || join.join()).await;
+    }
     for task in background {
         task.abort();
     }
     result
 }
 
-fn flatten(ended: Result<std::io::Result<()>, oneshot::error::RecvError>) -> std::io::Result<()> {
-    match ended {
-        Ok(Ok(())) => Err(std::io::Error::other("a serving thread stopped")),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(std::io::Error::other("a serving thread panicked")),
+/// What a loop is told (stop serving; its runtime may go) and how it reports its end.
+struct Ends {
+    stopped: watch::Receiver<bool>,
+    released: watch::Receiver<bool>,
+    report: Report,
+}
+
+/// A loop's end, reported once; a loop that panics reports that as it unwinds.
+struct Report(Option<mpsc::UnboundedSender<std::io::Result<()>>>);
+
+impl Report {
+    fn send(mut self, result: std::io::Result<()>) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(result);
+        }
     }
 }
 
-/// Starts one thread with its own runtime serving `listener`; the channel reports its end.
+impl Drop for Report {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(Err(std::io::Error::other("a serving thread panicked")));
+        }
+    }
+}
+
+/// Starts one thread with its own runtime serving `listener`.
 fn spawn_loop(
     index: usize,
     app: AppState,
     listener: std::net::TcpListener,
-    mut stopped: watch::Receiver<bool>,
-) -> std::io::Result<oneshot::Receiver<std::io::Result<()>>> {
-    let (done, ended) = oneshot::channel();
+    ends: Ends,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     std::thread::Builder::new()
         .name(format!("tollgate-http-{index}"))
         .spawn(move || {
-            let result = runtime.block_on(async move {
-                use axum::serve::ListenerExt;
-                let listener = TcpListener::from_std(listener)?.tap_io(|tcp| {
-                    let _ = tcp.set_nodelay(true);
-                });
-                let served = axum::serve(listener, super::router(app.clone()))
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.wait_for(|s| *s).await;
-                    })
-                    .await;
+            let Ends {
+                stopped,
+                mut released,
+                report,
+            } = ends;
+            runtime.block_on(async move {
+                let served = serve_loop(&app, listener, stopped).await;
                 // Connections are closed; tasks they spawned (a stream's usage record) run
                 // on this runtime and must finish before it is dropped.
                 app.proxy.tasks.close();
                 app.proxy.tasks.wait().await;
-                served
+                report.send(served);
+                let _ = released.wait_for(|r| *r).await;
             });
-            let _ = done.send(result);
-        })?;
-    Ok(ended)
+        })
+}
+
+async fn serve_loop(
+    app: &AppState,
+    listener: std::net::TcpListener,
+    mut stopped: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = TcpListener::from_std(listener)?.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, super::router(app.clone()))
+        .with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })
+        .await
 }

@@ -4,17 +4,19 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::Row;
 
+use crate::both;
 use crate::helpers::{test_config, Backend, ADMIN};
 use crate::upstream::{ask, openai_answer, openai_stream, spawn_gateway_with};
+
+both!(two_event_loops_answer_and_drain_every_record);
 
 /// Many connections spread over two loops: plain, streamed and management requests are
 /// answered, and when the server stops every usage record (streams' included, which are
 /// written by a task the stream leaves behind) is in the log before `serve_threads` returns.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_event_loops_answer_and_drain_every_record() {
+async fn two_event_loops_answer_and_drain_every_record(backend: Backend) {
     use wiremock::matchers::{body_partial_json, method, path};
     use wiremock::{Mock, ResponseTemplate};
-    let g = spawn_gateway_with(Backend::Sqlite, |_| {}).await;
+    let g = spawn_gateway_with(backend, |_| {}).await;
     Mock::given(method("POST"))
         .and(path("/openai/v1/chat/completions"))
         .and(body_partial_json(json!({"stream": true})))
@@ -82,6 +84,24 @@ async fn two_event_loops_answer_and_drain_every_record() {
         .await
         .unwrap();
     assert_eq!(org.status(), StatusCode::OK);
+    // Writes through the loops too: commands, projection, the proxy state following them.
+    let writes = (0..4).map(|i| {
+        let base = base.clone();
+        let org = tenant.org.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{base}/api/projects"))
+                .bearer_auth(ADMIN)
+                .json(&json!({"organization_id": org, "name": format!("loop {i}"), "mode": "credits"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    for status in futures::future::join_all(writes).await {
+        assert_eq!(status, StatusCode::CREATED);
+    }
 
     let before = usage_records(&app).await;
     stop.send(()).unwrap();
