@@ -84,17 +84,20 @@ impl Http {
     pub fn post(&self, uri: Uri) -> Req<'_> {
         Req {
             http: self,
-            builder: http::Request::post(uri),
+            uri,
+            headers: HeaderMap::with_capacity(4),
             body: Bytes::new(),
             invalid: None,
         }
     }
 }
 
-/// A request being prepared; errors in its parts surface when it is sent.
+/// A request being prepared; errors in its parts surface when it is sent. Headers go
+/// straight into a map (`http::request::Builder` moves its whole state on every call).
 pub struct Req<'a> {
     http: &'a Http,
-    builder: http::request::Builder,
+    uri: Uri,
+    headers: HeaderMap,
     body: Bytes,
     /// Why the request cannot be sent, found while it was prepared.
     invalid: Option<&'static str>,
@@ -108,7 +111,13 @@ impl Req<'_> {
         HeaderValue: TryFrom<V>,
         <HeaderValue as TryFrom<V>>::Error: Into<http::Error>,
     {
-        self.builder = self.builder.header(name, value);
+        match (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            (Ok(n), Ok(v)) => {
+                self.headers.append(n, v);
+            }
+            // Names are the adapters' constants; a value is a provider key or version.
+            _ => self.invalid = self.invalid.or(Some("a header value is not valid")),
+        }
         self
     }
 
@@ -141,10 +150,10 @@ impl Req<'_> {
         if let Some(why) = self.invalid {
             return Err(HttpError(format!("invalid request: {why}")));
         }
-        let request = self
-            .builder
-            .body(Full::new(self.body))
-            .map_err(|e| HttpError(format!("invalid request: {e}")))?;
+        let mut request = http::Request::new(Full::new(self.body));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = self.uri;
+        *request.headers_mut() = self.headers;
         let response = self
             .http
             .client()
@@ -234,5 +243,12 @@ mod tests {
             .await;
         let err = err.err().expect("an unusable key is an error").to_string();
         assert!(err.contains("not a valid header value"), "{err}");
+        let uri: Uri = format!("http://127.0.0.1:{port}/x").parse().unwrap();
+        let err = http.post(uri).header("x-api-key", "key\nwith a newline");
+        let err = err.send().await.err().expect("an unusable key is an error");
+        assert!(
+            err.to_string().contains("header value is not valid"),
+            "{err}"
+        );
     }
 }
