@@ -126,19 +126,8 @@ async fn credits_run_out(backend: Backend) {
 }
 
 async fn usage_and_spend_after_a_burst(backend: Backend) {
-    use wiremock::matchers::{body_partial_json, method, path};
-    use wiremock::{Mock, ResponseTemplate};
     let g = spawn_gateway(backend).await;
-    Mock::given(method("POST"))
-        .and(path("/openai/v1/chat/completions"))
-        .and(body_partial_json(json!({"stream": true})))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-type", "text/event-stream")
-                .set_body_string(openai_stream(&["a", "b"], 20, 2)),
-        )
-        .with_priority(1)
-        .mount(&g.mock)
+    g.answer_stream("openai", openai_stream(&["a", "b"], 20, 2))
         .await;
     g.answer("openai", openai_answer("done", 20, 2)).await;
     let tenant = g.tenant("credits", 10.0, &[], None).await;

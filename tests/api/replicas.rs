@@ -4,10 +4,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::json;
-use sqlx::Row;
 
 use crate::helpers::{spawn_with, test_config, Backend, ADMIN};
-use crate::upstream::{ask, openai_answer, spawn_gateway_with};
+use crate::upstream::{ask, openai_answer, spawn_gateway_with, usage_records};
 
 /// A change made through replica A reaches replica B's proxy within a second, by
 /// notification (B's polling is set to a minute, so polling cannot be what delivers it).
@@ -85,26 +84,11 @@ async fn graceful_shutdown_writes_every_usage_record() {
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
     }
-    // Usage records in the log (each event holds a batch of them).
-    let count = |app: tollgate::app::AppState| async move {
-        let rows = sqlx::query(
-            "SELECT CAST(payload AS TEXT) AS p FROM events WHERE aggregate_type = 'Usage'",
-        )
-        .fetch_all(&app.db.any)
-        .await
-        .unwrap();
-        rows.iter()
-            .map(|r| {
-                let v: serde_json::Value = serde_json::from_str(&r.get::<String, _>("p")).unwrap();
-                v["UsageRecorded"]["records"].as_array().unwrap().len() as i64
-            })
-            .sum::<i64>()
-    };
-    let before = count(app.clone()).await;
+    let before = usage_records(&app).await;
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
     assert_eq!(
-        count(app.clone()).await - before,
+        usage_records(&app).await - before,
         25,
         "every request's record was written on shutdown"
     );

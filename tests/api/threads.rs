@@ -2,11 +2,10 @@
 
 use reqwest::StatusCode;
 use serde_json::json;
-use sqlx::Row;
 
 use crate::both;
 use crate::helpers::{test_config, Backend, ADMIN};
-use crate::upstream::{ask, openai_answer, openai_stream, spawn_gateway_with};
+use crate::upstream::{ask, openai_answer, openai_stream, spawn_gateway_with, usage_records};
 
 both!(two_event_loops_answer_and_drain_every_record);
 
@@ -14,19 +13,8 @@ both!(two_event_loops_answer_and_drain_every_record);
 /// answered, and when the server stops every usage record (streams' included, which are
 /// written by a task the stream leaves behind) is in the log before `serve_threads` returns.
 async fn two_event_loops_answer_and_drain_every_record(backend: Backend) {
-    use wiremock::matchers::{body_partial_json, method, path};
-    use wiremock::{Mock, ResponseTemplate};
     let g = spawn_gateway_with(backend, |_| {}).await;
-    Mock::given(method("POST"))
-        .and(path("/openai/v1/chat/completions"))
-        .and(body_partial_json(json!({"stream": true})))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-type", "text/event-stream")
-                .set_body_string(openai_stream(&["a", "b"], 5, 2)),
-        )
-        .with_priority(1)
-        .mount(&g.mock)
+    g.answer_stream("openai", openai_stream(&["a", "b"], 5, 2))
         .await;
     g.answer("openai", openai_answer("hi", 3, 4)).await;
     let tenant = g.tenant("credits", 10.0, &[], None).await;
@@ -107,20 +95,6 @@ async fn two_event_loops_answer_and_drain_every_record(backend: Backend) {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
     assert_eq!(usage_records(&app).await - before, 16);
-}
-
-async fn usage_records(app: &tollgate::app::AppState) -> i64 {
-    let rows =
-        sqlx::query("SELECT CAST(payload AS TEXT) AS p FROM events WHERE aggregate_type = 'Usage'")
-            .fetch_all(&app.db.any)
-            .await
-            .unwrap();
-    rows.iter()
-        .map(|r| {
-            let v: serde_json::Value = serde_json::from_str(&r.get::<String, _>("p")).unwrap();
-            v["UsageRecorded"]["records"].as_array().unwrap().len() as i64
-        })
-        .sum()
 }
 
 /// A port already taken by a listener that does not share it is a clear error at start.

@@ -126,6 +126,24 @@ impl Gateway {
             .await;
     }
 
+    /// Mounts an OpenAI-compatible SSE answer for `provider`, served to streaming requests
+    /// (ahead of any plain answer mounted with `answer`).
+    pub async fn answer_stream(&self, provider: &str, sse: String) {
+        Mock::given(method("POST"))
+            .and(path(format!("{}/chat/completions", base_path(provider))))
+            .and(wiremock::matchers::body_partial_json(
+                json!({"stream": true}),
+            ))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "text/event-stream")
+                    .set_body_string(sse),
+            )
+            .with_priority(1)
+            .mount(&self.mock)
+            .await;
+    }
+
     /// An organization with `credits_usd`, a project in `mode` with the given own provider
     /// keys, and an API key (with an optional limit).
     pub async fn tenant(
@@ -242,4 +260,20 @@ impl Gateway {
 /// A minimal chat request.
 pub fn ask(model: &str) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": "Say hi"}]})
+}
+
+/// Usage records in the event log (each `UsageRecorded` event holds a batch of them).
+pub async fn usage_records(app: &tollgate::app::AppState) -> i64 {
+    use sqlx::Row;
+    let rows =
+        sqlx::query("SELECT CAST(payload AS TEXT) AS p FROM events WHERE aggregate_type = 'Usage'")
+            .fetch_all(&app.db.any)
+            .await
+            .unwrap();
+    rows.iter()
+        .map(|r| {
+            let v: Value = serde_json::from_str(&r.get::<String, _>("p")).unwrap();
+            v["UsageRecorded"]["records"].as_array().unwrap().len() as i64
+        })
+        .sum()
 }
