@@ -35,8 +35,24 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
     let background = app.spawn_background();
+    let result = serve_connections(&app, listener, shutdown).await;
+    // In-flight requests are done: write every usage record.
+    app.drain_usage().await;
+    for task in background {
+        task.abort();
+    }
+    result
+}
+
+/// Accepts and serves connections until `shutdown`, then lets in-flight requests and the
+/// work they leave behind (a stream's usage record) finish. Used by both serving designs.
+async fn serve_connections(
+    app: &AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
     // Small writes (stream chunks) go out at once instead of waiting on Nagle's algorithm.
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
@@ -44,12 +60,7 @@ pub async fn serve(
     let result = axum::serve(listener, router(app.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
-    // In-flight requests are done, and what they left running: write every usage record.
     app.proxy.tasks.close();
     app.proxy.tasks.wait().await;
-    app.drain_usage().await;
-    for task in background {
-        task.abort();
-    }
     result
 }

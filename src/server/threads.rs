@@ -145,12 +145,9 @@ fn spawn_loop(
                 report,
             } = ends;
             runtime.block_on(async move {
-                let served = serve_loop(&app, listener, stopped).await;
-                // Connections are closed; tasks they spawned (a stream's usage record) run
-                // on this runtime and must finish before it is dropped.
-                app.proxy.tasks.close();
-                app.proxy.tasks.wait().await;
-                report.send(served);
+                // Returns once the tasks the requests left (they run on this runtime) are
+                // done too, so none is lost when the runtime goes.
+                report.send(serve_loop(&app, listener, stopped).await);
                 let _ = released.wait_for(|r| *r).await;
             });
         })
@@ -161,7 +158,6 @@ async fn serve_loop(
     listener: std::net::TcpListener,
     mut stopped: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
     // Tokio wakes its driver (an eventfd write) whenever a timer is registered that is due
     // before every timer already waiting, which on an idle wheel is each request's upstream
     // timeout. A short timer always pending spares every request that syscall.
@@ -170,12 +166,9 @@ async fn serve_loop(
             tokio::time::sleep(std::time::Duration::from_secs(10)).await;
         }
     });
-    let listener = TcpListener::from_std(listener)?.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, super::router(app.clone()))
-        .with_graceful_shutdown(async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        })
-        .await
+    let listener = TcpListener::from_std(listener)?;
+    super::serve_connections(app, listener, async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    })
+    .await
 }
