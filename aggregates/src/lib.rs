@@ -11,6 +11,7 @@ pub mod project;
 pub mod services;
 pub mod types;
 pub mod usage;
+pub mod usage_json;
 
 pub use error::DomainError;
 pub use services::DomainServices;

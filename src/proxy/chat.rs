@@ -210,7 +210,7 @@ async fn attempt(
     let started = std::time::Instant::now();
     let answer = if streaming {
         provider
-            .complete_stream(http, &route.target, request.json)
+            .complete_stream(http, &route.target, request)
             .await
             .map(Answer::Stream)
     } else {

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use tokio::sync::mpsc;
 
 use tollgate_aggregates::usage::{UsageRecord, MAX_RECORDS_PER_EVENT, USAGE_AGGREGATE_TYPE};
+use tollgate_aggregates::usage_json::usage_recorded_json;
 use tollgate_projections::{Db, Projector};
 
 use super::state::ProxyState;
@@ -169,12 +170,6 @@ async fn run(
     }
 }
 
-/// `UsageEvent` as it is serialized, over borrowed records (no copy of a flush's records).
-#[derive(serde::Serialize)]
-enum Recorded<'a> {
-    UsageRecorded { records: &'a [UsageRecord] },
-}
-
 /// A flush's records as events: one per organization, split at `MAX_RECORDS_PER_EVENT`.
 fn events_of(records: Vec<UsageRecord>) -> Vec<Vec<UsageRecord>> {
     let mut by_org: BTreeMap<String, Vec<UsageRecord>> = BTreeMap::new();
@@ -220,14 +215,13 @@ async fn write(
             "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         })
         .to_string();
-        let event = Recorded::UsageRecorded { records };
         sqlx::query(&sql)
             .bind(USAGE_AGGREGATE_TYPE)
             .bind(stream)
             .bind(next)
             .bind("UsageRecorded")
             .bind("1.0")
-            .bind(serde_json::to_string(&event).unwrap_or_default())
+            .bind(usage_recorded_json(records))
             .bind(metadata)
             .execute(&mut *tx)
             .await?;
@@ -238,28 +232,6 @@ async fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tollgate_aggregates::usage::UsageEvent;
-
-    #[test]
-    fn borrowed_batches_serialize_as_usage_events() {
-        let record: UsageRecord = serde_json::from_value(serde_json::json!({
-            "request_id": "r1", "organization_id": "o", "project_id": "p", "key_id": "k",
-            "endpoint": "chat", "requested_model": "m", "model": "m", "provider": "openai",
-            "paid_with": "credits", "prompt_tokens": 3, "completion_tokens": 4,
-            "cached_tokens": 0, "reasoning_tokens": 0, "cost_nano_usd": 10, "fee_nano_usd": 1,
-            "estimated": false, "cached": false, "streamed": true, "status": 200,
-            "error_code": null, "latency_ms": 2, "time_to_first_token_ms": 1, "started_at": 5
-        }))
-        .expect("a record");
-        let records = [record.clone(), record.clone()];
-        let text = serde_json::to_string(&Recorded::UsageRecorded { records: &records })
-            .expect("serializes");
-        let owned = UsageEvent::UsageRecorded {
-            records: vec![record.clone(), record.clone()],
-        };
-        assert_eq!(text, serde_json::to_string(&owned).expect("serializes"));
-        assert_eq!(serde_json::from_str::<UsageEvent>(&text).ok(), Some(owned));
-    }
 
     #[test]
     fn a_flush_becomes_one_event_per_organization_split_at_the_maximum() {

@@ -12,7 +12,8 @@ use crate::{answer_sse, both, raw_chat, sse_data, OPENAI};
 both!(
     bytes_pass_through_both_ways,
     rewrites_only_what_it_must,
-    stream_chunks_pass_through
+    stream_chunks_pass_through,
+    stream_requests_keep_the_clients_bytes
 );
 
 /// Odd spacing, key order and a field the gateway does not know: all must survive.
@@ -103,4 +104,38 @@ async fn stream_chunks_pass_through(backend: Backend) {
     let logs = g.usage_logs(&t.project, 1).await;
     assert_eq!(logs[0]["prompt_tokens"], 5);
     assert_eq!(logs[0]["estimated"], false);
+}
+
+async fn stream_requests_keep_the_clients_bytes(backend: Backend) {
+    let g = spawn_gateway(backend).await;
+    let chunk = "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},\"finish_reason\":\"stop\"}]}";
+    answer_sse(&g, format!("data: {chunk}\n\ndata: [DONE]\n\n")).await;
+    let t = g.tenant("credits", 1.0, &[], None).await;
+    let auth = format!("Bearer {}", t.token);
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    // No stream options: the client's bytes, with the usage option added at the end.
+    let sent = "{ \"stream\": true, \"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"caf\\u00e9\"}], \"x_extra\": [1, 2.50] }\n";
+    let r = raw_chat(&g, &headers, sent).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(sse_data(&r.text), [chunk, "[DONE]"]);
+    // Stream options the client chose are rewritten: the gateway needs the usage chunk.
+    let r = raw_chat(
+        &g,
+        &headers,
+        "{\"model\":\"openai/gpt-4o-mini\",\"stream\":true,\"stream_options\":{\"include_usage\":false},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let received = g.received(OPENAI).await;
+    assert_eq!(received.len(), 2);
+    assert_eq!(
+        String::from_utf8_lossy(&received[0].body),
+        "{ \"stream\": true, \"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"caf\\u00e9\"}], \"x_extra\": [1, 2.50] ,\"stream_options\":{\"include_usage\":true}}"
+    );
+    let rewritten: serde_json::Value = received[1].body_json().expect("JSON");
+    assert_eq!(rewritten["model"], "gpt-4o-mini");
+    assert_eq!(rewritten["stream_options"]["include_usage"], true);
 }

@@ -22,7 +22,8 @@ pub(crate) enum Val {
 pub(crate) struct Bulk {
     audit: Vec<Vec<Val>>,
     usage: Vec<Vec<Val>>,
-    spend: HashMap<(&'static str, String), (i64, i64)>,
+    /// Requests and cost per id, one map per scope of `SPEND_SCOPES`.
+    spend: [HashMap<String, (i64, i64)>; 3],
     credits: HashMap<String, i64>,
 }
 
@@ -37,18 +38,27 @@ impl Bulk {
     /// Record `index` of the usage event at `position` (its row id keeps log order).
     pub(crate) fn usage(&mut self, position: i64, index: usize, r: UsageRecord) {
         let total = r.cost_nano_usd + r.fee_nano_usd;
-        for (scope, id) in [
-            ("key", &r.key_id),
-            ("project", &r.project_id),
-            ("organization", &r.organization_id),
-        ] {
-            let e = self.spend.entry((scope, id.clone())).or_default();
+        for (totals, id) in
+            self.spend
+                .iter_mut()
+                .zip([&r.key_id, &r.project_id, &r.organization_id])
+        {
+            // A batch has few ids and many records: look up before copying the id.
+            let e = match totals.get_mut(id.as_str()) {
+                Some(e) => e,
+                None => totals.entry(id.clone()).or_default(),
+            };
             e.0 += 1;
             e.1 += total;
         }
         let charged = r.charged_to_credits();
         if charged != 0 {
-            *self.credits.entry(r.organization_id.clone()).or_default() += charged;
+            match self.credits.get_mut(r.organization_id.as_str()) {
+                Some(c) => *c += charged,
+                None => {
+                    self.credits.insert(r.organization_id.clone(), charged);
+                }
+            }
         }
         let n = |v: u64| Val::I(i64::try_from(v).unwrap_or(i64::MAX));
         self.usage.push(vec![
@@ -87,17 +97,14 @@ impl Bulk {
         insert(tx, "rm_audit", AUDIT_COLUMNS, self.audit, postgres).await?;
         insert(tx, "rm_usage_logs", USAGE_COLUMNS, self.usage, postgres).await?;
         if postgres {
-            let rows = self
-                .spend
-                .into_iter()
-                .map(|((scope, id), (requests, cost))| {
-                    vec![
-                        Val::T(scope.into()),
-                        Val::T(id),
-                        Val::I(requests),
-                        Val::I(cost),
-                    ]
-                });
+            let rows = spend_rows(self.spend).map(|(scope, id, (requests, cost))| {
+                vec![
+                    Val::T(scope.into()),
+                    Val::T(id),
+                    Val::I(requests),
+                    Val::I(cost),
+                ]
+            });
             insert_unnest(
                 tx,
                 "rm_spend",
@@ -108,7 +115,7 @@ impl Bulk {
             .await?;
             return debit(tx, self.credits).await;
         }
-        for ((scope, id), (requests, cost)) in self.spend {
+        for (scope, id, (requests, cost)) in spend_rows(self.spend) {
             sqlx::query(&format!(
                 "INSERT INTO rm_spend ({}) VALUES ($1, $2, $3, $4) {SPEND_CONFLICT}",
                 SPEND_COLUMNS.join(", ")
@@ -122,6 +129,18 @@ impl Bulk {
         }
         debit(tx, self.credits).await
     }
+}
+
+/// The scopes of `Bulk::spend`'s maps, in order.
+const SPEND_SCOPES: [&str; 3] = ["key", "project", "organization"];
+
+fn spend_rows(
+    spend: [HashMap<String, (i64, i64)>; 3],
+) -> impl Iterator<Item = (&'static str, String, (i64, i64))> {
+    SPEND_SCOPES
+        .into_iter()
+        .zip(spend)
+        .flat_map(|(scope, totals)| totals.into_iter().map(move |(id, t)| (scope, id, t)))
 }
 
 async fn debit(tx: &mut Tx<'_>, credits: HashMap<String, i64>) -> Result<()> {

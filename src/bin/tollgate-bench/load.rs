@@ -96,25 +96,35 @@ pub async fn drive(t: &Target, conns: usize, duration: Duration) -> Stats {
     }
 }
 
-/// Time to the first body bytes of `n` streamed requests, one at a time; (p50, p99) in µs.
-pub async fn ttft(t: &Target, n: usize) -> (f64, f64, u64) {
-    let client = client(1);
-    let mut samples = Vec::with_capacity(n);
-    let mut sent = 0;
+/// Time to the first body bytes of `n` streamed requests per target, one at a time, the
+/// targets taking turns (so a slow spell of the machine, or work a previous phase left
+/// behind, falls on all of them); per target (p50, p99) in µs and requests sent.
+pub async fn ttft(targets: &[&Target], n: usize) -> Vec<(f64, f64, u64)> {
+    let clients: Vec<reqwest::Client> = targets.iter().map(|_| client(1)).collect();
+    let mut samples: Vec<Vec<u32>> = targets.iter().map(|_| Vec::with_capacity(n)).collect();
+    let mut sent = vec![0u64; targets.len()];
     for _ in 0..n {
-        let t0 = Instant::now();
-        sent += 1;
-        let Ok(r) = request(&client, t).send().await else {
-            continue;
-        };
-        let mut body = r.bytes_stream();
-        if let Some(Ok(_)) = body.next().await {
-            samples.push(t0.elapsed().as_micros() as u32);
+        for (i, t) in targets.iter().enumerate() {
+            let t0 = Instant::now();
+            sent[i] += 1;
+            let Ok(r) = request(&clients[i], t).send().await else {
+                continue;
+            };
+            let mut body = r.bytes_stream();
+            if let Some(Ok(_)) = body.next().await {
+                samples[i].push(t0.elapsed().as_micros() as u32);
+            }
+            while body.next().await.is_some() {}
         }
-        while body.next().await.is_some() {}
     }
-    samples.sort_unstable();
-    (percentile(&samples, 50.0), percentile(&samples, 99.0), sent)
+    samples
+        .into_iter()
+        .zip(sent)
+        .map(|(mut s, sent)| {
+            s.sort_unstable();
+            (percentile(&s, 50.0), percentile(&s, 99.0), sent)
+        })
+        .collect()
 }
 
 /// `n` concurrent streamed requests held open, read to the end.

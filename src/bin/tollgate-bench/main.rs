@@ -341,35 +341,27 @@ async fn bench_store(store: &str, o: &Options) -> Results {
     let samples = if o.duration < Duration::from_secs(1) {
         20
     } else {
-        300
+        1000
     };
-    let (d50, d99, _) = load::ttft(
-        &Target {
-            body: stream_body.clone(),
-            ..direct.clone()
-        },
-        samples,
-    )
-    .await;
     let streamed = Target {
         body: stream_body.clone(),
         ..through.clone()
     };
-    let (g50, g99, n) = load::ttft(&streamed, samples).await;
-    r.ttft_direct = (d50, d99);
-    r.ttft_gateway = (g50, g99);
-    sent += n;
-    if let Some(via) = &via_nginx {
-        let (n50, n99, _) = load::ttft(
-            &Target {
-                body: stream_body.clone(),
-                ..via.clone()
-            },
-            samples,
-        )
-        .await;
-        r.ttft_nginx = Some((n50, n99));
-    }
+    let stream_direct = Target {
+        body: stream_body.clone(),
+        ..direct.clone()
+    };
+    let stream_nginx = via_nginx.as_ref().map(|via| Target {
+        body: stream_body.clone(),
+        ..via.clone()
+    });
+    let mut targets = vec![&stream_direct, &streamed];
+    targets.extend(stream_nginx.as_ref());
+    let figures = load::ttft(&targets, samples).await;
+    r.ttft_direct = (figures[0].0, figures[0].1);
+    r.ttft_gateway = (figures[1].0, figures[1].1);
+    sent += figures[1].2;
+    r.ttft_nginx = figures.get(2).map(|f| (f.0, f.1));
     drop(nginx);
     // 256 streams held open together (20 chunks, 10 ms apart), memory sampled meanwhile.
     let slow = Target {

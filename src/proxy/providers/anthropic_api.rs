@@ -47,9 +47,10 @@ impl Provider for Anthropic {
         &'a self,
         http: &'a Http,
         target: &'a Target,
-        body: &'a Value,
+        incoming: Incoming<'a>,
     ) -> BoxFuture<'a, Result<ChunkStream, ProxyError>> {
         Box::pin(async move {
+            let body = incoming.json;
             let upstream = anthropic::request(body, &target.model, true).map_err(bad_upstream)?;
             let resp = call(request(http, target, &upstream), target.timeout, message_of).await?;
             let model = body["model"].as_str().unwrap_or(&target.model).to_string();

@@ -53,9 +53,10 @@ impl Provider for Gemini {
         &'a self,
         http: &'a Http,
         target: &'a Target,
-        body: &'a Value,
+        incoming: Incoming<'a>,
     ) -> BoxFuture<'a, Result<ChunkStream, ProxyError>> {
         Box::pin(async move {
+            let body = incoming.json;
             let upstream = gemini::request(body).map_err(bad_upstream)?;
             let req = request(http, target, "streamGenerateContent?alt=sse", &upstream);
             let resp = call(req, target.timeout, message_of).await?;

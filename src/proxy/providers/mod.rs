@@ -86,7 +86,7 @@ pub trait Provider: Send + Sync {
         &'a self,
         http: &'a Http,
         target: &'a Target,
-        body: &'a Value,
+        request: Incoming<'a>,
     ) -> BoxFuture<'a, Result<ChunkStream, ProxyError>>;
     /// Embeddings (OpenAI format in and out).
     fn embed<'a>(

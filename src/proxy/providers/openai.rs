@@ -47,6 +47,33 @@ fn request_as_is<'h>(
     })
 }
 
+/// A stream request goes upstream as the client's bytes with the usage option added, when it
+/// already names the provider's model, asks for a stream and sets no stream options: no copy
+/// of the parsed request, no serializing it again.
+fn stream_as_is<'h>(
+    http: &'h Http,
+    target: &Target,
+    path: &str,
+    request: Incoming<'_>,
+) -> Option<Req<'h>> {
+    let body = request.json;
+    let plain = body["model"].as_str() == Some(target.model.as_str())
+        && body.get("stream") == Some(&Value::Bool(true))
+        && body.get("stream_options").is_none();
+    // The body parsed as an object with a `stream` key, so it ends with `}` after a member.
+    let raw = request.raw.trim_ascii_end().strip_suffix(b"}")?;
+    plain.then(|| {
+        let mut bytes = Vec::with_capacity(raw.len() + 48);
+        bytes.extend_from_slice(raw);
+        // The gateway meters every stream, so it always asks for the usage chunk.
+        bytes.extend_from_slice(br#","stream_options":{"include_usage":true}}"#);
+        post(http, target, path)
+            .bearer_auth(&target.api_key)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(bytes.into())
+    })
+}
+
 /// What the gateway reads of an answer it passes on: that it has choices, and its usage.
 /// The rest is checked as JSON but not built into a tree.
 #[derive(serde::Deserialize)]
@@ -96,20 +123,19 @@ impl Provider for OpenAiCompatible {
         &'a self,
         http: &'a Http,
         target: &'a Target,
-        body: &'a Value,
+        request: Incoming<'a>,
     ) -> BoxFuture<'a, Result<ChunkStream, ProxyError>> {
         Box::pin(async move {
-            let mut body = body.clone();
-            body["model"] = json!(target.model);
-            body["stream"] = json!(true);
-            // The gateway meters every stream, so it always asks for the usage chunk.
-            body["stream_options"] = json!({"include_usage": true});
-            let resp = call(
-                request(http, target, "/chat/completions", &body),
-                target.timeout,
-                message_of,
-            )
-            .await?;
+            let path = "/chat/completions";
+            let req = stream_as_is(http, target, path, request).unwrap_or_else(|| {
+                let mut body = request.json.clone();
+                body["model"] = json!(target.model);
+                body["stream"] = json!(true);
+                // The gateway meters every stream, so it always asks for the usage chunk.
+                body["stream_options"] = json!({"include_usage": true});
+                self::request(http, target, path, &body)
+            });
+            let resp = call(req, target.timeout, message_of).await?;
             // Polled by the reader directly; dropping it cancels the upstream request.
             let upstream: Events = Box::pin(events(resp));
             Ok(Box::pin(futures::stream::unfold(
