@@ -92,6 +92,59 @@ where
     rows.iter().map(StoredEvent::from_row).collect()
 }
 
+/// Events of one usage stream whose payloads the reader already holds: (stream, first and
+/// last sequence).
+pub(crate) type Known<'a> = (&'a str, i64, i64);
+
+/// Like `fetch_after`, with an empty payload for the `known` events: the projector holds
+/// their records, so the database need not decompress and send them.
+pub(crate) async fn fetch_after_knowing<'e, E>(
+    exec: E,
+    position: i64,
+    limit: i64,
+    known: Known<'_>,
+) -> Result<Vec<StoredEvent>>
+where
+    E: Executor<'e, Database = sqlx::Any>,
+{
+    let payload = "CAST(payload AS TEXT) AS payload";
+    let sql = format!(
+        "SELECT {} FROM events WHERE global_pos > $1 ORDER BY global_pos LIMIT $2",
+        event_columns("").replace(
+            payload,
+            "CASE WHEN aggregate_type = $3 AND aggregate_id = $4 AND sequence BETWEEN $5 AND $6 \
+             THEN '' ELSE CAST(payload AS TEXT) END AS payload"
+        )
+    );
+    let rows = sqlx::query(&sql)
+        .bind(position)
+        .bind(limit)
+        .bind(tollgate_aggregates::usage::USAGE_AGGREGATE_TYPE)
+        .bind(known.0)
+        .bind(known.1)
+        .bind(known.2)
+        .fetch_all(exec)
+        .await?;
+    rows.iter().map(StoredEvent::from_row).collect()
+}
+
+/// One event's payload (JSON text).
+pub(crate) async fn fetch_payload<'e, E>(exec: E, event: &StoredEvent) -> Result<String>
+where
+    E: Executor<'e, Database = sqlx::Any>,
+{
+    let row = sqlx::query(
+        "SELECT CAST(payload AS TEXT) AS payload FROM events \
+         WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
+    )
+    .bind(&event.aggregate_type)
+    .bind(&event.aggregate_id)
+    .bind(event.sequence)
+    .fetch_one(exec)
+    .await?;
+    Ok(row.try_get("payload")?)
+}
+
 /// Like `fetch_after`, leaving out one stream (a process's own usage, which it already knows).
 pub async fn fetch_after_except(
     db: &Db,

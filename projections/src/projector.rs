@@ -9,7 +9,7 @@ use sqlx::Row;
 use tokio::sync::{mpsc, watch, Mutex};
 use tollgate_aggregates::usage::{UsageRecord, USAGE_AGGREGATE_TYPE};
 
-use crate::events::fetch_after;
+use crate::events::{fetch_after, fetch_after_knowing, fetch_payload, Known};
 use crate::{indexes, write, Db, Result, StoredEvent};
 
 const CHECKPOINT: &str = "read_models";
@@ -75,15 +75,12 @@ impl Projector {
         }
     }
 
-    fn take_handed(&self, event: &StoredEvent) -> Option<Vec<UsageRecord>> {
-        if event.aggregate_type != USAGE_AGGREGATE_TYPE {
-            return None;
-        }
-        let mut handed = self.handed.lock().ok()?;
-        if handed.is_empty() {
-            return None;
-        }
-        handed.remove(&(event.aggregate_id.clone(), event.sequence))
+    /// Takes everything handed over so far, for one batch.
+    fn take_handed(&self) -> Handed {
+        self.handed
+            .lock()
+            .map(|mut h| std::mem::take(&mut *h))
+            .unwrap_or_default()
     }
 
     /// The position the read models reflect, as last seen by this process.
@@ -139,16 +136,20 @@ impl Projector {
             .fetch_one(&mut *tx)
             .await?;
         let mut position: i64 = row.try_get("position")?;
+        let mut handed = self.take_handed();
         let prefetched = match ahead.as_mut() {
             Some(rx) => rx.recv().await,
             None => None,
         };
-        let events = match prefetched {
+        let mut events = match prefetched {
             Some(Ok((after, events))) if after == position => events,
             // Another replica moved the checkpoint, or the read failed: read in the transaction.
             _ => {
                 *ahead = None;
-                fetch_after(&mut *tx, position, BATCH).await?
+                match known(&handed) {
+                    Some(known) => fetch_after_knowing(&mut *tx, position, BATCH, known).await?,
+                    None => fetch_after(&mut *tx, position, BATCH).await?,
+                }
             }
         };
         if events.is_empty() {
@@ -156,9 +157,16 @@ impl Projector {
             return Ok((position, 0));
         }
         let mut bulk = write::Bulk::default();
-        for event in &events {
-            let handed = self.take_handed(event);
-            write::apply(&mut tx, &mut bulk, event, handed).await?;
+        for event in events.iter_mut() {
+            let records = match event.aggregate_type == USAGE_AGGREGATE_TYPE {
+                true => handed.remove(&(event.aggregate_id.clone(), event.sequence)),
+                false => None,
+            };
+            if records.is_none() && event.payload.is_empty() {
+                // Not expected (the span holds only handed events); read it after all.
+                event.payload = fetch_payload(&mut *tx, event).await?;
+            }
+            write::apply(&mut tx, &mut bulk, event, records).await?;
             position = event.position;
         }
         bulk.flush(&mut tx, self.db.is_postgres()).await?;
@@ -231,6 +239,25 @@ impl Projector {
     }
 }
 
+type Handed = HashMap<(String, i64), Vec<UsageRecord>>;
+
+/// The usage events a batch need not read the payloads of: the span of one stream's handed
+/// sequences, when the batch holds every one of them.
+fn known(handed: &Handed) -> Option<Known<'_>> {
+    let (stream, _) = handed.keys().next()?;
+    let mut first = i64::MAX;
+    let mut last = i64::MIN;
+    for (s, sequence) in handed.keys() {
+        if s != stream {
+            return None;
+        }
+        first = first.min(*sequence);
+        last = last.max(*sequence);
+    }
+    // Gaps would mean events in the span whose records are not here.
+    (usize::try_from(last - first + 1).ok()? == handed.len()).then_some((stream, first, last))
+}
+
 /// Batches read ahead, each with the position it starts after.
 type Prefetch = mpsc::Receiver<Result<(i64, Vec<StoredEvent>)>>;
 
@@ -278,5 +305,27 @@ async fn listen(pool: sqlx::PgPool, wake: Arc<tokio::sync::Notify>) {
         while listener.recv().await.is_ok() {
             wake.notify_one();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handed(keys: &[(&str, i64)]) -> Handed {
+        keys.iter()
+            .map(|(s, q)| ((s.to_string(), *q), Vec::new()))
+            .collect()
+    }
+
+    #[test]
+    fn payloads_are_skipped_only_for_a_whole_span_of_one_stream() {
+        assert_eq!(known(&handed(&[])), None);
+        assert_eq!(
+            known(&handed(&[("a", 3), ("a", 5), ("a", 4)])),
+            Some(("a", 3, 5))
+        );
+        assert_eq!(known(&handed(&[("a", 3), ("a", 5)])), None, "a gap");
+        assert_eq!(known(&handed(&[("a", 3), ("b", 4)])), None, "two streams");
     }
 }
