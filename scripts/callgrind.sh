@@ -5,6 +5,7 @@
 # for N requests at one connection, and prints instructions per request and the top functions.
 #   usage: scripts/callgrind.sh [requests] [connections] [stream]
 #   (needs: cargo build --release --bins). More connections: larger usage batches, as under load.
+#   DATABASE_URL=postgres://... runs it on an empty Postgres database instead.
 set -euo pipefail
 N=${1:-500}
 CONNS=${2:-1}
@@ -19,7 +20,7 @@ trap cleanup EXIT
 
 "$BIN" mock-provider --listen "127.0.0.1:$MOCK_PORT" >/dev/null &
 MOCK_PID=$!
-TOLLGATE_DATABASE_URL="sqlite://$WORK/gw.db" TOLLGATE_LISTEN="127.0.0.1:$GW_PORT" \
+TOLLGATE_DATABASE_URL="${DATABASE_URL:-sqlite://$WORK/gw.db}" TOLLGATE_LISTEN="127.0.0.1:$GW_PORT" \
   TOLLGATE_ADMIN_TOKEN=$ADMIN TOLLGATE_SECRET_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
   TOLLGATE_PROVIDER_OPENAI_API_KEY=upstream-key \
   TOLLGATE_PROVIDER_OPENAI_BASE_URL="http://127.0.0.1:$MOCK_PORT/v1" RUST_LOG=${RUST_LOG:-info} \

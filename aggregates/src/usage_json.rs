@@ -8,8 +8,8 @@ use crate::usage::UsageRecord;
 /// `{"UsageRecorded":{"records":[...]}}` for `records`, as `serde_json::to_string` of
 /// `UsageEvent::UsageRecorded` writes it.
 pub fn usage_recorded_json(records: &[UsageRecord]) -> String {
-    // About 560 bytes per record with ids and model names of usual lengths.
-    let mut out = String::with_capacity(40 + records.len() * 600);
+    // About 620 bytes per record with UUID ids and model names of usual lengths.
+    let mut out = String::with_capacity(40 + records.len() * 700);
     out.push_str(r#"{"UsageRecorded":{"records":["#);
     for (i, r) in records.iter().enumerate() {
         if i > 0 {

@@ -121,9 +121,19 @@ pub fn fee(cost: i64, percent: f64) -> i64 {
 /// Nano-USD as a decimal dollar amount with nine places (`0.000123000`), exact and without
 /// float formatting (which cost more than the rest of building the response).
 pub fn usd(nano: i64) -> String {
-    let sign = if nano < 0 { "-" } else { "" };
     let n = nano.unsigned_abs();
-    format!("{sign}{}.{:09}", n / 1_000_000_000, n % 1_000_000_000)
+    let mut out = String::with_capacity(24);
+    if nano < 0 {
+        out.push('-');
+    }
+    out.push_str(itoa::Buffer::new().format(n / 1_000_000_000));
+    out.push('.');
+    // Nine digits of fraction, zero-padded.
+    let mut digits = itoa::Buffer::new();
+    let fraction = digits.format(n % 1_000_000_000);
+    out.extend(std::iter::repeat_n('0', 9 - fraction.len()));
+    out.push_str(fraction);
+    out
 }
 
 #[cfg(test)]

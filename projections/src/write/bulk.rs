@@ -5,6 +5,9 @@
 
 use std::collections::HashMap;
 
+/// The batch's maps are keyed by ids the gateway generated, so a fast hash is safe.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 use tollgate_aggregates::usage::UsageRecord;
 
 use super::Tx;
@@ -23,8 +26,8 @@ pub(crate) struct Bulk {
     audit: Vec<Vec<Val>>,
     usage: Vec<Vec<Val>>,
     /// Requests and cost per id, one map per scope of `SPEND_SCOPES`.
-    spend: [HashMap<String, (i64, i64)>; 3],
-    credits: HashMap<String, i64>,
+    spend: [Map<String, (i64, i64)>; 3],
+    credits: Map<String, i64>,
 }
 
 /// Rows per multi-row statement on SQLite (Postgres gets one array per column instead).
@@ -135,7 +138,7 @@ impl Bulk {
 const SPEND_SCOPES: [&str; 3] = ["key", "project", "organization"];
 
 fn spend_rows(
-    spend: [HashMap<String, (i64, i64)>; 3],
+    spend: [Map<String, (i64, i64)>; 3],
 ) -> impl Iterator<Item = (&'static str, String, (i64, i64))> {
     SPEND_SCOPES
         .into_iter()
@@ -143,7 +146,7 @@ fn spend_rows(
         .flat_map(|(scope, totals)| totals.into_iter().map(move |(id, t)| (scope, id, t)))
 }
 
-async fn debit(tx: &mut Tx<'_>, credits: HashMap<String, i64>) -> Result<()> {
+async fn debit(tx: &mut Tx<'_>, credits: Map<String, i64>) -> Result<()> {
     for (org, charged) in credits {
         sqlx::query(
             "UPDATE rm_organizations SET credits_nano_usd = credits_nano_usd - $1 WHERE id = $2",
@@ -235,7 +238,14 @@ async fn insert_unnest(
             Val::T(_) | Val::OT(_) => "text[]",
         })
         .collect();
-    let mut arrays: Vec<String> = vec![String::from("{"); columns.len()];
+    // Sized for ids of UUID length, so that big batches are not copied as they grow.
+    let mut arrays: Vec<String> = (0..columns.len())
+        .map(|_| {
+            let mut a = String::with_capacity(rows.len() * 40 + 2);
+            a.push('{');
+            a
+        })
+        .collect();
     for (r, row) in rows.into_iter().enumerate() {
         for (array, v) in arrays.iter_mut().zip(row) {
             if r > 0 {

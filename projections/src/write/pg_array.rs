@@ -2,16 +2,12 @@
 //! parameter. Every text element is quoted, so commas, braces, spaces and the word NULL in
 //! a value stay data.
 
-use std::fmt::Write;
-
 use super::bulk::Val;
 
 /// Appends one element to an array literal under construction.
 pub(crate) fn push(array: &mut String, v: &Val) {
     match v {
-        Val::I(n) | Val::OI(Some(n)) => {
-            let _ = write!(array, "{n}");
-        }
+        Val::I(n) | Val::OI(Some(n)) => array.push_str(itoa::Buffer::new().format(*n)),
         Val::T(t) | Val::OT(Some(t)) => quote(array, t),
         Val::OI(None) | Val::OT(None) => array.push_str("NULL"),
     }
@@ -20,6 +16,12 @@ pub(crate) fn push(array: &mut String, v: &Val) {
 fn quote(array: &mut String, t: &str) {
     array.reserve(t.len() + 2);
     array.push('"');
+    // Ids and model names rarely hold a quote or a backslash: copied whole, not char by char.
+    if !t.bytes().any(|b| b == b'"' || b == b'\\') {
+        array.push_str(t);
+        array.push('"');
+        return;
+    }
     for c in t.chars() {
         if c == '"' || c == '\\' {
             array.push('\\');

@@ -20,8 +20,10 @@ pub struct RebuildResult {
 pub async fn fresh_database(store: &str) -> String {
     let stamp = format!("{}_{}", chrono::Utc::now().timestamp(), std::process::id());
     if store == "postgres" {
+        // Loopback, as a gateway beside its database: without TLS, which the client would
+        // otherwise negotiate (Debian's server offers it) for nothing but cost.
         let admin = std::env::var("TOLLGATE_BENCH_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test?sslmode=disable".into());
         let mut conn = sqlx::PgConnection::connect(&admin)
             .await
             .expect("Postgres for the benchmark");
@@ -30,11 +32,14 @@ pub async fn fresh_database(store: &str) -> String {
             .execute(&mut conn)
             .await
             .expect("create database");
-        let base = admin
-            .rsplit_once('/')
-            .map_or(admin.as_str(), |(b, _)| b)
-            .to_string();
-        format!("{base}/{name}")
+        let (url, query) = admin
+            .split_once('?')
+            .map_or((admin.as_str(), None), |(u, q)| (u, Some(q)));
+        let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
+        match query {
+            Some(q) => format!("{base}/{name}?{q}"),
+            None => format!("{base}/{name}"),
+        }
     } else {
         let dir = std::env::temp_dir().join(format!("tollgate-bench-{stamp}"));
         std::fs::create_dir_all(&dir).expect("temp dir");

@@ -121,11 +121,30 @@ impl Req<'_> {
         self
     }
 
+    /// The `Host` header, prepared once per URL (else the client formats it per request).
+    pub fn host(mut self, host: Option<HeaderValue>) -> Self {
+        if let Some(h) = host {
+            self.headers.insert(http::header::HOST, h);
+        }
+        self
+    }
+
     pub fn bearer_auth(self, token: &str) -> Self {
-        let value = HeaderValue::from_str(&format!("Bearer {token}")).map(|mut v| {
-            v.set_sensitive(true);
-            v
-        });
+        // Built once per provider key: formatting and validating it was a per-request cost.
+        static BUILT: std::sync::LazyLock<crate::proxy::FastMap<String, HeaderValue>> =
+            std::sync::LazyLock::new(Default::default);
+        let value = match BUILT.get(token) {
+            Some(v) => Ok(v.clone()),
+            None => HeaderValue::from_str(&format!("Bearer {token}")).map(|mut v| {
+                v.set_sensitive(true);
+                // Bounded: keys come from configuration and projects' provider keys.
+                if BUILT.len() >= 10_000 {
+                    BUILT.clear();
+                }
+                BUILT.insert(token.to_string(), v.clone());
+                v
+            }),
+        };
         match value {
             Ok(v) => self.header(AUTHORIZATION, v),
             Err(_) => Self {
@@ -166,6 +185,22 @@ impl Req<'_> {
 
 pub struct Resp(http::Response<Incoming>);
 
+/// What the client would put in `Host` for `uri`: its host, with the port when it is not the
+/// scheme's default.
+pub fn host_header(uri: &Uri) -> Option<HeaderValue> {
+    let host = uri.host()?;
+    let default = match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    };
+    match uri.port_u16() {
+        Some(port) if Some(port) != default => HeaderValue::from_str(&format!("{host}:{port}")),
+        _ => HeaderValue::from_str(host),
+    }
+    .ok()
+}
+
 impl Resp {
     pub fn status(&self) -> StatusCode {
         self.0.status()
@@ -198,6 +233,34 @@ impl Resp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_header_names_the_port_only_when_it_is_not_the_default() {
+        let host =
+            |u: &str| host_header(&u.parse().unwrap()).map(|h| h.to_str().unwrap().to_string());
+        assert_eq!(
+            host("http://127.0.0.1:8080/v1").as_deref(),
+            Some("127.0.0.1:8080")
+        );
+        assert_eq!(
+            host("https://api.openai.com/v1").as_deref(),
+            Some("api.openai.com")
+        );
+        assert_eq!(
+            host("https://example.com:443/x").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(
+            host("http://example.com:80/x").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(
+            host("https://example.com:80/x").as_deref(),
+            Some("example.com:80")
+        );
+        assert_eq!(host("http://[::1]:9/x").as_deref(), Some("[::1]:9"));
+        assert_eq!(host("/no/host"), None);
+    }
 
     /// HTTPS goes through TLS (here: a server that is not speaking it), HTTP does not.
     #[tokio::test]

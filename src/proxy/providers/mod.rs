@@ -125,26 +125,28 @@ pub fn default_base_url(provider: &str) -> Option<&'static str> {
 /// A POST to the target's endpoint. The URI is parsed once per base URL and path, and found
 /// again without allocating.
 fn post<'h>(http: &'h Http, target: &Target, path: &str) -> Req<'h> {
-    type Uris = crate::proxy::FastMap<String, crate::proxy::FastMap<String, ::http::Uri>>;
+    type Parsed = (::http::Uri, Option<::http::HeaderValue>);
+    type Uris = crate::proxy::FastMap<String, crate::proxy::FastMap<String, Parsed>>;
     static PARSED: std::sync::LazyLock<Uris> = std::sync::LazyLock::new(Uris::default);
     let base = target.base_url.as_str();
-    if let Some(u) = PARSED
+    if let Some((u, host)) = PARSED
         .get(base)
         .and_then(|paths| paths.get(path).map(|u| u.clone()))
     {
-        return http.post(u);
+        return http.post(u).host(host);
     }
     let text = format!("{}{path}", base.trim_end_matches('/'));
     let uri = text.parse::<::http::Uri>().unwrap_or_default();
+    let host = http::host_header(&uri);
     // Bounded: base URLs come from configuration and projects' provider keys.
     if PARSED.len() < 10_000 && uri.host().is_some() {
         PARSED
             .entry(base.to_string())
             .or_default()
-            .insert(path.to_string(), uri.clone());
+            .insert(path.to_string(), (uri.clone(), host.clone()));
     }
     // An unusable URL ("/" without a host) fails when the request is sent.
-    http.post(uri)
+    http.post(uri).host(host)
 }
 
 /// Sends within the target's timeout (for streams: until the headers arrive).
