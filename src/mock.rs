@@ -3,7 +3,8 @@
 //! usage numbers and a request counter. Cheap on purpose: it must never be the bottleneck.
 //!
 //! Per-request knobs (headers): `x-mock-chunks` (stream chunks, default from config),
-//! `x-mock-chunk-delay-ms`, `x-mock-first-byte-delay-ms`.
+//! `x-mock-chunk-delay-ms`, `x-mock-first-byte-delay-ms`; or the same in the body, which a
+//! gateway passes on: `"mock": {"chunks", "chunk_delay_ms", "first_byte_delay_ms"}`.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,6 +57,17 @@ struct Mock {
 struct Shape {
     #[serde(default)]
     stream: bool,
+    /// The knobs in the body (`"mock": {"chunks": 20, "chunk_delay_ms": 10}`): they reach the
+    /// mock through a gateway, which passes unknown fields on but not the client's headers.
+    #[serde(default)]
+    mock: Knobs,
+}
+
+#[derive(Deserialize, Default)]
+struct Knobs {
+    chunks: Option<u64>,
+    chunk_delay_ms: Option<u64>,
+    first_byte_delay_ms: Option<u64>,
 }
 
 pub fn router(config: MockConfig, counters: Arc<Counters>) -> Router {
@@ -104,16 +116,20 @@ impl Mock {
     fn plan(&self, headers: &HeaderMap, body: &Bytes) -> Plan {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let c = &self.config;
+        let shape = serde_json::from_slice::<Shape>(body).ok();
+        let knobs = shape.as_ref().map(|s| &s.mock);
+        // A header wins over the body, the body over the mock's configuration.
+        let knob = |header: &str, body: fn(&Knobs) -> Option<u64>| {
+            knob(headers, header).or_else(|| knobs.and_then(body))
+        };
         Plan {
-            stream: serde_json::from_slice::<Shape>(body)
-                .map(|s| s.stream)
-                .unwrap_or(false),
-            chunks: knob(headers, "x-mock-chunks")
-                .map_or(c.chunks, |v| v as u32)
+            stream: shape.as_ref().is_some_and(|s| s.stream),
+            chunks: knob("x-mock-chunks", |k| k.chunks)
+                .map_or(c.chunks, |v| u32::try_from(v).unwrap_or(u32::MAX))
                 .max(1),
-            chunk_delay: knob(headers, "x-mock-chunk-delay-ms")
+            chunk_delay: knob("x-mock-chunk-delay-ms", |k| k.chunk_delay_ms)
                 .map_or(c.chunk_delay, Duration::from_millis),
-            first_byte_delay: knob(headers, "x-mock-first-byte-delay-ms")
+            first_byte_delay: knob("x-mock-first-byte-delay-ms", |k| k.first_byte_delay_ms)
                 .map_or(c.first_byte_delay, Duration::from_millis),
         }
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde_json::{json, Map, Value};
 
 use super::meter::Meter;
@@ -88,66 +88,113 @@ struct Forwarding {
     tail: Vec<Bytes>,
 }
 
+/// What one item of the provider's stream gives the client.
+enum Step {
+    Send(Bytes),
+    /// Nothing to send for it (a usage chunk the client did not ask for).
+    Skip,
+    /// The request is finished: nothing comes after this.
+    Finished(Bytes),
+}
+
+type Item = Option<Result<Chunk, super::error::ProxyError>>;
+
 impl Forwarding {
+    /// The next bytes for the client: the next chunk as soon as it arrives, together with the
+    /// chunks that arrived with it. Nothing waits for more: a chunk is never held back, and
+    /// what the provider sent in one piece goes on in one write instead of one each (which
+    /// kept this thread writing while the client waited to be woken).
     async fn next(&mut self) -> Option<Bytes> {
         if let Some(last) = self.tail.pop() {
             return Some(last);
         }
-        loop {
+        let mut out = loop {
             // The meter stays in `self` while waiting, so a dropped body finds it in `Drop`.
             let meter = self.meter.as_mut()?;
             let waited = std::time::Instant::now();
             let item = self.upstream.chunks.next().await;
             meter.upstream += waited.elapsed();
-            match item {
-                Some(Ok(Chunk { value: chunk, raw })) => {
-                    if let Some(u) = chunk.get("usage").and_then(usage_from_json) {
-                        self.usage = Some(u);
+            match self.step(item)? {
+                Step::Send(bytes) => break bytes,
+                Step::Skip => continue,
+                Step::Finished(bytes) => return Some(bytes),
+            }
+        };
+        let mut more: Option<Vec<u8>> = None;
+        while self.meter.is_some() {
+            let Some(item) = self.upstream.chunks.next().now_or_never() else {
+                break;
+            };
+            let (bytes, finished) = match self.step(item) {
+                Some(Step::Send(b)) => (b, false),
+                Some(Step::Skip) => continue,
+                Some(Step::Finished(b)) => (b, true),
+                None => break,
+            };
+            more.get_or_insert_with(|| out.to_vec())
+                .extend_from_slice(&bytes);
+            if finished {
+                while let Some(b) = self.tail.pop() {
+                    more.get_or_insert_with(Vec::new).extend_from_slice(&b);
+                }
+                break;
+            }
+        }
+        if let Some(more) = more {
+            out = Bytes::from(more);
+        }
+        Some(out)
+    }
+
+    /// Meters one item of the provider's stream and says what the client gets for it.
+    fn step(&mut self, item: Item) -> Option<Step> {
+        match item {
+            Some(Ok(Chunk { value: chunk, raw })) => {
+                if let Some(u) = chunk.get("usage").and_then(usage_from_json) {
+                    self.usage = Some(u);
+                }
+                let usage_only = chunk["choices"].as_array().is_some_and(|c| c.is_empty());
+                if usage_only && !self.include_usage {
+                    return Some(Step::Skip);
+                }
+                self.acc.add(&chunk);
+                self.meter.as_mut()?.first_token();
+                Some(Step::Send(match raw {
+                    Some(raw) => sse_bytes(&raw),
+                    None => sse_bytes(&chunk.to_string()),
+                }))
+            }
+            Some(Err(e)) => {
+                // Mid-stream errors are sent as an error chunk, then the stream ends cleanly.
+                let (meter, _) = self.finishing()?;
+                // Finished in a task of its own: dropping the body must not lose the record.
+                let body = e.body().to_string();
+                self.app
+                    .proxy
+                    .tasks
+                    .spawn(async move { meter.finish(e.status().as_u16(), Some(&e)).await });
+                self.tail = vec![sse_bytes("[DONE]")];
+                Some(Step::Send(sse_bytes(&body)))
+            }
+            None => {
+                let (meter, usage) = self.finishing()?;
+                let cache = self.upstream.cache.take().map(|(key, ttl)| {
+                    let answer = super::cache::CachedAnswer {
+                        body: Bytes::from(
+                            serde_json::to_vec(&self.acc.completion(&usage)).unwrap_or_default(),
+                        ),
+                        usage,
+                    };
+                    (key, answer, ttl)
+                });
+                let app = self.app.clone();
+                self.app.proxy.tasks.spawn(async move {
+                    if let Some((key, answer, ttl)) = cache {
+                        app.proxy.cache.put(key, answer, ttl).await;
                     }
-                    let usage_only = chunk["choices"].as_array().is_some_and(|c| c.is_empty());
-                    if usage_only && !self.include_usage {
-                        continue;
-                    }
-                    self.acc.add(&chunk);
-                    meter.first_token();
-                    return Some(match raw {
-                        Some(raw) => sse_bytes(&raw),
-                        None => sse_bytes(&chunk.to_string()),
-                    });
-                }
-                Some(Err(e)) => {
-                    // Mid-stream errors are sent as an error chunk, then the stream ends cleanly.
-                    let (meter, _) = self.finishing()?;
-                    // Finished in a task of its own: dropping the body must not lose the record.
-                    let body = e.body().to_string();
-                    self.app
-                        .proxy
-                        .tasks
-                        .spawn(async move { meter.finish(e.status().as_u16(), Some(&e)).await });
-                    self.tail = vec![sse_bytes("[DONE]")];
-                    return Some(sse_bytes(&body));
-                }
-                None => {
-                    let (meter, usage) = self.finishing()?;
-                    let cache = self.upstream.cache.take().map(|(key, ttl)| {
-                        let answer = super::cache::CachedAnswer {
-                            body: Bytes::from(
-                                serde_json::to_vec(&self.acc.completion(&usage))
-                                    .unwrap_or_default(),
-                            ),
-                            usage,
-                        };
-                        (key, answer, ttl)
-                    });
-                    let app = self.app.clone();
-                    self.app.proxy.tasks.spawn(async move {
-                        if let Some((key, answer, ttl)) = cache {
-                            app.proxy.cache.put(key, answer, ttl).await;
-                        }
-                        meter.finish(200, None).await;
-                    });
-                    return Some(sse_bytes("[DONE]"));
-                }
+                    meter.finish(200, None).await;
+                });
+                Some(Step::Finished(sse_bytes("[DONE]")))
             }
         }
     }

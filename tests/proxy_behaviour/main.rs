@@ -10,6 +10,7 @@ mod upstream;
 mod cache;
 mod disconnect;
 mod errors;
+mod pacing;
 mod passthrough;
 
 use reqwest::StatusCode;

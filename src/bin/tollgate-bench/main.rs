@@ -12,6 +12,7 @@ mod nginx;
 mod procs;
 mod rebuild;
 mod report;
+mod streams;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -139,10 +140,9 @@ pub struct Results {
     pub nginx: Vec<(usize, Stats)>,
     pub gateway: Vec<(usize, Stats)>,
     pub cache_hit: Stats,
-    pub ttft_direct: (f64, f64),
-    pub ttft_gateway: (f64, f64),
-    /// Through nginx, when it is installed.
-    pub ttft_nginx: Option<(f64, f64)>,
+    /// Time to first token: all chunks at once, and paced 1 ms apart.
+    pub ttft: streams::Ttft,
+    pub ttft_paced: streams::Ttft,
     pub peak_rss_mib: f64,
     pub rss_streaming_mib: f64,
     /// Resident memory after the load phases, and their peak.
@@ -283,7 +283,6 @@ async fn bench_store(store: &str, o: &Options) -> Results {
     let (token, cached_token) = (key_for(false).await, key_for(true).await);
 
     let body = Arc::new(json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello to the benchmark."}], "max_tokens": 64}).to_string());
-    let stream_body = Arc::new(json!({"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "Stream to the benchmark."}], "max_tokens": 64}).to_string());
     let direct = Target {
         url: format!("{}/v1/chat/completions", mock.base),
         token: "bench-upstream-key".into(),
@@ -338,38 +337,21 @@ async fn bench_store(store: &str, o: &Options) -> Results {
     r.cache_hit = repeated(&cached, 32, o).await;
     sent += warm.requests + r.cache_hit.requests;
 
-    let samples = if o.duration < Duration::from_secs(1) {
-        20
-    } else {
-        1000
-    };
-    let streamed = Target {
-        body: stream_body.clone(),
-        ..through.clone()
-    };
-    let stream_direct = Target {
-        body: stream_body.clone(),
-        ..direct.clone()
-    };
-    let stream_nginx = via_nginx.as_ref().map(|via| Target {
-        body: stream_body.clone(),
-        ..via.clone()
-    });
-    let mut targets = vec![&stream_direct, &streamed];
-    targets.extend(stream_nginx.as_ref());
-    let figures = load::ttft(&targets, samples).await;
-    r.ttft_direct = (figures[0].0, figures[0].1);
-    r.ttft_gateway = (figures[1].0, figures[1].1);
-    sent += figures[1].2;
-    r.ttft_nginx = figures.get(2).map(|f| (f.0, f.1));
+    let (ttft, ttft_paced, streamed) =
+        streams::measure(&direct, &through, via_nginx.as_ref(), o.duration).await;
+    (r.ttft, r.ttft_paced) = (ttft, ttft_paced);
+    sent += streamed;
     drop(nginx);
-    // 256 streams held open together (20 chunks, 10 ms apart), memory sampled meanwhile.
+    // 256 streams held open together (40 chunks, 25 ms apart: a second), memory sampled meanwhile.
     let slow = Target {
-        headers: vec![
-            ("x-mock-chunks".into(), "20".into()),
-            ("x-mock-chunk-delay-ms".into(), "10".into()),
-        ],
-        ..streamed
+        // Knobs in the body: the gateway passes unknown fields on, not the client's headers.
+        body: Arc::new(
+            json!({"model": "gpt-4o-mini", "stream": true, "max_tokens": 64,
+            "mock": {"chunks": 40, "chunk_delay_ms": 25},
+            "messages": [{"role": "user", "content": "Stream to the benchmark."}]})
+            .to_string(),
+        ),
+        ..through.clone()
     };
     // The load phases leave freed memory in the allocator: their peak is reported as such,
     // and the streams run on a fresh gateway (same database), so their figure is theirs.

@@ -77,17 +77,23 @@ pub fn table(all: &[Results], o: &Options) -> String {
             us(r.cache_hit.p50_us),
             us(r.cache_hit.p99_us)
         );
-        out += &format!(
-            "- streaming time to first token: direct p50 {} / p99 {}, through tollgate p50 {} / p99 {} (added p50 {})\n",
-            us(r.ttft_direct.0), us(r.ttft_direct.1), us(r.ttft_gateway.0), us(r.ttft_gateway.1), us(r.ttft_gateway.0 - r.ttft_direct.0)
-        );
-        if let Some((n50, n99)) = r.ttft_nginx {
+        for (what, t) in [
+            ("all chunks at once", &r.ttft),
+            ("chunks 1 ms apart", &r.ttft_paced),
+        ] {
             out += &format!(
-                "- streaming time to first token through nginx: p50 {} / p99 {} (added p50 {})\n",
-                us(n50),
-                us(n99),
-                us(n50 - r.ttft_direct.0)
+                "- streaming time to first token ({what}): direct p50 {} / p99 {}, through tollgate p50 {} / p99 {} (added p50 {})",
+                us(t.direct.0), us(t.direct.1), us(t.gateway.0), us(t.gateway.1), us(t.gateway.0 - t.direct.0)
             );
+            if let Some((n50, n99)) = t.nginx {
+                out += &format!(
+                    "; through nginx p50 {} / p99 {} (added p50 {})",
+                    us(n50),
+                    us(n99),
+                    us(n50 - t.direct.0)
+                );
+            }
+            out.push('\n');
         }
         out += &format!(
             "- tollgate RSS with 256 concurrent streams (fresh gateway, {:.1} MiB before): {:.1} MiB during, peak {:.1} MiB\n- tollgate RSS of the gateway that ran the load phases: {:.1} MiB after them, peak {:.1} MiB\n",
