@@ -27,7 +27,11 @@ pub struct Upstream {
 }
 
 fn sse_bytes(data: &str) -> Bytes {
-    Bytes::from(format!("data: {data}\n\n"))
+    let mut out = Vec::with_capacity(data.len() + 8);
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(data.as_bytes());
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
 }
 
 fn wants_usage(body: &Value) -> bool {

@@ -143,13 +143,14 @@ impl Provider for OpenAiCompatible {
                 |state| async move {
                     let mut upstream = state?;
                     loop {
-                        let data = match upstream.next().await {
+                        let raw = match upstream.next().await {
                             Some(Ok((_, data))) => data,
                             Some(Err(e)) => return Some((Err(e), None)),
                             // No `[DONE]`: the connection ended mid-answer.
                             None => return Some((Err(ended_early()), None)),
                         };
-                        let data = data.trim();
+                        let data = raw.trim();
+                        let untrimmed = data.len() == raw.len();
                         if data == "[DONE]" {
                             return None;
                         }
@@ -168,7 +169,8 @@ impl Provider for OpenAiCompatible {
                             Ok(v) => {
                                 let chunk = Chunk {
                                     value: v,
-                                    raw: Some(data.to_string()),
+                                    // The event's own text when nothing was trimmed: no copy.
+                                    raw: Some(if untrimmed { raw } else { data.to_string() }),
                                 };
                                 Some((Ok(chunk), Some(upstream)))
                             }

@@ -56,7 +56,12 @@ fn block_end(buf: &[u8]) -> Option<(usize, usize)> {
 fn parse_block(block: &[u8]) -> Option<Event> {
     let mut event = String::new();
     let mut data: Option<String> = None;
-    for line in block.split(|b| *b == b'\n' || *b == b'\r') {
+    let mut rest = block;
+    while !rest.is_empty() {
+        // Lines end with LF, CR or CRLF; memchr finds the end instead of a test per byte.
+        let end = memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len());
+        let line = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or_default();
         if line.is_empty() || line[0] == b':' {
             continue;
         }
@@ -67,7 +72,11 @@ fn parse_block(block: &[u8]) -> Option<Event> {
             }
             None => (line, &b""[..]),
         };
-        let value = String::from_utf8_lossy(value);
+        // Valid UTF-8 (nearly always) is checked at once rather than chunk by chunk.
+        let value = match std::str::from_utf8(value) {
+            Ok(v) => std::borrow::Cow::Borrowed(v),
+            Err(_) => String::from_utf8_lossy(value),
+        };
         match field {
             b"event" => event = value.into_owned(),
             b"data" => match &mut data {
