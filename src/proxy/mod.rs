@@ -1,6 +1,7 @@
 //! The proxy: OpenAI-compatible endpoints over the in-memory state, the model catalog and
 //! the upstream providers, with IAM, limits, credits, caching and usage metering.
 
+mod accumulate;
 pub mod cache;
 pub mod catalog;
 mod chat;

@@ -10,8 +10,9 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use futures::{FutureExt, StreamExt};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
+use super::accumulate::Accumulator;
 use super::meter::Meter;
 use super::pricing;
 use super::providers::{usage_from_json, Chunk, ChunkStream, Usage};
@@ -153,20 +154,17 @@ impl Forwarding {
     /// Meters one item of the provider's stream and says what the client gets for it.
     fn step(&mut self, item: Item) -> Option<Step> {
         match item {
-            Some(Ok(Chunk { value: chunk, raw })) => {
-                if let Some(u) = chunk.get("usage").and_then(usage_from_json) {
+            Some(Ok(Chunk { head, text })) => {
+                if let Some(u) = head.usage.as_ref().and_then(usage_from_json) {
                     self.usage = Some(u);
                 }
-                let usage_only = chunk["choices"].as_array().is_some_and(|c| c.is_empty());
+                let usage_only = head.choices.as_ref().is_some_and(|c| c.is_empty());
                 if usage_only && !self.include_usage {
                     return Some(Step::Skip);
                 }
-                self.acc.add(&chunk);
+                self.acc.add(&head);
                 self.meter.as_mut()?.first_token();
-                Some(Step::Send(match raw {
-                    Some(raw) => sse_bytes(&raw),
-                    None => sse_bytes(&chunk.to_string()),
-                }))
+                Some(Step::Send(sse_bytes(&text)))
             }
             Some(Err(e)) => {
                 // Mid-stream errors are sent as an error chunk, then the stream ends cleanly.
@@ -287,103 +285,4 @@ pub fn replay(answer: &Value, body: &Value, provider: &str) -> Response {
         .chain([Ok(sse_bytes("[DONE]"))])
         .collect();
     sse_response(futures::stream::iter(chunks), provider, "HIT")
-}
-
-/// Rebuilds the whole answer from the chunks, to count it and to cache it.
-#[derive(Default)]
-struct Accumulator {
-    id: Value,
-    created: Value,
-    model: Value,
-    choices: Vec<ChoiceSoFar>,
-}
-
-/// Content, tool calls and finish reason of one choice, as received so far.
-type ChoiceSoFar = (String, Vec<Map<String, Value>>, Value);
-
-impl Accumulator {
-    fn add(&mut self, chunk: &Value) {
-        if self.id.is_null() {
-            self.id = chunk["id"].clone();
-            self.created = chunk["created"].clone();
-            self.model = chunk["model"].clone();
-        }
-        for c in chunk["choices"].as_array().into_iter().flatten() {
-            let i = c["index"].as_u64().unwrap_or(0) as usize;
-            if self.choices.len() <= i {
-                self.choices
-                    .resize(i + 1, (String::new(), Vec::new(), Value::Null));
-            }
-            let (content, calls, finish) = &mut self.choices[i];
-            if let Some(t) = c["delta"]["content"].as_str() {
-                content.push_str(t);
-            }
-            for call in c["delta"]["tool_calls"].as_array().into_iter().flatten() {
-                let n = call["index"].as_u64().unwrap_or(0) as usize;
-                if calls.len() <= n {
-                    calls.resize(n + 1, Map::new());
-                }
-                let slot = &mut calls[n];
-                for field in ["id", "type"] {
-                    if let Some(v) = call.get(field).filter(|v| !v.is_null()) {
-                        slot.insert(field.into(), v.clone());
-                    }
-                }
-                let f = slot
-                    .entry("function")
-                    .or_insert_with(|| json!({"name": "", "arguments": ""}));
-                if let Some(name) = call["function"]["name"].as_str() {
-                    f["name"] = json!(format!("{}{name}", f["name"].as_str().unwrap_or_default()));
-                }
-                if let Some(args) = call["function"]["arguments"].as_str() {
-                    f["arguments"] = json!(format!(
-                        "{}{args}",
-                        f["arguments"].as_str().unwrap_or_default()
-                    ));
-                }
-            }
-            if !c["finish_reason"].is_null() {
-                *finish = c["finish_reason"].clone();
-            }
-        }
-    }
-
-    fn text(&self) -> String {
-        self.choices
-            .iter()
-            .map(|(content, calls, _)| {
-                format!(
-                    "{content}{}",
-                    if calls.is_empty() {
-                        String::new()
-                    } else {
-                        json!(calls).to_string()
-                    }
-                )
-            })
-            .collect()
-    }
-
-    fn completion(&self, usage: &Usage) -> Value {
-        let choices: Vec<Value> = self
-            .choices
-            .iter()
-            .enumerate()
-            .map(|(i, (content, calls, finish))| {
-                let mut message = json!({"role": "assistant", "content": if content.is_empty() && !calls.is_empty() { Value::Null } else { json!(content) }});
-                if !calls.is_empty() {
-                    message["tool_calls"] = json!(calls);
-                }
-                json!({"index": i, "message": message, "finish_reason": finish})
-            })
-            .collect();
-        json!({
-            "id": self.id,
-            "object": "chat.completion",
-            "created": self.created,
-            "model": self.model,
-            "choices": choices,
-            "usage": super::providers::usage_json(usage),
-        })
-    }
 }

@@ -4,6 +4,7 @@
 
 pub mod anthropic;
 mod anthropic_api;
+mod chunk;
 pub mod gemini;
 mod gemini_api;
 pub mod http;
@@ -19,6 +20,7 @@ use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 use serde_json::Value;
 
+pub use chunk::{Chunk, ChunkHead};
 pub use http::Http;
 use http::{Req, Resp};
 pub use types::{TranslateError, Usage};
@@ -27,19 +29,6 @@ use super::error::ProxyError;
 
 /// OpenAI-format chunks, then (for every provider) one final chunk carrying `usage`.
 pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Chunk, ProxyError>> + Send>>;
-
-/// One chunk of a streamed answer; `raw` is the provider's own text of it when that can be
-/// sent on unchanged (OpenAI-compatible providers), which spares serializing it again.
-pub struct Chunk {
-    pub value: Value,
-    pub raw: Option<String>,
-}
-
-impl From<Value> for Chunk {
-    fn from(value: Value) -> Self {
-        Self { value, raw: None }
-    }
-}
 
 /// Where and as whom one upstream call goes.
 #[derive(Clone)]

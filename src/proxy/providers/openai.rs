@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::{
     call, call_bytes, ended_early, events, post, unreadable, usage_from_json, Answer, Chunk,
-    ChunkStream, Events, Http, Incoming, Provider, Req, Target,
+    ChunkHead, ChunkStream, Events, Http, Incoming, Provider, Req, Target,
 };
 use crate::proxy::error::ProxyError;
 
@@ -157,20 +157,23 @@ impl Provider for OpenAiCompatible {
                         if data.is_empty() {
                             continue;
                         }
-                        return match serde_json::from_str::<Value>(data) {
-                            Ok(v) if v.get("error").is_some() => Some((
-                                Err(ProxyError::Upstream {
-                                    status: None,
-                                    message: message_of(&v)
-                                        .unwrap_or_else(|| "stream error".into()),
-                                }),
-                                None,
-                            )),
-                            Ok(v) => {
+                        return match ChunkHead::read(data) {
+                            Ok(head) if head.error.is_some() => {
+                                let v = serde_json::from_str::<Value>(data).unwrap_or_default();
+                                Some((
+                                    Err(ProxyError::Upstream {
+                                        status: None,
+                                        message: message_of(&v)
+                                            .unwrap_or_else(|| "stream error".into()),
+                                    }),
+                                    None,
+                                ))
+                            }
+                            Ok(head) => {
                                 let chunk = Chunk {
-                                    value: v,
+                                    head,
                                     // The event's own text when nothing was trimmed: no copy.
-                                    raw: Some(if untrimmed { raw } else { data.to_string() }),
+                                    text: if untrimmed { raw } else { data.to_string() },
                                 };
                                 Some((Ok(chunk), Some(upstream)))
                             }
