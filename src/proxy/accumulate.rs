@@ -132,6 +132,9 @@ mod tests {
         assert_eq!(acc.choices[0].0, "x");
         assert!(acc.choices[0].1.is_empty(), "the far tool call was skipped");
         assert_eq!(acc.choices[1].1.len(), 1);
-        assert_eq!(acc.text(), format!("x{}", r#"x[{"function":{"arguments":"","name":"f"}}]"#));
+        assert_eq!(
+            acc.text(),
+            format!("x{}", r#"x[{"function":{"arguments":"","name":"f"}}]"#)
+        );
     }
 }
