@@ -261,12 +261,12 @@ fn respond(answer: Bytes, provider: &str, cost_nano: i64, cache: &'static str) -
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    h.insert("x-tollgate-cache", HeaderValue::from_static(cache));
+    h.insert(super::headers::CACHE, HeaderValue::from_static(cache));
     if let Ok(v) = HeaderValue::from_str(provider) {
-        h.insert("x-tollgate-provider", v);
+        h.insert(super::headers::PROVIDER, v);
     }
     if let Ok(v) = HeaderValue::from_str(&pricing::usd(cost_nano)) {
-        h.insert("x-tollgate-cost-usd", v);
+        h.insert(super::headers::COST_USD, v);
     }
     response
 }

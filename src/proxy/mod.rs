@@ -49,6 +49,17 @@ pub struct Proxy {
     pub tasks: tokio_util::task::TaskTracker,
 }
 
+/// Header names the proxy uses, named once (a `&str` name is parsed on every lookup).
+pub mod headers {
+    use axum::http::HeaderName;
+
+    pub const CACHE: HeaderName = HeaderName::from_static("x-tollgate-cache");
+    pub const PROVIDER: HeaderName = HeaderName::from_static("x-tollgate-provider");
+    pub const COST_USD: HeaderName = HeaderName::from_static("x-tollgate-cost-usd");
+    pub const API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+    pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/chat/completions", post(chat::completions))
@@ -60,10 +71,10 @@ pub fn router() -> Router<AppState> {
 /// The key presented as `Authorization: Bearer` or `x-api-key`, if it may be used now.
 pub fn authenticate(proxy: &Proxy, headers: &HeaderMap) -> Result<Arc<KeyEntry>, ProxyError> {
     let token = headers
-        .get("authorization")
+        .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+        .or_else(|| headers.get(headers::API_KEY).and_then(|v| v.to_str().ok()))
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or(ProxyError::InvalidApiKey)?;
@@ -76,7 +87,7 @@ pub fn authenticate(proxy: &Proxy, headers: &HeaderMap) -> Result<Arc<KeyEntry>,
 /// Parses a JSON request body: 415 unless JSON, 400 with the parser's reason.
 pub fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, ProxyError> {
     let is_json = headers
-        .get("content-type")
+        .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
@@ -123,7 +134,7 @@ pub async fn read_body(
 
 pub fn request_id(headers: &HeaderMap) -> String {
     headers
-        .get("x-request-id")
+        .get(headers::REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string()

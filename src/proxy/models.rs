@@ -159,10 +159,10 @@ async fn embed(
         HeaderValue::from_static("application/json"),
     );
     if let Ok(v) = HeaderValue::from_str(&route.offer.provider) {
-        h.insert("x-tollgate-provider", v);
+        h.insert(super::headers::PROVIDER, v);
     }
     if let Ok(v) = HeaderValue::from_str(&pricing::usd(cost)) {
-        h.insert("x-tollgate-cost-usd", v);
+        h.insert(super::headers::COST_USD, v);
     }
     Ok(response)
 }

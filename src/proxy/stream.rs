@@ -52,9 +52,9 @@ fn sse_response(
         HeaderValue::from_static("text/event-stream"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert("x-tollgate-cache", HeaderValue::from_static(cache));
+    h.insert(super::headers::CACHE, HeaderValue::from_static(cache));
     if let Ok(v) = HeaderValue::from_str(provider) {
-        h.insert("x-tollgate-provider", v);
+        h.insert(super::headers::PROVIDER, v);
     }
     response
 }
