@@ -38,6 +38,9 @@ pub struct App {
     pub proxy: Proxy,
     usage_writer: std::sync::Mutex<Option<UsageWriter>>,
     admin_token_hash: Option<[u8; 32]>,
+    /// The runtime the app was started on, which outlives the serving loops: the management
+    /// API runs its requests here, so the database connections they open belong to it.
+    pub runtime: tokio::runtime::Handle,
 }
 
 pub type AppState = Arc<App>;
@@ -101,6 +104,7 @@ impl App {
             projector,
             cipher,
             admin_token_hash,
+            runtime: tokio::runtime::Handle::current(),
         }))
     }
 

@@ -17,7 +17,12 @@ pub use threads::{bind_shared, serve_threads};
 
 pub fn router(app: AppState) -> Router {
     let limit = app.config.max_body_bytes;
+    let runtime = app.runtime.clone();
     crate::api::router()
+        .layer(axum::middleware::from_fn_with_state(
+            runtime,
+            on_app_runtime,
+        ))
         .merge(crate::proxy::router())
         .with_state(app)
         .layer(
@@ -27,6 +32,22 @@ pub fn router(app: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(DefaultBodyLimit::max(limit)),
         )
+}
+
+/// Runs a management request on the app's runtime. A database connection is driven by the
+/// runtime that opened it: opened from a serving loop, it would die with the loop (and its
+/// I/O would wake that loop meanwhile). The proxy's hot path touches no database and stays
+/// on the loop.
+async fn on_app_runtime(
+    axum::extract::State(runtime): axum::extract::State<tokio::runtime::Handle>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match runtime.spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(e) => crate::api::error::ApiError::internal(e).into_response(),
+    }
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.
