@@ -1,6 +1,7 @@
 //! OpenAI and every OpenAI-compatible host: the request passes through (unknown fields too),
 //! with the provider's model name, and streams ask for usage.
 
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -27,6 +28,19 @@ fn request<'h>(http: &'h Http, target: &Target, path: &str, body: &Value) -> Req
         .json(body)
 }
 
+/// A request whose JSON body is already bytes.
+fn request_bytes<'h>(http: &'h Http, target: &Target, path: &str, body: Bytes) -> Req<'h> {
+    post(http, target, path)
+        .bearer_auth(&target.api_key)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(body)
+}
+
+/// The client's request already names the provider's model and sets no stream options.
+fn names_the_model(body: &Value, target: &Target) -> bool {
+    body["model"].as_str() == Some(target.model.as_str()) && body.get("stream_options").is_none()
+}
+
 /// The client's bytes go upstream unchanged when they already name the provider's model and
 /// ask for a plain answer; otherwise the parsed request is adjusted and serialized again.
 fn request_as_is<'h>(
@@ -36,15 +50,9 @@ fn request_as_is<'h>(
     request: Incoming<'_>,
 ) -> Option<Req<'h>> {
     let body = request.json;
-    let plain = body["model"].as_str() == Some(target.model.as_str())
-        && matches!(body.get("stream"), None | Some(Value::Bool(false)))
-        && body.get("stream_options").is_none();
-    plain.then(|| {
-        post(http, target, path)
-            .bearer_auth(&target.api_key)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(request.raw.clone())
-    })
+    let plain = names_the_model(body, target)
+        && matches!(body.get("stream"), None | Some(Value::Bool(false)));
+    plain.then(|| request_bytes(http, target, path, request.raw.clone()))
 }
 
 /// A stream request goes upstream as the client's bytes with the usage option added, when it
@@ -57,9 +65,7 @@ fn stream_as_is<'h>(
     request: Incoming<'_>,
 ) -> Option<Req<'h>> {
     let body = request.json;
-    let plain = body["model"].as_str() == Some(target.model.as_str())
-        && body.get("stream") == Some(&Value::Bool(true))
-        && body.get("stream_options").is_none();
+    let plain = names_the_model(body, target) && body.get("stream") == Some(&Value::Bool(true));
     // The body parsed as an object with a `stream` key, so it ends with `}` after a member.
     let raw = request.raw.trim_ascii_end().strip_suffix(b"}")?;
     plain.then(|| {
@@ -67,10 +73,7 @@ fn stream_as_is<'h>(
         bytes.extend_from_slice(raw);
         // The gateway meters every stream, so it always asks for the usage chunk.
         bytes.extend_from_slice(br#","stream_options":{"include_usage":true}}"#);
-        post(http, target, path)
-            .bearer_auth(&target.api_key)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(bytes.into())
+        request_bytes(http, target, path, bytes.into())
     })
 }
 
