@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::accumulate::Accumulator;
 use super::meter::Meter;
 use super::pricing;
-use super::providers::{usage_from_json, Chunk, ChunkStream, Usage};
+use super::providers::{Chunk, ChunkStream, Usage};
 use super::route::Route;
 use crate::app::AppState;
 
@@ -155,7 +155,7 @@ impl Forwarding {
     fn step(&mut self, item: Item) -> Option<Step> {
         match item {
             Some(Ok(Chunk { head, text })) => {
-                if let Some(u) = head.usage.as_ref().and_then(usage_from_json) {
+                if let Some(u) = head.usage.and_then(|u| u.usage()) {
                     self.usage = Some(u);
                 }
                 let usage_only = head.choices.as_ref().is_some_and(|c| c.is_empty());

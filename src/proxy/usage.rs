@@ -143,7 +143,8 @@ async fn run(
         // A failed write is retried: usage is never dropped while the process lives.
         let started = std::time::Instant::now();
         let records = buffer.len();
-        let events = events_of(std::mem::take(&mut buffer));
+        // A buffer of full size again: taking it would leave one to grow from nothing.
+        let events = events_of(std::mem::replace(&mut buffer, Vec::with_capacity(batch)));
         let mut delay = Duration::from_millis(100);
         while let Err(e) = write(&db, &state.instance_id, sequence, &events).await {
             tracing::error!(error = %e, records, "usage batch not written; retrying");
@@ -171,18 +172,37 @@ async fn run(
 }
 
 /// A flush's records as events: one per organization, split at `MAX_RECORDS_PER_EVENT`.
+/// Records are counted per organization first, so that each event's vector is allocated once
+/// at its final size: growing vectors of records (about 300 bytes each) copied them again
+/// and again.
 fn events_of(records: Vec<UsageRecord>) -> Vec<Vec<UsageRecord>> {
-    let mut by_org: BTreeMap<String, Vec<UsageRecord>> = BTreeMap::new();
-    for r in records {
-        by_org.entry(r.organization_id.clone()).or_default().push(r);
-    }
-    let mut events = Vec::new();
-    for mut group in by_org.into_values() {
-        while group.len() > MAX_RECORDS_PER_EVENT {
-            let rest = group.split_off(MAX_RECORDS_PER_EVENT);
-            events.push(std::mem::replace(&mut group, rest));
+    // Per organization: its record count, then [its first event, records placed so far].
+    let mut plan: BTreeMap<String, [usize; 2]> = BTreeMap::new();
+    for r in &records {
+        match plan.get_mut(r.organization_id.as_str()) {
+            Some(p) => p[0] += 1,
+            None => {
+                plan.insert(r.organization_id.clone(), [1, 0]);
+            }
         }
-        events.push(group);
+    }
+    let mut events: Vec<Vec<UsageRecord>> = Vec::new();
+    for p in plan.values_mut() {
+        let first = events.len();
+        let mut left = p[0];
+        while left > 0 {
+            let n = left.min(MAX_RECORDS_PER_EVENT);
+            events.push(Vec::with_capacity(n));
+            left -= n;
+        }
+        *p = [first, 0];
+    }
+    for r in records {
+        if let Some(p) = plan.get_mut(r.organization_id.as_str()) {
+            let at = p[0] + p[1] / MAX_RECORDS_PER_EVENT;
+            p[1] += 1;
+            events[at].push(r);
+        }
     }
     events
 }
@@ -215,14 +235,16 @@ async fn write(
             "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         })
         .to_string();
+        // Bound as `&str`: the generic driver copies every `String` it is given.
+        let payload = usage_recorded_json(records);
         sqlx::query(&sql)
             .bind(USAGE_AGGREGATE_TYPE)
             .bind(stream)
             .bind(next)
             .bind("UsageRecorded")
             .bind("1.0")
-            .bind(usage_recorded_json(records))
-            .bind(metadata)
+            .bind(payload.as_str())
+            .bind(metadata.as_str())
             .execute(&mut *tx)
             .await?;
     }

@@ -264,10 +264,13 @@ async fn insert_unnest(
         columns.join(", "),
         args.join(", ")
     );
-    let mut q = sqlx::query(&sql);
-    for mut array in arrays {
+    for array in &mut arrays {
         array.push('}');
-        q = q.bind(array);
+    }
+    // Bound as `&str`: the generic driver copies every `String` it is given.
+    let mut q = sqlx::query(&sql);
+    for array in &arrays {
+        q = q.bind(array.as_str());
     }
     q.execute(&mut **tx).await?;
     Ok(())
@@ -303,16 +306,15 @@ async fn insert(
             }
             sql.push(')');
         }
+        // Text is bound as `&str`: the generic driver copies every `String` it is given.
         let mut q = sqlx::query(&sql);
-        for row in chunk {
-            for v in row {
-                q = match v {
-                    Val::I(v) => q.bind(v),
-                    Val::T(v) => q.bind(v),
-                    Val::OI(v) => q.bind(v),
-                    Val::OT(v) => q.bind(v),
-                };
-            }
+        for v in chunk.iter().flatten() {
+            q = match v {
+                Val::I(v) => q.bind(*v),
+                Val::T(v) => q.bind(v.as_str()),
+                Val::OI(v) => q.bind(*v),
+                Val::OT(v) => q.bind(v.as_deref()),
+            };
         }
         q.execute(&mut **tx).await?;
     }

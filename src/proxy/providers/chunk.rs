@@ -6,6 +6,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::UsageFields;
+
 pub struct Chunk {
     pub head: ChunkHead,
     /// The chunk's JSON text (the provider's own when it passes on unchanged).
@@ -25,7 +27,7 @@ pub struct ChunkHead {
     #[serde(default)]
     pub choices: Option<Vec<ChoiceDelta>>,
     #[serde(default)]
-    pub usage: Option<Value>,
+    pub usage: Option<UsageFields>,
     /// An error sent in the stream instead of a chunk.
     #[serde(default)]
     pub error: Option<Value>,
@@ -80,7 +82,10 @@ impl ChunkHead {
             created: chunk["created"].clone(),
             model: chunk["model"].clone(),
             choices,
-            usage: chunk.get("usage").cloned(),
+            usage: chunk
+                .get("usage")
+                .filter(|u| !u.is_null())
+                .map(UsageFields::of),
             error: chunk.get("error").cloned(),
         }
     }

@@ -11,6 +11,7 @@ pub mod http;
 mod openai;
 mod sse;
 mod types;
+mod usage_fields;
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -24,6 +25,7 @@ pub use chunk::{Chunk, ChunkHead};
 pub use http::Http;
 use http::{Req, Resp};
 pub use types::{TranslateError, Usage};
+pub use usage_fields::UsageFields;
 
 use super::error::ProxyError;
 
@@ -284,17 +286,7 @@ pub fn usage_json(u: &Usage) -> Value {
 
 /// Usage from an OpenAI-format `usage` object.
 pub fn usage_from_json(v: &Value) -> Option<Usage> {
-    let prompt = v.get("prompt_tokens")?.as_u64()?;
-    Some(Usage {
-        prompt_tokens: prompt,
-        completion_tokens: v["completion_tokens"].as_u64().unwrap_or(0),
-        cached_tokens: v["prompt_tokens_details"]["cached_tokens"]
-            .as_u64()
-            .unwrap_or(0),
-        reasoning_tokens: v["completion_tokens_details"]["reasoning_tokens"]
-            .as_u64()
-            .unwrap_or(0),
-    })
+    UsageFields::of(v).usage()
 }
 
 fn now() -> i64 {

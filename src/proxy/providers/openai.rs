@@ -7,8 +7,8 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use super::{
-    call, call_bytes, ended_early, events, post, unreadable, usage_from_json, Answer, Chunk,
-    ChunkHead, ChunkStream, Events, Http, Incoming, Provider, Req, Target,
+    call, call_bytes, ended_early, events, post, unreadable, Answer, Chunk, ChunkHead, ChunkStream,
+    Events, Http, Incoming, Provider, Req, Target, UsageFields,
 };
 use crate::proxy::error::ProxyError;
 
@@ -84,7 +84,7 @@ struct AnswerHead {
     #[serde(default)]
     choices: Option<Vec<serde::de::IgnoredAny>>,
     #[serde(default)]
-    usage: Option<Value>,
+    usage: Option<UsageFields>,
 }
 
 fn read_head(bytes: &[u8]) -> Result<AnswerHead, ProxyError> {
@@ -117,7 +117,7 @@ impl Provider for OpenAiCompatible {
                     message: "answer without choices".into(),
                 });
             }
-            let usage = head.usage.as_ref().and_then(usage_from_json);
+            let usage = head.usage.and_then(|u| u.usage());
             Ok((answer, usage.unwrap_or_default()))
         })
     }
@@ -208,7 +208,7 @@ impl Provider for OpenAiCompatible {
                 self::request(http, target, path, &body)
             });
             let answer = call_bytes(req, target.timeout, message_of).await?;
-            let usage = read_head(&answer)?.usage.as_ref().and_then(usage_from_json);
+            let usage = read_head(&answer)?.usage.and_then(|u| u.usage());
             Ok((answer, usage.unwrap_or_default()))
         })
     }
