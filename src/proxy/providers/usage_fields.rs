@@ -63,6 +63,7 @@ impl<'de> Deserialize<'de> for Details {
 }
 
 /// A count: a non-negative integer, else `None`.
+#[derive(Default)]
 struct Count(Option<u64>);
 
 impl<'de> Deserialize<'de> for Count {
@@ -84,12 +85,6 @@ impl<T> Default for Lenient<T> {
 trait Fill: Default {
     fn member<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error>;
     fn integer(&mut self, _: u64) {}
-}
-
-impl Default for Count {
-    fn default() -> Self {
-        Self(None)
-    }
 }
 
 impl Fill for Count {
