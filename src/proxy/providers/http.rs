@@ -1,5 +1,5 @@
-//! The HTTP client the adapters call providers with: hyper's pooled HTTP/1 client, TLS by
-//! rustls with the webpki roots. A general-purpose client (URL parsing on every request, a
+//! The HTTP client the adapters call providers with: HTTP/1 connections pooled per thread
+//! (`pool.rs`), TLS by rustls with the webpki roots. A general-purpose client (URL parsing on every request, a
 //! redirect layer, cookie and proxy hooks) was a tenth of the gateway's instructions per
 //! request; this one takes a prepared URI and does only what a provider call needs.
 
@@ -11,10 +11,9 @@ use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, StatusCode, Uri};
 use http_body_util::{BodyDataStream, BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+
+use super::pool::{Lease, Pool};
 
 /// A failed call: the request could not be built or sent, or the answer not read.
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +21,11 @@ use hyper_util::rt::TokioExecutor;
 pub struct HttpError(String);
 
 impl HttpError {
-    fn from_chain(e: &(dyn std::error::Error + 'static)) -> Self {
+    pub(super) fn new(message: &str) -> Self {
+        Self(message.to_string())
+    }
+
+    pub(super) fn from_chain(e: &(dyn std::error::Error + 'static)) -> Self {
         // hyper's errors say little at the top ("client error (Connect)"): add the causes.
         let mut message = e.to_string();
         let mut source = e.source();
@@ -34,19 +37,13 @@ impl HttpError {
     }
 }
 
-type Pooled = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
-
-/// One connection pool per thread: a pooled connection is driven by a task on the runtime
-/// that opened it, so sharing one pool between per-thread runtimes would send every request
-/// through another thread.
 #[derive(Clone)]
 pub struct Http {
-    connector: HttpsConnector<HttpConnector>,
-    pool_idle_timeout: Duration,
-    clients: std::sync::Arc<thread_local::ThreadLocal<Pooled>>,
+    pool: Pool,
 }
 
 impl Http {
+    /// `pool_idle_timeout`: how long an unused connection is kept for reuse.
     pub fn new(pool_idle_timeout: Duration) -> Result<Self, HttpError> {
         let mut http = HttpConnector::new();
         http.set_nodelay(true);
@@ -67,17 +64,7 @@ impl Http {
             .enable_http1()
             .wrap_connector(http);
         Ok(Self {
-            connector,
-            pool_idle_timeout,
-            clients: Default::default(),
-        })
-    }
-
-    fn client(&self) -> &Pooled {
-        self.clients.get_or(|| {
-            Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(self.pool_idle_timeout)
-                .build(self.connector.clone())
+            pool: Pool::new(connector, pool_idle_timeout),
         })
     }
 
@@ -169,21 +156,30 @@ impl Req<'_> {
         if let Some(why) = self.invalid {
             return Err(HttpError(format!("invalid request: {why}")));
         }
+        let mut headers = self.headers;
+        if !headers.contains_key(http::header::HOST) {
+            match host_header(&self.uri) {
+                Some(h) => headers.insert(http::header::HOST, h),
+                None => return Err(HttpError::new("invalid request: the URL has no host")),
+            };
+        }
         let mut request = http::Request::new(Full::new(self.body));
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = self.uri;
-        *request.headers_mut() = self.headers;
-        let response = self
-            .http
-            .client()
-            .request(request)
-            .await
-            .map_err(|e| HttpError::from_chain(&e))?;
-        Ok(Resp(response))
+        *request.headers_mut() = headers;
+        let answer = self.http.pool.send(request).await?;
+        Ok(Resp {
+            response: answer.response,
+            lease: answer.lease,
+        })
     }
 }
 
-pub struct Resp(http::Response<Incoming>);
+/// An answer; its connection returns to the pool once the body is read or dropped.
+pub struct Resp {
+    response: http::Response<Incoming>,
+    lease: Lease,
+}
 
 /// What the client would put in `Host` for `uri`: its host, with the port when it is not the
 /// scheme's default.
@@ -203,19 +199,18 @@ pub fn host_header(uri: &Uri) -> Option<HeaderValue> {
 
 impl Resp {
     pub fn status(&self) -> StatusCode {
-        self.0.status()
+        self.response.status()
     }
 
     pub fn headers(&self) -> &HeaderMap {
-        self.0.headers()
+        self.response.headers()
     }
 
     pub async fn bytes(self) -> Result<Bytes, HttpError> {
-        self.0
-            .into_body()
-            .collect()
-            .await
-            .map(|c| c.to_bytes())
+        let Self { response, lease } = self;
+        let body = response.into_body().collect().await;
+        drop(lease);
+        body.map(|c| c.to_bytes())
             .map_err(|e| HttpError::from_chain(&e))
     }
 
@@ -226,7 +221,12 @@ impl Resp {
 
     pub fn bytes_stream(self) -> impl Stream<Item = Result<Bytes, HttpError>> + Send {
         use futures::StreamExt;
-        BodyDataStream::new(self.0.into_body()).map(|r| r.map_err(|e| HttpError::from_chain(&e)))
+        let Self { response, lease } = self;
+        BodyDataStream::new(response.into_body()).map(move |r| {
+            // The stream holds the connection until it is dropped.
+            let _held = &lease;
+            r.map_err(|e| HttpError::from_chain(&e))
+        })
     }
 }
 

@@ -9,6 +9,7 @@ pub mod gemini;
 mod gemini_api;
 pub mod http;
 mod openai;
+mod pool;
 mod sse;
 mod types;
 mod usage_fields;
