@@ -8,7 +8,6 @@ use std::fmt;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
-use std::borrow::Cow;
 
 use super::Usage;
 
@@ -72,6 +71,41 @@ impl<'de> Deserialize<'de> for Count {
     }
 }
 
+/// The member names read, at either level. Matched as they are read: no key is copied.
+enum Key {
+    PromptTokens,
+    CompletionTokens,
+    PromptTokensDetails,
+    CompletionTokensDetails,
+    CachedTokens,
+    ReasoningTokens,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl Visitor<'_> for Name {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key, E> {
+                Ok(match v {
+                    "prompt_tokens" => Key::PromptTokens,
+                    "completion_tokens" => Key::CompletionTokens,
+                    "prompt_tokens_details" => Key::PromptTokensDetails,
+                    "completion_tokens_details" => Key::CompletionTokensDetails,
+                    "cached_tokens" => Key::CachedTokens,
+                    "reasoning_tokens" => Key::ReasoningTokens,
+                    _ => Key::Other,
+                })
+            }
+        }
+        d.deserialize_str(Name)
+    }
+}
+
 /// Reads a `T` out of any JSON value: what is not of the expected shape is skipped.
 struct Lenient<T>(std::marker::PhantomData<T>);
 
@@ -83,12 +117,12 @@ impl<T> Default for Lenient<T> {
 
 /// How a `T` is filled from the members of an object (or from an integer, for a count).
 trait Fill: Default {
-    fn member<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error>;
+    fn member<'de, A: MapAccess<'de>>(&mut self, key: Key, map: &mut A) -> Result<(), A::Error>;
     fn integer(&mut self, _: u64) {}
 }
 
 impl Fill for Count {
-    fn member<'de, A: MapAccess<'de>>(&mut self, _: &str, map: &mut A) -> Result<(), A::Error> {
+    fn member<'de, A: MapAccess<'de>>(&mut self, _: Key, map: &mut A) -> Result<(), A::Error> {
         map.next_value::<IgnoredAny>().map(drop)
     }
     fn integer(&mut self, v: u64) {
@@ -97,10 +131,10 @@ impl Fill for Count {
 }
 
 impl Fill for Details {
-    fn member<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+    fn member<'de, A: MapAccess<'de>>(&mut self, key: Key, map: &mut A) -> Result<(), A::Error> {
         match key {
-            "cached_tokens" => self.cached_tokens = map.next_value::<Count>()?.0,
-            "reasoning_tokens" => self.reasoning_tokens = map.next_value::<Count>()?.0,
+            Key::CachedTokens => self.cached_tokens = map.next_value::<Count>()?.0,
+            Key::ReasoningTokens => self.reasoning_tokens = map.next_value::<Count>()?.0,
             _ => drop(map.next_value::<IgnoredAny>()?),
         }
         Ok(())
@@ -108,14 +142,14 @@ impl Fill for Details {
 }
 
 impl Fill for UsageFields {
-    fn member<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
+    fn member<'de, A: MapAccess<'de>>(&mut self, key: Key, map: &mut A) -> Result<(), A::Error> {
         match key {
-            "prompt_tokens" => self.prompt_tokens = map.next_value::<Count>()?.0,
-            "completion_tokens" => self.completion_tokens = map.next_value::<Count>()?.0,
-            "prompt_tokens_details" => {
+            Key::PromptTokens => self.prompt_tokens = map.next_value::<Count>()?.0,
+            Key::CompletionTokens => self.completion_tokens = map.next_value::<Count>()?.0,
+            Key::PromptTokensDetails => {
                 self.cached_tokens = map.next_value::<Details>()?.cached_tokens
             }
-            "completion_tokens_details" => {
+            Key::CompletionTokensDetails => {
                 self.reasoning_tokens = map.next_value::<Details>()?.reasoning_tokens
             }
             _ => drop(map.next_value::<IgnoredAny>()?),
@@ -134,8 +168,8 @@ impl<'de, T: Fill> Visitor<'de> for Lenient<T> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
         let mut out = T::default();
         // A repeated key: the last one counts, as in a JSON tree.
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            out.member(&key, &mut map)?;
+        while let Some(key) = map.next_key::<Key>()? {
+            out.member(key, &mut map)?;
         }
         Ok(out)
     }
