@@ -94,8 +94,8 @@ async fn a_connection_the_server_closed_is_replaced() {
     let s = server(After::Close).await;
     let http = Http::new(Duration::from_secs(30)).unwrap();
     assert_eq!(small(&http, &s).await, "ok");
-    // The pooled connection is closed by now; the next request goes on a new one.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Time for the pooled connection to see the close; the next request goes on a new one.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(small(&http, &s).await, "ok");
     assert_eq!(s.connections.load(Ordering::SeqCst), 2);
 }
