@@ -1,7 +1,8 @@
 //! The HTTP client the adapters call providers with: HTTP/1 connections pooled per thread
-//! (`pool.rs`), TLS by rustls with the webpki roots. A general-purpose client (URL parsing on every request, a
-//! redirect layer, cookie and proxy hooks) was a tenth of the gateway's instructions per
-//! request; this one takes a prepared URI and does only what a provider call needs.
+//! (`pool.rs`), TLS by rustls with the webpki roots. A general-purpose client (URL parsing on
+//! every request, a redirect layer, cookie and proxy hooks) was a tenth of the gateway's
+//! instructions per request; this one takes a prepared URI and does only what a provider call
+//! needs.
 
 use std::time::Duration;
 
@@ -167,11 +168,8 @@ impl Req<'_> {
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = self.uri;
         *request.headers_mut() = headers;
-        let answer = self.http.pool.send(request).await?;
-        Ok(Resp {
-            response: answer.response,
-            lease: answer.lease,
-        })
+        let (response, lease) = self.http.pool.send(request).await?;
+        Ok(Resp { response, lease })
     }
 }
 

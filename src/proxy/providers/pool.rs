@@ -98,7 +98,10 @@ impl Pool {
     /// Sends `request` (absolute URI, `Host` set) on a pooled connection or a new one. A
     /// request that a pooled connection refused before writing it (closed meanwhile) is sent
     /// again; one that was written is not, as it may have had an effect.
-    pub async fn send(&self, request: Request<Full<Bytes>>) -> Result<Answer, HttpError> {
+    pub async fn send(
+        &self,
+        request: Request<Full<Bytes>>,
+    ) -> Result<(Response<Incoming>, Lease), HttpError> {
         let (mut parts, body) = request.into_parts();
         let https = match parts.uri.scheme_str() {
             Some("https") => true,
@@ -117,7 +120,7 @@ impl Pool {
                 continue;
             }
             match sender.try_send_request(request).await {
-                Ok(response) => return Ok(self.answer(response, host, sender)),
+                Ok(response) => return Ok((response, self.lease(host, sender))),
                 Err(mut e) => match e.take_message() {
                     Some(unsent) => request = unsent,
                     None => return Err(HttpError::from_chain(e.error())),
@@ -129,7 +132,7 @@ impl Pool {
             .send_request(request)
             .await
             .map_err(|e| HttpError::from_chain(&e))?;
-        Ok(self.answer(response, host, sender))
+        Ok((response, self.lease(host, sender)))
     }
 
     async fn connect(&self, uri: Uri) -> Result<Sender, HttpError> {
@@ -152,18 +155,9 @@ impl Pool {
         Ok(sender)
     }
 
-    fn answer(&self, response: Response<Incoming>, host: Host, sender: Sender) -> Answer {
-        Answer {
-            response,
-            lease: Lease(Some((self.clone(), host, sender))),
-        }
+    fn lease(&self, host: Host, sender: Sender) -> Lease {
+        Lease(Some((self.clone(), host, sender)))
     }
-}
-
-/// An answer, and the connection it came on until its body is done with.
-pub(super) struct Answer {
-    pub response: Response<Incoming>,
-    pub lease: Lease,
 }
 
 /// Puts the connection back in the pool when dropped.
