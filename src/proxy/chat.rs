@@ -9,11 +9,12 @@ use serde_json::Value;
 
 use super::cache::CachedAnswer;
 use super::catalog::ModelKind;
+use super::chat_request::ChatRequest;
 use super::error::ProxyError;
 use super::meter::Meter;
 use super::providers::{adapter, Incoming, Usage};
 use super::route::{plan, resolve, Plan, Route};
-use super::{authenticate, cache, json_body, pricing, read_body, request_id, stream};
+use super::{authenticate, cache, pricing, read_body, request_id, stream};
 use crate::app::AppState;
 
 pub async fn completions(State(app): State<AppState>, request: axum::extract::Request) -> Response {
@@ -58,41 +59,6 @@ enum Outcome {
     Stream(Box<stream::Upstream>),
 }
 
-fn validate(body: &Value) -> Result<(String, bool), ProxyError> {
-    let model = body["model"]
-        .as_str()
-        .filter(|m| !m.trim().is_empty())
-        .ok_or_else(|| ProxyError::invalid("model", "model is required"))?;
-    if body["messages"].as_array().is_none_or(|m| m.is_empty()) {
-        return Err(ProxyError::invalid(
-            "messages",
-            "messages must be a non-empty array",
-        ));
-    }
-    let stream = match &body["stream"] {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        _ => return Err(ProxyError::invalid("stream", "stream must be a boolean")),
-    };
-    for field in ["temperature", "top_p"] {
-        if !(body[field].is_null() || body[field].is_number()) {
-            return Err(ProxyError::invalid(
-                field,
-                format!("{field} must be a number"),
-            ));
-        }
-    }
-    for field in ["max_tokens", "max_completion_tokens", "n"] {
-        if !(body[field].is_null() || body[field].as_u64().is_some_and(|v| v > 0)) {
-            return Err(ProxyError::invalid(
-                field,
-                format!("{field} must be a positive integer"),
-            ));
-        }
-    }
-    Ok((model.to_string(), stream))
-}
-
 async fn handle(
     app: &AppState,
     key: &super::state::KeyEntry,
@@ -101,15 +67,16 @@ async fn handle(
     meter: &mut Meter,
 ) -> Result<Outcome, ProxyError> {
     let proxy = &app.proxy;
-    let body = json_body(headers, raw)?;
-    let (requested, streaming) = validate(&body)?;
-    meter.record.requested_model = requested.clone();
+    let request = ChatRequest::read(headers, raw)?;
+    let requested = &request.body.model;
+    let streaming = request.streaming();
+    meter.record.requested_model.clone_from(requested);
     meter.record.streamed = streaming;
     let project = proxy
         .state
         .project(&key.project_id)
         .ok_or(ProxyError::InvalidApiKey)?;
-    let (model, offers) = resolve(&proxy.catalog, &requested)?;
+    let (model, offers) = resolve(&proxy.catalog, requested)?;
     if model.kind != ModelKind::Chat {
         return Err(ProxyError::invalid(
             "model",
@@ -124,7 +91,7 @@ async fn handle(
 
     let cache_key = project
         .caching_enabled
-        .then(|| cache::key(&project.id, "chat", &body));
+        .then(|| cache::key(&project.id, "chat", request.body.json()));
     if let Some(ck) = &cache_key {
         let cached = proxy.cache.get(ck).await;
         crate::metrics::cache(cached.is_some());
@@ -136,18 +103,17 @@ async fn handle(
             let provider = &route.offer.provider;
             return Ok(Outcome::Done(if streaming {
                 let parsed = serde_json::from_slice(&answer.body).unwrap_or_default();
-                stream::replay(&parsed, &body, provider)
+                stream::replay(&parsed, &request.body, provider)
             } else {
                 respond(answer.body, provider, 0, "HIT")
             }));
         }
     }
 
-    let prompt = pricing::prompt_bound(&body);
-    let max_output = pricing::max_output_tokens(&body, &model);
+    let prompt = request.prompt_bound;
+    let max_output = pricing::max_output_tokens(request.max_output, request.n, &model);
     meter.reserve(key, &route, prompt, max_output)?;
-    let request = Incoming { json: &body, raw };
-    let first = attempt(app, &route, request, streaming, meter).await;
+    let first = attempt(app, &route, &request.body, streaming, meter).await;
     let result = match first {
         Err(e) if e.allows_fallback() && fallback.is_some() => {
             // Hybrid: the project's own key failed; record that attempt, retry once on credits.
@@ -162,13 +128,13 @@ async fn handle(
             route = fallback.take().unwrap_or(route);
             meter.route(&route);
             meter.reserve(key, &route, prompt, max_output)?;
-            attempt(app, &route, request, streaming, meter).await
+            attempt(app, &route, &request.body, streaming, meter).await
         }
         other => other,
     };
     match result? {
         Answer::Complete(answer, usage) => {
-            let (usage, estimated) = complete_usage(usage, &body, &answer);
+            let (usage, estimated) = complete_usage(usage, &request.body, &answer);
             let cost = meter.charge(&route, usage, estimated);
             if let Some(ck) = cache_key {
                 let cached = CachedAnswer {
@@ -187,7 +153,7 @@ async fn handle(
         Answer::Stream(chunks) => Ok(Outcome::Stream(Box::new(stream::Upstream {
             chunks,
             route,
-            body,
+            body: request.body,
             cache: cache_key.map(|k| (k, project.cache_ttl)),
         }))),
     }
@@ -201,7 +167,7 @@ pub(super) enum Answer {
 async fn attempt(
     app: &AppState,
     route: &Route,
-    request: Incoming<'_>,
+    request: &Incoming,
     streaming: bool,
     meter: &mut Meter,
 ) -> Result<Answer, ProxyError> {
@@ -224,7 +190,7 @@ async fn attempt(
 }
 
 /// The provider's usage, or an estimate (flagged) when it reported none.
-fn complete_usage(usage: Usage, body: &Value, answer: &[u8]) -> (Usage, bool) {
+fn complete_usage(usage: Usage, body: &Incoming, answer: &[u8]) -> (Usage, bool) {
     if usage.prompt_tokens > 0 || usage.completion_tokens > 0 {
         return (usage, false);
     }
@@ -247,7 +213,7 @@ fn complete_usage(usage: Usage, body: &Value, answer: &[u8]) -> (Usage, bool) {
         })
         .collect();
     let estimate = Usage {
-        prompt_tokens: pricing::prompt_tokens(body),
+        prompt_tokens: pricing::prompt_tokens(body.json()),
         completion_tokens: pricing::count_tokens(&text),
         ..Usage::default()
     };

@@ -5,12 +5,15 @@ mod accumulate;
 pub mod cache;
 pub mod catalog;
 mod chat;
+mod chat_request;
 pub mod error;
 pub mod iam;
 pub mod ledger;
+mod lenient;
 mod meter;
 mod models;
 pub mod pricing;
+mod prompt_fields;
 pub mod providers;
 pub mod route;
 pub mod state;
@@ -86,16 +89,7 @@ pub fn authenticate(proxy: &Proxy, headers: &HeaderMap) -> Result<Arc<KeyEntry>,
 
 /// Parses a JSON request body: 415 unless JSON, 400 with the parser's reason.
 pub fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, ProxyError> {
-    let is_json = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err(ProxyError::UnsupportedMediaType(
-            "expected Content-Type: application/json".into(),
-        ));
-    }
+    json_content(headers)?;
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ProxyError::InvalidRequest {
             message: format!("malformed JSON: {e}"),
@@ -110,6 +104,22 @@ pub fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, 
         });
     }
     Ok(value)
+}
+
+/// 415 unless the request says its body is JSON.
+pub fn json_content(headers: &HeaderMap) -> Result<(), ProxyError> {
+    let is_json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if is_json {
+        Ok(())
+    } else {
+        Err(ProxyError::UnsupportedMediaType(
+            "expected Content-Type: application/json".into(),
+        ))
+    }
 }
 
 /// Reads the body after the key was checked, so that a body over the limit is a 413 in

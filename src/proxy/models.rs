@@ -144,7 +144,7 @@ async fn embed(
         .embed(
             &app.proxy.http,
             &route.target,
-            Incoming { json: &body, raw },
+            &Incoming::parsed(raw.clone(), body),
         )
         .await?;
     let estimated = usage.prompt_tokens == 0;

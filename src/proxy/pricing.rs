@@ -29,9 +29,21 @@ pub fn count_tokens(text: &str) -> u64 {
     }
 }
 
-/// An upper bound of a chat request's prompt tokens, for the reservation.
+/// Tokens counted for each message's role and separators, and for an image part.
+pub const MESSAGE_TOKENS: u64 = 4;
+pub const IMAGE_TOKENS: u64 = 765; // a high-detail image tile budget
+/// Tokens counted for every prompt, whatever its messages.
+pub const PROMPT_BASE_TOKENS: u64 = 3;
+
+/// An upper bound of a text's tokens.
+pub fn text_bound(text: &str) -> u64 {
+    text.len().div_ceil(2) as u64
+}
+
+/// An upper bound of a chat request's prompt tokens, for the reservation (read from a tree;
+/// `prompt_fields` reads the same from the request's text).
 pub fn prompt_bound(body: &Value) -> u64 {
-    prompt_with(body, &|text| text.len().div_ceil(2) as u64)
+    prompt_with(body, &text_bound)
 }
 
 /// Tokens of a chat request's prompt (tiktoken), for usage a provider did not report.
@@ -41,9 +53,9 @@ pub fn prompt_tokens(body: &Value) -> u64 {
 
 /// Message texts plus a small per-message overhead, and the tool definitions.
 fn prompt_with(body: &Value, count_tokens: &dyn Fn(&str) -> u64) -> u64 {
-    let mut total = 3;
+    let mut total = PROMPT_BASE_TOKENS;
     for m in body["messages"].as_array().into_iter().flatten() {
-        total += 4;
+        total += MESSAGE_TOKENS;
         match &m["content"] {
             Value::String(s) => total += count_tokens(s),
             Value::Array(parts) => {
@@ -51,7 +63,7 @@ fn prompt_with(body: &Value, count_tokens: &dyn Fn(&str) -> u64) -> u64 {
                     if let Some(t) = p["text"].as_str() {
                         total += count_tokens(t);
                     } else if p.get("image_url").is_some() {
-                        total += 765; // a high-detail image tile budget
+                        total += IMAGE_TOKENS;
                     }
                 }
             }
@@ -69,14 +81,13 @@ fn prompt_with(body: &Value, count_tokens: &dyn Fn(&str) -> u64) -> u64 {
 
 /// An upper bound of an embeddings request's input tokens (string, strings or token arrays).
 pub fn input_bound(body: &Value) -> u64 {
-    let bound = |s: &str| s.len().div_ceil(2) as u64;
     match &body["input"] {
-        Value::String(s) => bound(s),
+        Value::String(s) => text_bound(s),
         Value::Array(items) => items
             .iter()
             .map(|i| {
                 i.as_str()
-                    .map(bound)
+                    .map(text_bound)
                     .unwrap_or(i.as_array().map_or(1, |a| a.len() as u64))
             })
             .sum(),
@@ -84,17 +95,16 @@ pub fn input_bound(body: &Value) -> u64 {
     }
 }
 
-/// The most output the request can produce.
-pub fn max_output_tokens(body: &Value, model: &ModelEntry) -> u64 {
-    body["max_completion_tokens"]
-        .as_u64()
-        .or_else(|| body["max_tokens"].as_u64())
+/// The most output the request can produce: its own limit (`max_completion_tokens`, else
+/// `max_tokens`) or the model's, times its `n` choices.
+pub fn max_output_tokens(limit: Option<u64>, n: Option<u64>, model: &ModelEntry) -> u64 {
+    limit
         .unwrap_or(if model.max_output_tokens > 0 {
             model.max_output_tokens
         } else {
             DEFAULT_MAX_OUTPUT
         })
-        .saturating_mul(body["n"].as_u64().unwrap_or(1).max(1))
+        .saturating_mul(n.unwrap_or(1).max(1))
 }
 
 /// nano-USD for `tokens` at `usd_per_mtok` (1 USD/Mtok = 1,000 nano-USD a token).

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::accumulate::Accumulator;
 use super::meter::Meter;
 use super::pricing;
-use super::providers::{Chunk, ChunkStream, Usage};
+use super::providers::{Chunk, ChunkStream, Incoming, Usage};
 use super::route::Route;
 use crate::app::AppState;
 
@@ -23,7 +23,7 @@ use crate::app::AppState;
 pub struct Upstream {
     pub chunks: ChunkStream,
     pub route: Route,
-    pub body: Value,
+    pub body: Incoming,
     pub cache: Option<(String, Duration)>,
 }
 
@@ -33,10 +33,6 @@ fn sse_bytes(data: &str) -> Bytes {
     out.extend_from_slice(data.as_bytes());
     out.extend_from_slice(b"\n\n");
     Bytes::from(out)
-}
-
-fn wants_usage(body: &Value) -> bool {
-    body["stream_options"]["include_usage"].as_bool() == Some(true)
 }
 
 fn sse_response(
@@ -65,7 +61,7 @@ fn sse_response(
 /// the meter records it as 499, and the upstream request is cancelled with it.
 pub fn forward(app: AppState, upstream: Upstream, meter: Meter) -> Response {
     let provider = upstream.route.offer.provider.clone();
-    let include_usage = wants_usage(&upstream.body);
+    let include_usage = upstream.body.wants_usage();
     let state = Forwarding {
         app,
         upstream,
@@ -220,7 +216,7 @@ fn charge(
         Some(u) => (u, false),
         None => (
             Usage {
-                prompt_tokens: pricing::prompt_tokens(&upstream.body),
+                prompt_tokens: pricing::prompt_tokens(upstream.body.json()),
                 completion_tokens: pricing::count_tokens(&acc.text()),
                 ..Usage::default()
             },
@@ -243,7 +239,7 @@ impl Drop for Forwarding {
 
 /// A cached answer sent as a stream: the role and content, tool calls, the finish reason,
 /// usage when asked for, then `[DONE]`.
-pub fn replay(answer: &Value, body: &Value, provider: &str) -> Response {
+pub fn replay(answer: &Value, body: &Incoming, provider: &str) -> Response {
     let base = json!({
         "id": answer["id"],
         "object": "chat.completion.chunk",
@@ -274,7 +270,7 @@ pub fn replay(answer: &Value, body: &Value, provider: &str) -> Response {
             json!([{"index": index, "delta": {}, "finish_reason": choice["finish_reason"]}]),
         ));
     }
-    if wants_usage(body) {
+    if body.wants_usage() {
         let mut c = chunk(json!([]));
         c["usage"] = answer["usage"].clone();
         out.push(c);

@@ -29,9 +29,9 @@ impl Provider for Anthropic {
         &'a self,
         http: &'a Http,
         target: &'a Target,
-        incoming: Incoming<'a>,
+        incoming: &'a Incoming,
     ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
-        let body = incoming.json;
+        let body = incoming.json();
         Box::pin(async move {
             let upstream = anthropic::request(body, &target.model, false).map_err(bad_upstream)?;
             let answer =
@@ -47,10 +47,10 @@ impl Provider for Anthropic {
         &'a self,
         http: &'a Http,
         target: &'a Target,
-        incoming: Incoming<'a>,
+        incoming: &'a Incoming,
     ) -> BoxFuture<'a, Result<ChunkStream, ProxyError>> {
         Box::pin(async move {
-            let body = incoming.json;
+            let body = incoming.json();
             let upstream = anthropic::request(body, &target.model, true).map_err(bad_upstream)?;
             let resp = call(request(http, target, &upstream), target.timeout, message_of).await?;
             let model = body["model"].as_str().unwrap_or(&target.model).to_string();
@@ -70,7 +70,7 @@ impl Provider for Anthropic {
         &'a self,
         _: &'a Http,
         _: &'a Target,
-        _: Incoming<'a>,
+        _: &'a Incoming,
     ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
         Box::pin(async {
             Err(ProxyError::invalid(

@@ -31,9 +31,9 @@ impl Provider for Gemini {
         &'a self,
         http: &'a Http,
         target: &'a Target,
-        incoming: Incoming<'a>,
+        incoming: &'a Incoming,
     ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
-        let body = incoming.json;
+        let body = incoming.json();
         Box::pin(async move {
             let upstream = gemini::request(body).map_err(bad_upstream)?;
             let answer = call_json(
@@ -53,10 +53,10 @@ impl Provider for Gemini {
         &'a self,
         http: &'a Http,
         target: &'a Target,
-        incoming: Incoming<'a>,
+        incoming: &'a Incoming,
     ) -> BoxFuture<'a, Result<ChunkStream, ProxyError>> {
         Box::pin(async move {
-            let body = incoming.json;
+            let body = incoming.json();
             let upstream = gemini::request(body).map_err(bad_upstream)?;
             let req = request(http, target, "streamGenerateContent?alt=sse", &upstream);
             let resp = call(req, target.timeout, message_of).await?;
@@ -78,7 +78,7 @@ impl Provider for Gemini {
         &'a self,
         _: &'a Http,
         _: &'a Target,
-        _: Incoming<'a>,
+        _: &'a Incoming,
     ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
         Box::pin(async {
             Err(ProxyError::invalid(

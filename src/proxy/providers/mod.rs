@@ -8,6 +8,7 @@ mod chunk;
 pub mod gemini;
 mod gemini_api;
 pub mod http;
+pub mod incoming;
 mod openai;
 mod pool;
 mod sse;
@@ -25,6 +26,7 @@ use serde_json::Value;
 pub use chunk::{Chunk, ChunkHead};
 pub use http::Http;
 use http::{Req, Resp};
+pub use incoming::Incoming;
 pub use types::{TranslateError, Usage};
 pub use usage_fields::UsageFields;
 
@@ -54,14 +56,6 @@ impl std::fmt::Debug for Target {
     }
 }
 
-/// The client's request: parsed (to validate, route and translate it) and as it came (so an
-/// OpenAI-compatible upstream can get the same bytes when nothing needs rewriting).
-#[derive(Clone, Copy)]
-pub struct Incoming<'a> {
-    pub json: &'a Value,
-    pub raw: &'a Bytes,
-}
-
 /// An OpenAI-format answer as the bytes the client gets, and its usage.
 pub type Answer = (Bytes, Usage);
 
@@ -71,21 +65,21 @@ pub trait Provider: Send + Sync {
         &'a self,
         http: &'a Http,
         target: &'a Target,
-        request: Incoming<'a>,
+        request: &'a Incoming,
     ) -> BoxFuture<'a, Result<Answer, ProxyError>>;
     /// A streaming chat completion.
     fn complete_stream<'a>(
         &'a self,
         http: &'a Http,
         target: &'a Target,
-        request: Incoming<'a>,
+        request: &'a Incoming,
     ) -> BoxFuture<'a, Result<ChunkStream, ProxyError>>;
     /// Embeddings (OpenAI format in and out).
     fn embed<'a>(
         &'a self,
         http: &'a Http,
         target: &'a Target,
-        request: Incoming<'a>,
+        request: &'a Incoming,
     ) -> BoxFuture<'a, Result<Answer, ProxyError>>;
 }
 

@@ -37,8 +37,8 @@ fn request_bytes<'h>(http: &'h Http, target: &Target, path: &str, body: Bytes) -
 }
 
 /// The client's request already names the provider's model and sets no stream options.
-fn names_the_model(body: &Value, target: &Target) -> bool {
-    body["model"].as_str() == Some(target.model.as_str()) && body.get("stream_options").is_none()
+fn names_the_model(request: &Incoming, target: &Target) -> bool {
+    request.model == target.model && request.stream_options.is_none()
 }
 
 /// The client's bytes go upstream unchanged when they already name the provider's model and
@@ -47,11 +47,9 @@ fn request_as_is<'h>(
     http: &'h Http,
     target: &Target,
     path: &str,
-    request: Incoming<'_>,
+    request: &Incoming,
 ) -> Option<Req<'h>> {
-    let body = request.json;
-    let plain = names_the_model(body, target)
-        && matches!(body.get("stream"), None | Some(Value::Bool(false)));
+    let plain = names_the_model(request, target) && request.stream != Some(true);
     plain.then(|| request_bytes(http, target, path, request.raw.clone()))
 }
 
@@ -62,10 +60,9 @@ fn stream_as_is<'h>(
     http: &'h Http,
     target: &Target,
     path: &str,
-    request: Incoming<'_>,
+    request: &Incoming,
 ) -> Option<Req<'h>> {
-    let body = request.json;
-    let plain = names_the_model(body, target) && body.get("stream") == Some(&Value::Bool(true));
+    let plain = names_the_model(request, target) && request.stream == Some(true);
     // The body parsed as an object with a `stream` key, so it ends with `}` after a member.
     let raw = request.raw.trim_ascii_end().strip_suffix(b"}")?;
     plain.then(|| {
@@ -96,12 +93,12 @@ impl Provider for OpenAiCompatible {
         &'a self,
         http: &'a Http,
         target: &'a Target,
-        request: Incoming<'a>,
+        request: &'a Incoming,
     ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
         Box::pin(async move {
             let path = "/chat/completions";
             let req = request_as_is(http, target, path, request).unwrap_or_else(|| {
-                let mut body = request.json.clone();
+                let mut body = request.json().clone();
                 body["model"] = json!(target.model);
                 body["stream"] = json!(false);
                 if let Some(o) = body.as_object_mut() {
@@ -126,12 +123,12 @@ impl Provider for OpenAiCompatible {
         &'a self,
         http: &'a Http,
         target: &'a Target,
-        request: Incoming<'a>,
+        request: &'a Incoming,
     ) -> BoxFuture<'a, Result<ChunkStream, ProxyError>> {
         Box::pin(async move {
             let path = "/chat/completions";
             let req = stream_as_is(http, target, path, request).unwrap_or_else(|| {
-                let mut body = request.json.clone();
+                let mut body = request.json().clone();
                 body["model"] = json!(target.model);
                 body["stream"] = json!(true);
                 // The gateway meters every stream, so it always asks for the usage chunk.
@@ -198,12 +195,12 @@ impl Provider for OpenAiCompatible {
         &'a self,
         http: &'a Http,
         target: &'a Target,
-        request: Incoming<'a>,
+        request: &'a Incoming,
     ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
         Box::pin(async move {
             let path = "/embeddings";
             let req = request_as_is(http, target, path, request).unwrap_or_else(|| {
-                let mut body = request.json.clone();
+                let mut body = request.json().clone();
                 body["model"] = json!(target.model);
                 self::request(http, target, path, &body)
             });

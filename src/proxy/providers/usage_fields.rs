@@ -5,11 +5,12 @@
 
 use std::fmt;
 
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::Usage;
+use crate::proxy::lenient::{self, Fill};
 
 /// The counts of a `usage` object, each `None` when absent or not a count.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -44,7 +45,7 @@ impl UsageFields {
 
 impl<'de> Deserialize<'de> for UsageFields {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(Lenient::<Self>::default())
+        lenient::read(d)
     }
 }
 
@@ -57,7 +58,7 @@ struct Details {
 
 impl<'de> Deserialize<'de> for Details {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(Lenient::<Self>::default())
+        lenient::read(d)
     }
 }
 
@@ -67,12 +68,12 @@ struct Count(Option<u64>);
 
 impl<'de> Deserialize<'de> for Count {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(Lenient::<Count>::default())
+        lenient::read(d)
     }
 }
 
 /// The member names read, at either level. Matched as they are read: no key is copied.
-enum Key {
+pub enum Key {
     PromptTokens,
     CompletionTokens,
     PromptTokensDetails,
@@ -106,31 +107,17 @@ impl<'de> Deserialize<'de> for Key {
     }
 }
 
-/// Reads a `T` out of any JSON value: what is not of the expected shape is skipped.
-struct Lenient<T>(std::marker::PhantomData<T>);
-
-impl<T> Default for Lenient<T> {
-    fn default() -> Self {
-        Self(std::marker::PhantomData)
-    }
-}
-
-/// How a `T` is filled from the members of an object (or from an integer, for a count).
-trait Fill: Default {
-    fn member<'de, A: MapAccess<'de>>(&mut self, key: Key, map: &mut A) -> Result<(), A::Error>;
-    fn integer(&mut self, _: u64) {}
-}
-
 impl Fill for Count {
-    fn member<'de, A: MapAccess<'de>>(&mut self, _: Key, map: &mut A) -> Result<(), A::Error> {
-        map.next_value::<IgnoredAny>().map(drop)
-    }
+    type Key = IgnoredAny;
+
     fn integer(&mut self, v: u64) {
         self.0 = Some(v);
     }
 }
 
 impl Fill for Details {
+    type Key = Key;
+
     fn member<'de, A: MapAccess<'de>>(&mut self, key: Key, map: &mut A) -> Result<(), A::Error> {
         match key {
             Key::CachedTokens => self.cached_tokens = map.next_value::<Count>()?.0,
@@ -142,6 +129,8 @@ impl Fill for Details {
 }
 
 impl Fill for UsageFields {
+    type Key = Key;
+
     fn member<'de, A: MapAccess<'de>>(&mut self, key: Key, map: &mut A) -> Result<(), A::Error> {
         match key {
             Key::PromptTokens => self.prompt_tokens = map.next_value::<Count>()?.0,
@@ -155,50 +144,6 @@ impl Fill for UsageFields {
             _ => drop(map.next_value::<IgnoredAny>()?),
         }
         Ok(())
-    }
-}
-
-impl<'de, T: Fill> Visitor<'de> for Lenient<T> {
-    type Value = T;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
-        let mut out = T::default();
-        // A repeated key: the last one counts, as in a JSON tree.
-        while let Some(key) = map.next_key::<Key>()? {
-            out.member(key, &mut map)?;
-        }
-        Ok(out)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(T::default())
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<T, E> {
-        let mut out = T::default();
-        out.integer(v);
-        Ok(out)
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<T, E> {
-        Ok(T::default())
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<T, E> {
-        Ok(T::default())
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<T, E> {
-        Ok(T::default())
-    }
-    fn visit_str<E>(self, _: &str) -> Result<T, E> {
-        Ok(T::default())
-    }
-    fn visit_unit<E>(self) -> Result<T, E> {
-        Ok(T::default())
     }
 }
 

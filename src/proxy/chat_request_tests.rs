@@ -1,0 +1,123 @@
+use super::*;
+use serde_json::json;
+
+fn headers() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert("content-type", "application/json".parse().unwrap());
+    h
+}
+
+/// What both readings give, side by side.
+fn fields(
+    r: &ChatRequest,
+) -> (
+    u64,
+    Option<u64>,
+    Option<u64>,
+    String,
+    Option<bool>,
+    Option<Value>,
+) {
+    let b = &r.body;
+    (
+        r.prompt_bound,
+        r.max_output,
+        r.n,
+        b.model.clone(),
+        b.stream,
+        b.stream_options.clone(),
+    )
+}
+
+#[test]
+fn the_usual_requests_are_read_without_a_tree_and_as_the_tree_reads_them() {
+    let cases = [
+        json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello"}], "max_tokens": 64}),
+        json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": true,
+               "stream_options": {"include_usage": true}, "temperature": 0.2, "top_p": 1, "n": 2,
+               "max_completion_tokens": 10, "max_tokens": 99, "user": "u", "metadata": {"a": [1]}}),
+        json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "é"},
+               {"type": "image_url", "image_url": {"url": "x"}}]}],
+               "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}],
+               "stream": null, "stream_options": null, "temperature": null, "n": null}),
+        json!({"model": "m", "messages": [{"role": "assistant", "tool_calls": [{"id": "t"}]}, 5]}),
+    ];
+    for v in cases {
+        let raw = Bytes::from(v.to_string());
+        let typed = ChatRequest::typed(&raw).unwrap_or_else(|| panic!("read without a tree: {v}"));
+        let tree = ChatRequest::of_tree(raw.clone(), v.clone());
+        assert_eq!(fields(&typed), fields(&tree), "{v}");
+        assert_eq!(
+            typed.body.json(),
+            &v,
+            "the tree, when asked for, is the request's"
+        );
+    }
+}
+
+#[test]
+fn other_shapes_go_through_the_tree_and_keep_their_errors() {
+    let error = |text: &str| match ChatRequest::read(&headers(), &Bytes::from(text.to_string())) {
+        Err(ProxyError::InvalidRequest { message, .. }) => message,
+        Err(other) => panic!("{other:?}"),
+        Ok(_) => panic!("accepted: {text}"),
+    };
+    let msgs = r#""messages": [{"role": "user", "content": "hi"}]"#;
+    assert_eq!(
+        error(&format!(r#"{{"model": 5, {msgs}}}"#)),
+        "model is required"
+    );
+    assert_eq!(
+        error(&format!(r#"{{"model": " ", {msgs}}}"#)),
+        "model is required"
+    );
+    assert_eq!(
+        error(r#"{"model": "m", "messages": []}"#),
+        "messages must be a non-empty array"
+    );
+    assert_eq!(
+        error(r#"{"model": "m", "messages": {}}"#),
+        "messages must be a non-empty array"
+    );
+    assert_eq!(
+        error(&format!(r#"{{"model": "m", {msgs}, "stream": "yes"}}"#)),
+        "stream must be a boolean"
+    );
+    assert_eq!(
+        error(&format!(r#"{{"model": "m", {msgs}, "top_p": "1"}}"#)),
+        "top_p must be a number"
+    );
+    for bad in ["0", "-1", "2.5", "\"3\""] {
+        assert_eq!(
+            error(&format!(r#"{{"model": "m", {msgs}, "max_tokens": {bad}}}"#)),
+            "max_tokens must be a positive integer"
+        );
+    }
+    assert_eq!(
+        error(r#"[{"model": "m"}]"#),
+        "the body must be a JSON object"
+    );
+    assert!(error(r#"{"model": "m""#).starts_with("malformed JSON"));
+    let wrong_type = headers_without_json();
+    assert!(matches!(
+        ChatRequest::read(&wrong_type, &Bytes::from_static(b"{}")),
+        Err(ProxyError::UnsupportedMediaType(_))
+    ));
+}
+
+fn headers_without_json() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert("content-type", "text/plain".parse().unwrap());
+    h
+}
+
+#[test]
+fn a_repeated_member_is_read_as_the_tree_reads_it() {
+    // The last `model` wins, as in the tree; the typed reading declines repeated members.
+    let text = r#"{"model": "a", "model": "b", "messages": [{"role": "user", "content": "hi"}]}"#;
+    let raw = Bytes::from_static(text.as_bytes());
+    assert!(ChatRequest::typed(&raw).is_none());
+    let read = ChatRequest::read(&headers(), &raw).expect("valid");
+    assert_eq!(read.body.model, "b");
+    assert!(!read.streaming());
+}
