@@ -70,6 +70,7 @@ pub fn forward(app: AppState, upstream: Upstream, meter: Meter) -> Response {
         acc: Accumulator::default(),
         usage: None,
         tail: Vec::new(),
+        written: false,
     };
     let body = futures::stream::unfold(state, |mut st| async move {
         st.next().await.map(|bytes| (Ok(bytes), st))
@@ -87,6 +88,24 @@ struct Forwarding {
     usage: Option<Usage>,
     /// What is still to be sent after the provider's stream ended (reversed).
     tail: Vec<Bytes>,
+    /// The first bytes have gone to the client.
+    written: bool,
+}
+
+/// Lets the event loop run the tasks queued before this one, without `yield_now`'s polling
+/// of the I/O driver (a system call each time): the upstream connection's task, woken by
+/// the last poll, decodes the next chunk meanwhile.
+async fn requeue() {
+    let mut queued = false;
+    std::future::poll_fn(|cx| {
+        if queued {
+            return std::task::Poll::Ready(());
+        }
+        queued = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 /// What one item of the provider's stream gives the client.
@@ -102,9 +121,9 @@ type Item = Option<Result<Chunk, super::error::ProxyError>>;
 
 impl Forwarding {
     /// The next bytes for the client: the next chunk as soon as it arrives, together with the
-    /// chunks that arrived with it. Nothing waits for more: a chunk is never held back, and
-    /// what the provider sent in one piece goes on in one write instead of one each (which
-    /// kept this thread writing while the client waited to be woken).
+    /// chunks that arrived with it. Nothing waits for the provider: a chunk is never held
+    /// back, and what the provider sent in one piece goes on in one write instead of one
+    /// each (which kept this thread writing while the client waited to be woken).
     async fn next(&mut self) -> Option<Bytes> {
         if let Some(last) = self.tail.pop() {
             return Some(last);
@@ -123,8 +142,29 @@ impl Forwarding {
         };
         let mut more: Option<Vec<u8>> = None;
         while self.meter.is_some() {
-            let Some(item) = self.upstream.chunks.next().now_or_never() else {
-                break;
+            let item = match self.upstream.chunks.next().now_or_never() {
+                Some(item) => item,
+                // After the first write: the upstream connection's task hands the body over
+                // one frame at a time, so let it run; what has already arrived then goes on
+                // in this write instead of one write (a system call) per chunk. The first
+                // chunk never waits for this.
+                None if self.written => {
+                    // A chunk takes two turns of the loop (the connection's task decodes it,
+                    // then hands it over); a third finds nothing when nothing has arrived.
+                    let mut next = None;
+                    for _ in 0..3 {
+                        requeue().await;
+                        next = self.upstream.chunks.next().now_or_never();
+                        if next.is_some() {
+                            break;
+                        }
+                    }
+                    match next {
+                        Some(item) => item,
+                        None => break,
+                    }
+                }
+                None => break,
             };
             let (bytes, finished) = match self.step(item) {
                 Some(Step::Send(b)) => (b, false),
@@ -144,6 +184,7 @@ impl Forwarding {
         if let Some(more) = more {
             out = Bytes::from(more);
         }
+        self.written = true;
         Some(out)
     }
 
