@@ -6,12 +6,12 @@ use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
 use crate::telemetry::request_span;
 
+mod request_id;
 mod threads;
 pub use threads::{bind_shared, serve_threads};
 
@@ -27,9 +27,8 @@ pub fn router(app: AppState) -> Router {
         .with_state(app)
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(request_id::RequestIdLayer)
                 .layer(TraceLayer::new_for_http().make_span_with(request_span))
-                .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(DefaultBodyLimit::max(limit)),
         )
 }

@@ -1,0 +1,127 @@
+//! Request ids: the client's `x-request-id`, or a new one, set on the request (where the
+//! audit trail and usage records read it) and echoed on the response. Cheaper than
+//! tower-http's pair of layers, which drew a UUID from a cryptographic generator and kept
+//! the id in the request's extensions (a map allocated per request) besides its header.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use axum::http::{HeaderName, HeaderValue, Request, Response};
+use tower::{Layer, Service};
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Clone, Copy, Default)]
+pub struct RequestIdLayer;
+
+impl<S> Layer<S> for RequestIdLayer {
+    type Service = RequestId<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestId(inner)
+    }
+}
+
+#[derive(Clone)]
+pub struct RequestId<S>(S);
+
+impl<S, B, R> Service<Request<B>> for RequestId<S>
+where
+    S: Service<Request<B>, Response = Response<R>>,
+{
+    type Response = Response<R>;
+    type Error = S::Error;
+    type Future = WithId<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let id = match request.headers().get(X_REQUEST_ID) {
+            Some(id) => id.clone(),
+            None => {
+                let id = new_id();
+                request.headers_mut().insert(X_REQUEST_ID, id.clone());
+                id
+            }
+        };
+        WithId {
+            inner: Box::pin(self.0.call(request)),
+            id: Some(id),
+        }
+    }
+}
+
+/// The inner service's response, with the request's id.
+pub struct WithId<F> {
+    // Boxed rather than pin-projected: one small allocation, no unsafe code.
+    inner: Pin<Box<F>>,
+    id: Option<HeaderValue>,
+}
+
+impl<F, R, E> Future for WithId<F>
+where
+    F: Future<Output = Result<Response<R>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut result = ready!(self.inner.as_mut().poll(cx));
+        if let (Ok(response), Some(id)) = (&mut result, self.id.take()) {
+            response.headers_mut().entry(X_REQUEST_ID).or_insert(id);
+        }
+        Poll::Ready(result)
+    }
+}
+
+thread_local! {
+    /// A random start per thread, then a counter: ids are unique without a system call or a
+    /// cryptographic generator per request (a request id is not a secret).
+    static NEXT: Cell<(u64, u64)> = Cell::new({
+        let seed = uuid::Uuid::new_v4().as_u64_pair();
+        (seed.0, seed.1)
+    });
+}
+
+/// A new id in UUID version 4 form.
+fn new_id() -> HeaderValue {
+    let (high, low) = NEXT.with(|n| {
+        let (high, counter) = n.get();
+        n.set((high, counter.wrapping_add(1)));
+        // A bijection of the counter: distinct for 2^64 ids per thread, random-looking.
+        (high, mix(counter))
+    });
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&high.to_be_bytes());
+    bytes[8..].copy_from_slice(&low.to_be_bytes());
+    let uuid = uuid::Builder::from_random_bytes(bytes).into_uuid();
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    HeaderValue::from_str(uuid.hyphenated().encode_lower(&mut text))
+        .unwrap_or_else(|_| HeaderValue::from_static("-"))
+}
+
+/// splitmix64's finalizer.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_uuids_and_distinct() {
+        let ids: std::collections::HashSet<String> = (0..10_000)
+            .map(|_| new_id().to_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ids.len(), 10_000);
+        for id in ids.iter().take(10) {
+            let uuid = uuid::Uuid::parse_str(id).expect("a UUID");
+            assert_eq!(uuid.get_version_num(), 4, "{id}");
+        }
+    }
+}
