@@ -89,9 +89,10 @@ async fn handle(
     } = plan(&app.config, &proxy.state, key, &project, &model, &offers)?;
     meter.route(&route);
 
-    let cache_key = project
-        .caching_enabled
-        .then(|| cache::key(&project.id, "chat", request.body.json()));
+    let cache_key = match project.caching_enabled {
+        true => Some(cache::key(&project.id, "chat", request.body.json()?)),
+        false => None,
+    };
     if let Some(ck) = &cache_key {
         let cached = proxy.cache.get(ck).await;
         crate::metrics::cache(cached.is_some());
@@ -213,7 +214,8 @@ fn complete_usage(usage: Usage, body: &Incoming, answer: &[u8]) -> (Usage, bool)
         })
         .collect();
     let estimate = Usage {
-        prompt_tokens: pricing::prompt_tokens(body.json()),
+        // A request without a tree (an out-of-range number) counts as no prompt.
+        prompt_tokens: body.json().map_or(0, pricing::prompt_tokens),
         completion_tokens: pricing::count_tokens(&text),
         ..Usage::default()
     };

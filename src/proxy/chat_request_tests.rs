@@ -48,7 +48,7 @@ fn the_usual_requests_are_read_without_a_tree_and_as_the_tree_reads_them() {
         let tree = ChatRequest::of_tree(raw.clone(), v.clone());
         assert_eq!(fields(&typed), fields(&tree), "{v}");
         assert_eq!(
-            typed.body.json(),
+            typed.body.json().expect("a tree"),
             &v,
             "the tree, when asked for, is the request's"
         );
@@ -120,4 +120,20 @@ fn a_repeated_member_is_read_as_the_tree_reads_it() {
     let read = ChatRequest::read(&headers(), &raw).expect("valid");
     assert_eq!(read.body.model, "b");
     assert!(!read.streaming());
+}
+
+#[test]
+fn a_request_the_tree_cannot_hold_is_an_error_when_the_tree_is_needed() {
+    // Valid JSON, but its number is out of a float's range: the reading without a tree skips
+    // it; the tree (for a translation or the cache key) refuses it, as a client error.
+    let text = r#"{"model": "m", "messages": [{"role": "user", "content": "hi"}], "x": 1e400}"#;
+    let read = ChatRequest::read(&headers(), &Bytes::from_static(text.as_bytes())).expect("read");
+    assert_eq!(read.body.model, "m");
+    match read.body.json() {
+        Err(ProxyError::InvalidRequest { message, code, .. }) => {
+            assert!(message.starts_with("malformed JSON"), "{message}");
+            assert_eq!(code, "invalid_json");
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -257,7 +257,7 @@ fn charge(
         Some(u) => (u, false),
         None => (
             Usage {
-                prompt_tokens: pricing::prompt_tokens(upstream.body.json()),
+                prompt_tokens: upstream.body.json().map_or(0, pricing::prompt_tokens),
                 completion_tokens: pricing::count_tokens(&acc.text()),
                 ..Usage::default()
             },

@@ -8,7 +8,7 @@ use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::Backend;
 use crate::upstream::{openai_answer, openai_stream, spawn_gateway, Gateway, Tenant};
-use crate::{answer_sse, both, header, set_caching, sse_content, sse_data, OPENAI};
+use crate::{answer_sse, both, header, raw_chat, set_caching, sse_content, sse_data, OPENAI};
 
 both!(
     identical_request_is_a_hit,
@@ -19,7 +19,8 @@ both!(
     entries_expire,
     cached_answer_replays_as_a_stream,
     streamed_miss_is_cached,
-    errors_are_never_cached
+    errors_are_never_cached,
+    a_body_without_a_tree_is_refused_not_keyed
 );
 
 fn question(content: &str, temperature: f64) -> Value {
@@ -351,4 +352,30 @@ async fn errors_are_never_cached(backend: Backend) {
     let r = g.chat(&t.token, streamed).await;
     assert_eq!(header(&r, "x-tollgate-cache"), "MISS", "{}", r.text);
     assert_eq!(upstream_calls(&g).await, 2);
+}
+
+/// Valid JSON that no JSON tree holds (a number beyond a float's range) is read on the hot
+/// path without a tree; the cache key needs one, so the request is refused as a client error
+/// instead of two different requests sharing a key.
+async fn a_body_without_a_tree_is_refused_not_keyed(backend: Backend) {
+    let (g, t) = cached_tenant(backend, 300).await;
+    let auth = format!("Bearer {}", t.token);
+    for content in ["first", "second"] {
+        let body = format!(
+            r#"{{"model": "gpt-4o-mini", "messages": [{{"role": "user", "content": "{content}"}}], "x": 1e400}}"#
+        );
+        let r = raw_chat(
+            &g,
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            body,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+        assert_eq!(r.body["error"]["code"], "invalid_json", "{}", r.text);
+        assert!(r.headers.get("x-tollgate-cache").is_none());
+    }
+    assert_eq!(upstream_calls(&g).await, 0);
 }

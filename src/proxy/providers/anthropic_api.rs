@@ -31,8 +31,8 @@ impl Provider for Anthropic {
         target: &'a Target,
         incoming: &'a Incoming,
     ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
-        let body = incoming.json();
         Box::pin(async move {
+            let body = incoming.json()?;
             let upstream = anthropic::request(body, &target.model, false).map_err(bad_upstream)?;
             let answer =
                 call_json(request(http, target, &upstream), target.timeout, message_of).await?;
@@ -50,7 +50,7 @@ impl Provider for Anthropic {
         incoming: &'a Incoming,
     ) -> BoxFuture<'a, Result<ChunkStream, ProxyError>> {
         Box::pin(async move {
-            let body = incoming.json();
+            let body = incoming.json()?;
             let upstream = anthropic::request(body, &target.model, true).map_err(bad_upstream)?;
             let resp = call(request(http, target, &upstream), target.timeout, message_of).await?;
             let model = body["model"].as_str().unwrap_or(&target.model).to_string();

@@ -33,8 +33,8 @@ impl Provider for Gemini {
         target: &'a Target,
         incoming: &'a Incoming,
     ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
-        let body = incoming.json();
         Box::pin(async move {
+            let body = incoming.json()?;
             let upstream = gemini::request(body).map_err(bad_upstream)?;
             let answer = call_json(
                 request(http, target, "generateContent", &upstream),
@@ -56,7 +56,7 @@ impl Provider for Gemini {
         incoming: &'a Incoming,
     ) -> BoxFuture<'a, Result<ChunkStream, ProxyError>> {
         Box::pin(async move {
-            let body = incoming.json();
+            let body = incoming.json()?;
             let upstream = gemini::request(body).map_err(bad_upstream)?;
             let req = request(http, target, "streamGenerateContent?alt=sse", &upstream);
             let resp = call(req, target.timeout, message_of).await?;

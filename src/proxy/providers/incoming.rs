@@ -9,6 +9,8 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use serde_json::Value;
 
+use crate::proxy::error::ProxyError;
+
 pub struct Incoming {
     pub raw: Bytes,
     /// `model` when it is a string, else empty.
@@ -17,7 +19,9 @@ pub struct Incoming {
     pub stream: Option<bool>,
     /// `stream_options` when the member is present (`Some(Null)` when it is `null`).
     pub stream_options: Option<Value>,
-    tree: OnceLock<Value>,
+    /// The tree, or why the text has none (valid JSON whose number is out of a float's
+    /// range, which the reading without a tree does not check).
+    tree: OnceLock<Result<Value, String>>,
 }
 
 impl Incoming {
@@ -44,15 +48,20 @@ impl Incoming {
             model: tree["model"].as_str().unwrap_or_default().to_string(),
             stream: tree["stream"].as_bool(),
             stream_options: tree.get("stream_options").cloned(),
-            tree: OnceLock::from(tree),
+            tree: OnceLock::from(Ok(tree)),
         }
     }
 
     /// The request's JSON tree, parsed on first use.
-    pub fn json(&self) -> &Value {
-        // `raw` was parsed once already, so this cannot fail; `Null` keeps it total.
-        self.tree
-            .get_or_init(|| serde_json::from_slice(&self.raw).unwrap_or_default())
+    pub fn json(&self) -> Result<&Value, ProxyError> {
+        let tree = self.tree.get_or_init(|| {
+            serde_json::from_slice(&self.raw).map_err(|e| format!("malformed JSON: {e}"))
+        });
+        tree.as_ref().map_err(|message| ProxyError::InvalidRequest {
+            message: message.clone(),
+            param: None,
+            code: "invalid_json",
+        })
     }
 
     /// `stream_options.include_usage` is `true`.

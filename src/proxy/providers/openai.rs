@@ -97,15 +97,18 @@ impl Provider for OpenAiCompatible {
     ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
         Box::pin(async move {
             let path = "/chat/completions";
-            let req = request_as_is(http, target, path, request).unwrap_or_else(|| {
-                let mut body = request.json().clone();
-                body["model"] = json!(target.model);
-                body["stream"] = json!(false);
-                if let Some(o) = body.as_object_mut() {
-                    o.remove("stream_options");
+            let req = match request_as_is(http, target, path, request) {
+                Some(req) => req,
+                None => {
+                    let mut body = request.json()?.clone();
+                    body["model"] = json!(target.model);
+                    body["stream"] = json!(false);
+                    if let Some(o) = body.as_object_mut() {
+                        o.remove("stream_options");
+                    }
+                    self::request(http, target, path, &body)
                 }
-                self::request(http, target, path, &body)
-            });
+            };
             let answer = call_bytes(req, target.timeout, message_of).await?;
             let head = read_head(&answer)?;
             if head.choices.is_none() {
@@ -127,14 +130,17 @@ impl Provider for OpenAiCompatible {
     ) -> BoxFuture<'a, Result<ChunkStream, ProxyError>> {
         Box::pin(async move {
             let path = "/chat/completions";
-            let req = stream_as_is(http, target, path, request).unwrap_or_else(|| {
-                let mut body = request.json().clone();
-                body["model"] = json!(target.model);
-                body["stream"] = json!(true);
-                // The gateway meters every stream, so it always asks for the usage chunk.
-                body["stream_options"] = json!({"include_usage": true});
-                self::request(http, target, path, &body)
-            });
+            let req = match stream_as_is(http, target, path, request) {
+                Some(req) => req,
+                None => {
+                    let mut body = request.json()?.clone();
+                    body["model"] = json!(target.model);
+                    body["stream"] = json!(true);
+                    // The gateway meters every stream, so it always asks for the usage chunk.
+                    body["stream_options"] = json!({"include_usage": true});
+                    self::request(http, target, path, &body)
+                }
+            };
             let resp = call(req, target.timeout, message_of).await?;
             // Polled by the reader directly; dropping it cancels the upstream request.
             let upstream: Events = Box::pin(events(resp));
@@ -199,11 +205,14 @@ impl Provider for OpenAiCompatible {
     ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
         Box::pin(async move {
             let path = "/embeddings";
-            let req = request_as_is(http, target, path, request).unwrap_or_else(|| {
-                let mut body = request.json().clone();
-                body["model"] = json!(target.model);
-                self::request(http, target, path, &body)
-            });
+            let req = match request_as_is(http, target, path, request) {
+                Some(req) => req,
+                None => {
+                    let mut body = request.json()?.clone();
+                    body["model"] = json!(target.model);
+                    self::request(http, target, path, &body)
+                }
+            };
             let answer = call_bytes(req, target.timeout, message_of).await?;
             let usage = read_head(&answer)?.usage.and_then(|u| u.usage());
             Ok((answer, usage.unwrap_or_default()))
