@@ -63,6 +63,9 @@ pub mod headers {
     pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 }
 
+/// The chat route's handler, which the server calls without the router (see `server::dispatch`).
+pub use chat::completions as chat_completions;
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/chat/completions", post(chat::completions))

@@ -11,6 +11,7 @@ use tower_http::trace::TraceLayer;
 use crate::app::AppState;
 use crate::telemetry::request_span;
 
+mod dispatch;
 mod request_id;
 mod threads;
 pub use threads::{bind_shared, serve_threads};
@@ -77,9 +78,13 @@ async fn serve_connections(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    let result = axum::serve(listener, router(app.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let service = dispatch::Dispatch::new(app.clone(), router(app.clone()));
+    let result = axum::serve(
+        listener,
+        axum::ServiceExt::<axum::extract::Request>::into_make_service(service),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     app.proxy.tasks.close();
     app.proxy.tasks.wait().await;
     result

@@ -39,19 +39,29 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let id = match request.headers().get(X_REQUEST_ID) {
-            Some(id) => id.clone(),
-            None => {
-                let id = new_id();
-                request.headers_mut().insert(X_REQUEST_ID, id.clone());
-                id
-            }
-        };
+        let id = ensure(&mut request);
         WithId {
             inner: Box::pin(self.0.call(request)),
             id: Some(id),
         }
     }
+}
+
+/// The request's id: the client's, or a new one set on the request.
+pub fn ensure<B>(request: &mut Request<B>) -> HeaderValue {
+    match request.headers().get(X_REQUEST_ID) {
+        Some(id) => id.clone(),
+        None => {
+            let id = new_id();
+            request.headers_mut().insert(X_REQUEST_ID, id.clone());
+            id
+        }
+    }
+}
+
+/// Echoes the request's id on its response, unless the response names one.
+pub fn echo<R>(response: &mut Response<R>, id: HeaderValue) {
+    response.headers_mut().entry(X_REQUEST_ID).or_insert(id);
 }
 
 /// The inner service's response, with the request's id.
@@ -70,7 +80,7 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut result = ready!(self.inner.as_mut().poll(cx));
         if let (Ok(response), Some(id)) = (&mut result, self.id.take()) {
-            response.headers_mut().entry(X_REQUEST_ID).or_insert(id);
+            echo(response, id);
         }
         Poll::Ready(result)
     }

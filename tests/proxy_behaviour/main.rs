@@ -12,6 +12,7 @@ mod disconnect;
 mod errors;
 mod pacing;
 mod passthrough;
+mod request_ids;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
