@@ -9,9 +9,11 @@ use std::time::Duration;
 use std::collections::BTreeMap;
 use tokio::sync::mpsc;
 
+use sqlx::postgres::PgArguments;
+use sqlx::{Arguments, PgPool};
 use tollgate_aggregates::usage::{UsageRecord, MAX_RECORDS_PER_EVENT, USAGE_AGGREGATE_TYPE};
 use tollgate_aggregates::usage_json::usage_recorded_json;
-use tollgate_projections::{Db, Projector};
+use tollgate_projections::{Backend, Db, Projector};
 
 use super::state::ProxyState;
 
@@ -207,6 +209,16 @@ fn events_of(records: Vec<UsageRecord>) -> Vec<Vec<UsageRecord>> {
     events
 }
 
+/// One usage event as bound: its sequence, payload and metadata.
+struct EventRow {
+    sequence: i64,
+    payload: String,
+    metadata: String,
+}
+
+const INSERT_EVENT: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+    event_version, payload, metadata) VALUES ($1, $2, $3, $4, $5, CAST($6 AS json), CAST($7 AS json))";
+
 /// Appends the events after `sequence` on this process's usage stream, in one transaction.
 async fn write(
     db: &Db,
@@ -214,37 +226,70 @@ async fn write(
     sequence: i64,
     events: &[Vec<UsageRecord>],
 ) -> Result<(), sqlx::Error> {
-    let payload_sql = if db.is_postgres() {
-        "CAST($6 AS json), CAST($7 AS json)"
-    } else {
-        "$6, $7"
-    };
-    let sql = format!(
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
-         VALUES ($1, $2, $3, $4, $5, {payload_sql})"
-    );
-    let mut tx = db.any.begin().await?;
-    for (next, records) in (sequence + 1..).zip(events) {
-        let Some(first) = records.first() else {
-            continue;
-        };
-        let metadata = serde_json::json!({
-            "actor": "gateway",
-            "request_id": first.request_id,
-            "records": records.len(),
-            "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    let rows: Vec<EventRow> = (sequence + 1..)
+        .zip(events)
+        .filter_map(|(sequence, records)| {
+            let first = records.first()?;
+            let metadata = serde_json::json!({
+                "actor": "gateway",
+                "request_id": first.request_id,
+                "records": records.len(),
+                "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            })
+            .to_string();
+            Some(EventRow {
+                sequence,
+                payload: usage_recorded_json(records),
+                metadata,
+            })
         })
-        .to_string();
+        .collect();
+    match &db.backend {
+        Backend::Postgres(pool) => write_postgres(pool, stream, &rows).await,
+        Backend::Sqlite(_) => write_any(db, stream, &rows).await,
+    }
+}
+
+/// On Postgres through the typed driver, with the arguments' buffer sized once: the generic
+/// driver grew it by doubling for each payload (up to 600 KB) and then copied it again.
+async fn write_postgres(pool: &PgPool, stream: &str, rows: &[EventRow]) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    for row in rows {
+        let mut args = PgArguments::default();
+        args.reserve(
+            7,
+            row.payload.len() + row.metadata.len() + stream.len() + 128,
+        );
+        let added = args
+            .add(USAGE_AGGREGATE_TYPE)
+            .and_then(|()| args.add(stream))
+            .and_then(|()| args.add(row.sequence))
+            .and_then(|()| args.add("UsageRecorded"))
+            .and_then(|()| args.add("1.0"))
+            .and_then(|()| args.add(row.payload.as_str()))
+            .and_then(|()| args.add(row.metadata.as_str()));
+        added.map_err(sqlx::Error::Encode)?;
+        sqlx::query_with(INSERT_EVENT, args)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
+async fn write_any(db: &Db, stream: &str, rows: &[EventRow]) -> Result<(), sqlx::Error> {
+    let sql = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+        event_version, payload, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    let mut tx = db.any.begin().await?;
+    for row in rows {
         // Bound as `&str`: the generic driver copies every `String` it is given.
-        let payload = usage_recorded_json(records);
-        sqlx::query(&sql)
+        sqlx::query(sql)
             .bind(USAGE_AGGREGATE_TYPE)
             .bind(stream)
-            .bind(next)
+            .bind(row.sequence)
             .bind("UsageRecorded")
             .bind("1.0")
-            .bind(payload.as_str())
-            .bind(metadata.as_str())
+            .bind(row.payload.as_str())
+            .bind(row.metadata.as_str())
             .execute(&mut *tx)
             .await?;
     }
