@@ -6,10 +6,13 @@
 
 use axum::body::Bytes;
 use axum::http::HeaderMap;
-use serde::de::{Deserialize, Deserializer};
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, Visitor};
 use serde_json::Value;
 
 use super::error::ProxyError;
+use super::lenient::Skip;
 use super::pricing::{self, text_bound, PROMPT_BASE_TOKENS};
 use super::prompt_fields::Messages;
 use super::providers::Incoming;
@@ -41,10 +44,6 @@ impl ChatRequest {
 
     /// The usual request, read without a tree; `None` when it needs the tree's reading.
     fn typed(raw: &Bytes) -> Option<Self> {
-        // A struct would also be read from an array, which the tree rejects.
-        if raw.trim_ascii_start().first() != Some(&b'{') {
-            return None;
-        }
         let head: Head = serde_json::from_slice(raw).ok()?;
         let model = head.model.filter(|m| !m.trim().is_empty())?;
         let messages = head.messages.filter(|m| m.count > 0)?;
@@ -53,12 +52,12 @@ impl ChatRequest {
         {
             return None;
         }
-        let tools = head.tools.0.map_or(0, |t| text_bound(&t.to_string()));
+        let tools = head.tools.map_or(0, |t| text_bound(&t.to_string()));
         Some(Self {
             prompt_bound: PROMPT_BASE_TOKENS + messages.bound + tools,
             max_output: head.max_completion_tokens.or(head.max_tokens),
             n: head.n,
-            body: Incoming::read(raw.clone(), model, head.stream, head.stream_options.0),
+            body: Incoming::read(raw.clone(), model, head.stream, head.stream_options),
         })
     }
 
@@ -75,42 +74,106 @@ impl ChatRequest {
     }
 }
 
-/// The members every chat request is checked for. Unknown members are skipped, not built;
-/// a member of another type fails the reading (and the tree then names the error).
-#[derive(serde::Deserialize)]
+/// The members every chat request is checked for. Unknown members are checked as JSON but
+/// not built; a member of another type, or a repeated member, fails the reading (and the tree
+/// then names the error, or keeps the last value).
+#[derive(Default)]
 struct Head {
-    #[serde(default)]
     model: Option<String>,
-    #[serde(default)]
     messages: Option<Messages>,
-    #[serde(default)]
     stream: Option<bool>,
-    #[serde(default)]
-    stream_options: Present,
-    #[serde(default)]
-    tools: Present,
-    #[serde(default)]
-    #[allow(dead_code)] // read to check its type
-    temperature: Option<f64>,
-    #[serde(default)]
-    #[allow(dead_code)] // read to check its type
-    top_p: Option<f64>,
-    #[serde(default)]
+    stream_options: Option<Value>,
+    tools: Option<Value>,
     max_tokens: Option<u64>,
-    #[serde(default)]
     max_completion_tokens: Option<u64>,
-    #[serde(default)]
     n: Option<u64>,
 }
 
-/// A member's value when the member is present, `null` included (an `Option` would read
-/// `null` as absent).
-#[derive(Default)]
-struct Present(Option<Value>);
+#[derive(Clone, Copy)]
+enum Key {
+    Model,
+    Messages,
+    Stream,
+    StreamOptions,
+    Tools,
+    Temperature,
+    TopP,
+    MaxTokens,
+    MaxCompletionTokens,
+    N,
+    Other,
+}
 
-impl<'de> Deserialize<'de> for Present {
+impl<'de> Deserialize<'de> for Key {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Value::deserialize(d).map(|v| Self(Some(v)))
+        struct Name;
+        impl Visitor<'_> for Name {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key, E> {
+                Ok(match v {
+                    "model" => Key::Model,
+                    "messages" => Key::Messages,
+                    "stream" => Key::Stream,
+                    "stream_options" => Key::StreamOptions,
+                    "tools" => Key::Tools,
+                    "temperature" => Key::Temperature,
+                    "top_p" => Key::TopP,
+                    "max_tokens" => Key::MaxTokens,
+                    "max_completion_tokens" => Key::MaxCompletionTokens,
+                    "n" => Key::N,
+                    _ => Key::Other,
+                })
+            }
+        }
+        d.deserialize_str(Name)
+    }
+}
+
+impl<'de> Deserialize<'de> for Head {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> Visitor<'de> for Members {
+            type Value = Head;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a chat request")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Head, A::Error> {
+                let mut head = Head::default();
+                let mut seen = 0u16;
+                while let Some(key) = map.next_key::<Key>()? {
+                    if !matches!(key, Key::Other) {
+                        let bit = 1 << key as u16;
+                        if seen & bit != 0 {
+                            return Err(A::Error::custom("a repeated member"));
+                        }
+                        seen |= bit;
+                    }
+                    match key {
+                        Key::Model => head.model = map.next_value()?,
+                        Key::Messages => head.messages = map.next_value()?,
+                        Key::Stream => head.stream = map.next_value()?,
+                        // `Some(Null)` when present as `null`: the member is there.
+                        Key::StreamOptions => head.stream_options = Some(map.next_value()?),
+                        Key::Tools => head.tools = Some(map.next_value()?),
+                        // Read to check their type.
+                        Key::Temperature | Key::TopP => drop(map.next_value::<Option<f64>>()?),
+                        Key::MaxTokens => head.max_tokens = map.next_value()?,
+                        Key::MaxCompletionTokens => {
+                            head.max_completion_tokens = map.next_value()?
+                        }
+                        Key::N => head.n = map.next_value()?,
+                        Key::Other => {
+                            map.next_value::<Skip>()?;
+                        }
+                    }
+                }
+                Ok(head)
+            }
+        }
+        d.deserialize_map(Members)
     }
 }
 

@@ -123,17 +123,44 @@ fn a_repeated_member_is_read_as_the_tree_reads_it() {
 }
 
 #[test]
-fn a_request_the_tree_cannot_hold_is_an_error_when_the_tree_is_needed() {
-    // Valid JSON, but its number is out of a float's range: the reading without a tree skips
-    // it; the tree (for a translation or the cache key) refuses it, as a client error.
-    let text = r#"{"model": "m", "messages": [{"role": "user", "content": "hi"}], "x": 1e400}"#;
-    let read = ChatRequest::read(&headers(), &Bytes::from_static(text.as_bytes())).expect("read");
-    assert_eq!(read.body.model, "m");
-    match read.body.json() {
-        Err(ProxyError::InvalidRequest { message, code, .. }) => {
-            assert!(message.starts_with("malformed JSON"), "{message}");
-            assert_eq!(code, "invalid_json");
+fn text_the_tree_refuses_is_refused_though_the_fields_read_are_fine() {
+    // Numbers beyond a float's range, lone surrogates, invalid UTF-8 and nesting deeper than
+    // the tree allows, in members the reading does not use, at the top and inside a message.
+    let msgs = r#""messages": [{"role": "user", "content": "hi"}]"#;
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    let bodies: Vec<Vec<u8>> = vec![
+        format!(r#"{{"model": "m", {msgs}, "x": 1e400}}"#).into_bytes(),
+        format!(r#"{{"model": "m", {msgs}, "user": "\ud800"}}"#).into_bytes(),
+        [format!(r#"{{"model": "m", {msgs}, "user": ""#).as_bytes(), b"\xff\xfe\"}"].concat(),
+        format!(r#"{{"model": "m", {msgs}, "x": {deep}}}"#).into_bytes(),
+        br#"{"model": "m", "messages": [{"role": "user", "content": "hi", "name": "\udfff"}]}"#
+            .to_vec(),
+        br#"{"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "a", "x": 1e999}]}]}"#
+            .to_vec(),
+    ];
+    for body in bodies {
+        let raw = Bytes::from(body);
+        assert!(ChatRequest::typed(&raw).is_none(), "{raw:?}");
+        match ChatRequest::read(&headers(), &raw) {
+            Err(ProxyError::InvalidRequest { message, code, .. }) => {
+                assert!(message.starts_with("malformed JSON"), "{message}");
+                assert_eq!(code, "invalid_json");
+            }
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("accepted: {raw:?}"),
         }
-        other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_repeated_member_turns_the_bytes_pass_through_off() {
+    let text = r#"{"model": "gpt-4o-mini", "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}"#;
+    let read = ChatRequest::read(&headers(), &Bytes::from_static(text.as_bytes())).expect("valid");
+    assert!(
+        !read.body.pass_through,
+        "an upstream might keep the first value"
+    );
+    let usual = r#"{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}"#;
+    let read = ChatRequest::read(&headers(), &Bytes::from_static(usual.as_bytes())).expect("valid");
+    assert!(read.body.pass_through);
 }

@@ -2,11 +2,15 @@
 //! them (`v["a"]["b"].as_u64()`): any JSON is accepted, what is not of the expected shape
 //! counts as absent, and a repeated member's last value wins. Building the tree first cost
 //! thousands of instructions per request for fields the gateway never reads.
+//!
+//! What is not read is still checked as the tree would check it (`Skip`): serde's
+//! `IgnoredAny` passes invalid UTF-8, lone surrogates, numbers beyond a float's range and
+//! unbounded nesting, all of which the tree refuses.
 
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 /// How a `T` is filled from whichever JSON value it meets; each hook ignores by default.
@@ -19,11 +23,11 @@ pub trait Fill: Default {
         _: Self::Key,
         map: &mut A,
     ) -> Result<(), A::Error> {
-        map.next_value::<IgnoredAny>().map(drop)
+        map.next_value::<Skip>().map(drop)
     }
     /// Reads the next element of an array; `false` at its end.
     fn element<'de, A: SeqAccess<'de>>(&mut self, seq: &mut A) -> Result<bool, A::Error> {
-        Ok(seq.next_element::<IgnoredAny>()?.is_some())
+        Ok(seq.next_element::<Skip>()?.is_some())
     }
     fn integer(&mut self, _: u64) {}
     fn text(&mut self, _: &str) {}
@@ -81,4 +85,18 @@ impl<'de, T: Fill> Visitor<'de> for Lenient<T> {
     fn visit_unit<E>(self) -> Result<T, E> {
         Ok(T::default())
     }
+}
+
+/// Any JSON value, read and dropped, checked as a tree would check it.
+#[derive(Default)]
+pub struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        read(d)
+    }
+}
+
+impl Fill for Skip {
+    type Key = Skip;
 }

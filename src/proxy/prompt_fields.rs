@@ -2,11 +2,11 @@
 //! JSON tree: the same sum as `pricing::prompt_bound` (a small overhead per message, each text
 //! part, an image budget, tool calls), as leniently as the tree is read there.
 
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::lenient::{self, Fill};
+use super::lenient::{self, Fill, Skip};
 use super::pricing::{text_bound, IMAGE_TOKENS, MESSAGE_TOKENS};
 
 /// `messages`: how many there are and their tokens' bound.
@@ -70,7 +70,7 @@ impl<'de> Deserialize<'de> for Key {
 }
 
 impl Fill for Messages {
-    type Key = IgnoredAny;
+    type Key = Skip;
 
     fn element<'de, A: SeqAccess<'de>>(&mut self, seq: &mut A) -> Result<bool, A::Error> {
         let Some(m) = seq.next_element::<Message>()? else {
@@ -90,14 +90,16 @@ impl Fill for Message {
             Key::Content => self.content = map.next_value::<Content>()?.0,
             // Rare on the hot path, and bounded by its compact text, as the tree is.
             Key::ToolCalls => self.tool_calls = text_bound(&map.next_value::<Value>()?.to_string()),
-            _ => drop(map.next_value::<IgnoredAny>()?),
+            _ => {
+                map.next_value::<Skip>()?;
+            }
         }
         Ok(())
     }
 }
 
 impl Fill for Content {
-    type Key = IgnoredAny;
+    type Key = Skip;
 
     fn text(&mut self, v: &str) {
         self.0 = text_bound(v);
@@ -118,17 +120,19 @@ impl Fill for Part {
         match key {
             Key::Text => self.text = map.next_value::<Text>()?.0,
             Key::ImageUrl => {
-                map.next_value::<IgnoredAny>()?;
+                map.next_value::<Skip>()?;
                 self.image = true;
             }
-            _ => drop(map.next_value::<IgnoredAny>()?),
+            _ => {
+                map.next_value::<Skip>()?;
+            }
         }
         Ok(())
     }
 }
 
 impl Fill for Text {
-    type Key = IgnoredAny;
+    type Key = Skip;
 
     fn text(&mut self, v: &str) {
         self.0 = Some(text_bound(v));

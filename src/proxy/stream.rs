@@ -92,6 +92,10 @@ struct Forwarding {
     written: bool,
 }
 
+/// Bytes gathered into one write at most: a long answer that arrived at once still goes on in
+/// pieces.
+const MAX_WRITE: usize = 64 * 1024;
+
 /// Lets the event loop run the tasks queued before this one, without `yield_now`'s polling
 /// of the I/O driver (a system call each time): the upstream connection's task, woken by
 /// the last poll, decodes the next chunk meanwhile.
@@ -121,9 +125,11 @@ type Item = Option<Result<Chunk, super::error::ProxyError>>;
 
 impl Forwarding {
     /// The next bytes for the client: the next chunk as soon as it arrives, together with the
-    /// chunks that arrived with it. Nothing waits for the provider: a chunk is never held
-    /// back, and what the provider sent in one piece goes on in one write instead of one
-    /// each (which kept this thread writing while the client waited to be woken).
+    /// chunks that arrived with it. Nothing waits for the provider: the first chunk goes at
+    /// once, a later one waits at most two turns of this thread's event loop (no timer) for
+    /// the chunks already received, and what the provider sent in one piece goes on in one
+    /// write instead of one each (which kept this thread writing while the client waited to
+    /// be woken).
     async fn next(&mut self) -> Option<Bytes> {
         if let Some(last) = self.tail.pop() {
             return Some(last);
@@ -141,7 +147,7 @@ impl Forwarding {
             }
         };
         let mut more: Option<Vec<u8>> = None;
-        while self.meter.is_some() {
+        while self.meter.is_some() && more.as_ref().map_or(out.len(), Vec::len) < MAX_WRITE {
             let item = match self.upstream.chunks.next().now_or_never() {
                 Some(item) => item,
                 // After the first write: the upstream connection's task hands the body over
@@ -149,10 +155,10 @@ impl Forwarding {
                 // in this write instead of one write (a system call) per chunk. The first
                 // chunk never waits for this.
                 None if self.written => {
-                    // A chunk takes two turns of the loop (the connection's task decodes it,
-                    // then hands it over); a third finds nothing when nothing has arrived.
+                    // A chunk already received takes two turns of the loop (the connection's
+                    // task decodes it, then hands it over).
                     let mut next = None;
-                    for _ in 0..3 {
+                    for _ in 0..2 {
                         requeue().await;
                         next = self.upstream.chunks.next().now_or_never();
                         if next.is_some() {

@@ -1,8 +1,8 @@
 //! The service the server runs: `POST /v1/chat/completions`, the hot path, goes straight to
 //! its handler; every other request goes through the router and its layers. The router's
 //! two levels of route futures, response mapping and tower layers cost about a tenth of a
-//! proxied request's instructions; the chat route gets the same request id and tracing span
-//! here, and reads its body under its own limit.
+//! proxied request's instructions; the chat route gets the same request id, tracing span and
+//! 5xx log here, and reads its body under its own limit.
 
 use std::convert::Infallible;
 use std::task::{Context, Poll};
@@ -50,9 +50,18 @@ impl Service<Request> for Dispatch {
         let id = request_id::ensure(&mut request);
         let span = request_span(&request);
         let app = self.app.clone();
+        let started = std::time::Instant::now();
         Either::Left(Box::pin(
             async move {
                 let mut response = crate::proxy::chat_completions(State(app), request).await;
+                // As the router's trace layer does for every other route.
+                if response.status().is_server_error() {
+                    tracing::error!(
+                        status = response.status().as_u16(),
+                        latency_ms = started.elapsed().as_millis() as u64,
+                        "response failed"
+                    );
+                }
                 request_id::echo(&mut response, id);
                 Ok(response)
             }

@@ -88,20 +88,22 @@ where
 
 thread_local! {
     /// A random start per thread, then a counter: ids are unique without a system call or a
-    /// cryptographic generator per request (a request id is not a secret).
+    /// cryptographic generator per request (a request id is not a secret). The counter starts
+    /// at a random point too, so threads and processes do not share a sequence.
     static NEXT: Cell<(u64, u64)> = Cell::new({
-        let seed = uuid::Uuid::new_v4().as_u64_pair();
-        (seed.0, seed.1)
+        let (start, counter) = uuid::Uuid::new_v4().as_u64_pair();
+        (start, counter & (u64::MAX >> 2))
     });
 }
 
-/// A new id in UUID version 4 form.
+/// A new id in UUID version 4 form: the counter (plus the thread's random start) in the low
+/// 62 bits, which the version and variant bits leave alone, so ids are distinct for 2^62 per
+/// thread; the high half mixes the counter in, so ids do not look sequential.
 fn new_id() -> HeaderValue {
     let (high, low) = NEXT.with(|n| {
-        let (high, counter) = n.get();
-        n.set((high, counter.wrapping_add(1)));
-        // A bijection of the counter: distinct for 2^64 ids per thread, random-looking.
-        (high, mix(counter))
+        let (start, counter) = n.get();
+        n.set((start, counter.wrapping_add(1)));
+        (start ^ mix(counter), counter)
     });
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&high.to_be_bytes());

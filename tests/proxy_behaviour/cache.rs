@@ -354,9 +354,9 @@ async fn errors_are_never_cached(backend: Backend) {
     assert_eq!(upstream_calls(&g).await, 2);
 }
 
-/// Valid JSON that no JSON tree holds (a number beyond a float's range) is read on the hot
-/// path without a tree; the cache key needs one, so the request is refused as a client error
-/// instead of two different requests sharing a key.
+/// JSON text that no JSON tree holds (a number beyond a float's range) in a member the hot path
+/// does not read is refused as a client error, as the tree refuses it: never forwarded, and
+/// never two different requests sharing a cache key.
 async fn a_body_without_a_tree_is_refused_not_keyed(backend: Backend) {
     let (g, t) = cached_tenant(backend, 300).await;
     let auth = format!("Bearer {}", t.token);

@@ -19,13 +19,18 @@ pub struct Incoming {
     pub stream: Option<bool>,
     /// `stream_options` when the member is present (`Some(Null)` when it is `null`).
     pub stream_options: Option<Value>,
+    /// The bytes may go upstream as they are. Not when a member is repeated: the gateway reads
+    /// the last value, as a JSON tree does, but an upstream might read the first, and route or
+    /// bill a model other than the one checked and priced here.
+    pub pass_through: bool,
     /// The tree, or why the text has none (valid JSON whose number is out of a float's
     /// range, which the reading without a tree does not check).
     tree: OnceLock<Result<Value, String>>,
 }
 
 impl Incoming {
-    /// A request whose fields were read without a tree; `raw` must be valid JSON.
+    /// A request whose fields were read without a tree (which refuses repeated members);
+    /// `raw` must be valid JSON.
     pub fn read(
         raw: Bytes,
         model: String,
@@ -37,17 +42,20 @@ impl Incoming {
             model,
             stream,
             stream_options,
+            pass_through: true,
             tree: OnceLock::new(),
         }
     }
 
-    /// A request already parsed into a tree.
+    /// A request already parsed into a tree; its bytes go upstream only as the tree's text,
+    /// since a tree cannot tell whether a member was repeated.
     pub fn parsed(raw: Bytes, tree: Value) -> Self {
         Self {
             raw,
             model: tree["model"].as_str().unwrap_or_default().to_string(),
             stream: tree["stream"].as_bool(),
             stream_options: tree.get("stream_options").cloned(),
+            pass_through: false,
             tree: OnceLock::from(Ok(tree)),
         }
     }

@@ -36,9 +36,9 @@ fn request_bytes<'h>(http: &'h Http, target: &Target, path: &str, body: Bytes) -
         .body(body)
 }
 
-/// The client's request already names the provider's model and sets no stream options.
+/// The client's bytes may pass, already name the provider's model and set no stream options.
 fn names_the_model(request: &Incoming, target: &Target) -> bool {
-    request.model == target.model && request.stream_options.is_none()
+    request.pass_through && request.model == target.model && request.stream_options.is_none()
 }
 
 /// The client's bytes go upstream unchanged when they already name the provider's model and

@@ -5,12 +5,12 @@
 
 use std::fmt;
 
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::Usage;
-use crate::proxy::lenient::{self, Fill};
+use crate::proxy::lenient::{self, Fill, Skip};
 
 /// The counts of a `usage` object, each `None` when absent or not a count.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -108,7 +108,7 @@ impl<'de> Deserialize<'de> for Key {
 }
 
 impl Fill for Count {
-    type Key = IgnoredAny;
+    type Key = Skip;
 
     fn integer(&mut self, v: u64) {
         self.0 = Some(v);
@@ -122,7 +122,9 @@ impl Fill for Details {
         match key {
             Key::CachedTokens => self.cached_tokens = map.next_value::<Count>()?.0,
             Key::ReasoningTokens => self.reasoning_tokens = map.next_value::<Count>()?.0,
-            _ => drop(map.next_value::<IgnoredAny>()?),
+            _ => {
+                map.next_value::<Skip>()?;
+            }
         }
         Ok(())
     }
@@ -141,7 +143,9 @@ impl Fill for UsageFields {
             Key::CompletionTokensDetails => {
                 self.reasoning_tokens = map.next_value::<Details>()?.reasoning_tokens
             }
-            _ => drop(map.next_value::<IgnoredAny>()?),
+            _ => {
+                map.next_value::<Skip>()?;
+            }
         }
         Ok(())
     }
