@@ -12,7 +12,7 @@ use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, Visitor};
 use serde_json::Value;
 
 use super::error::ProxyError;
-use super::lenient::Skip;
+use super::lenient::{member_names, Skip};
 use super::pricing::{self, text_bound, PROMPT_BASE_TOKENS};
 use super::prompt_fields::Messages;
 use super::providers::Incoming;
@@ -89,46 +89,20 @@ struct Head {
     n: Option<u64>,
 }
 
-#[derive(Clone, Copy)]
-enum Key {
-    Model,
-    Messages,
-    Stream,
-    StreamOptions,
-    Tools,
-    Temperature,
-    TopP,
-    MaxTokens,
-    MaxCompletionTokens,
-    N,
-    Other,
-}
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Name;
-        impl Visitor<'_> for Name {
-            type Value = Key;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a member name")
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Key, E> {
-                Ok(match v {
-                    "model" => Key::Model,
-                    "messages" => Key::Messages,
-                    "stream" => Key::Stream,
-                    "stream_options" => Key::StreamOptions,
-                    "tools" => Key::Tools,
-                    "temperature" => Key::Temperature,
-                    "top_p" => Key::TopP,
-                    "max_tokens" => Key::MaxTokens,
-                    "max_completion_tokens" => Key::MaxCompletionTokens,
-                    "n" => Key::N,
-                    _ => Key::Other,
-                })
-            }
-        }
-        d.deserialize_str(Name)
+member_names! {
+    /// The members read; a member's bit in `seen` is its position here.
+    #[derive(Clone, Copy)]
+    enum Key {
+        Model = "model",
+        Messages = "messages",
+        Stream = "stream",
+        StreamOptions = "stream_options",
+        Tools = "tools",
+        Temperature = "temperature",
+        TopP = "top_p",
+        MaxTokens = "max_tokens",
+        MaxCompletionTokens = "max_completion_tokens",
+        N = "n",
     }
 }
 

@@ -13,6 +13,38 @@ use std::marker::PhantomData;
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+/// An enum of the member names a reader matches, plus `Other`, read from a member name as it
+/// is parsed (no key is copied).
+macro_rules! member_names {
+    ($(#[$attr:meta])* $vis:vis enum $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$attr])*
+        $vis enum $name {
+            $($variant,)*
+            Other,
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct Name;
+                impl serde::de::Visitor<'_> for Name {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("a member name")
+                    }
+                    fn visit_str<E>(self, v: &str) -> Result<$name, E> {
+                        Ok(match v {
+                            $($text => $name::$variant,)*
+                            _ => $name::Other,
+                        })
+                    }
+                }
+                d.deserialize_str(Name)
+            }
+        }
+    };
+}
+pub(crate) use member_names;
+
 /// How a `T` is filled from whichever JSON value it meets; each hook ignores by default.
 pub trait Fill: Default {
     /// The member names this type reads, matched as they are read (no key is copied).

@@ -2,7 +2,7 @@
 //! JSON tree: the same sum as `pricing::prompt_bound` (a small overhead per message, each text
 //! part, an image budget, tool calls), as leniently as the tree is read there.
 
-use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, SeqAccess};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -38,34 +38,13 @@ struct Part {
 #[derive(Default)]
 struct Text(Option<u64>);
 
-/// The member names read, at any level.
-enum Key {
-    Content,
-    ToolCalls,
-    Text,
-    ImageUrl,
-    Other,
-}
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Name;
-        impl Visitor<'_> for Name {
-            type Value = Key;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a member name")
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Key, E> {
-                Ok(match v {
-                    "content" => Key::Content,
-                    "tool_calls" => Key::ToolCalls,
-                    "text" => Key::Text,
-                    "image_url" => Key::ImageUrl,
-                    _ => Key::Other,
-                })
-            }
-        }
-        d.deserialize_str(Name)
+lenient::member_names! {
+    /// The member names read, at any level.
+    enum Key {
+        Content = "content",
+        ToolCalls = "tool_calls",
+        Text = "text",
+        ImageUrl = "image_url",
     }
 }
 

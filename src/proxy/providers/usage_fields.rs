@@ -3,9 +3,7 @@
 //! reading is as lenient as the tree's: any JSON is accepted, and a count that is missing
 //! or not a non-negative integer counts as absent.
 
-use std::fmt;
-
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{Deserializer, MapAccess};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -72,38 +70,15 @@ impl<'de> Deserialize<'de> for Count {
     }
 }
 
-/// The member names read, at either level. Matched as they are read: no key is copied.
-pub enum Key {
-    PromptTokens,
-    CompletionTokens,
-    PromptTokensDetails,
-    CompletionTokensDetails,
-    CachedTokens,
-    ReasoningTokens,
-    Other,
-}
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Name;
-        impl Visitor<'_> for Name {
-            type Value = Key;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a member name")
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Key, E> {
-                Ok(match v {
-                    "prompt_tokens" => Key::PromptTokens,
-                    "completion_tokens" => Key::CompletionTokens,
-                    "prompt_tokens_details" => Key::PromptTokensDetails,
-                    "completion_tokens_details" => Key::CompletionTokensDetails,
-                    "cached_tokens" => Key::CachedTokens,
-                    "reasoning_tokens" => Key::ReasoningTokens,
-                    _ => Key::Other,
-                })
-            }
-        }
-        d.deserialize_str(Name)
+lenient::member_names! {
+    /// The member names read, at either level.
+    pub enum Key {
+        PromptTokens = "prompt_tokens",
+        CompletionTokens = "completion_tokens",
+        PromptTokensDetails = "prompt_tokens_details",
+        CompletionTokensDetails = "completion_tokens_details",
+        CachedTokens = "cached_tokens",
+        ReasoningTokens = "reasoning_tokens",
     }
 }
 
