@@ -214,7 +214,7 @@ fn complete_usage(usage: Usage, body: &Incoming, answer: &[u8]) -> (Usage, bool)
         })
         .collect();
     let estimate = Usage {
-        // A request without a tree (an out-of-range number) counts as no prompt.
+        // The text was checked when the request was read; `0` only keeps this total.
         prompt_tokens: body.json().map_or(0, pricing::prompt_tokens),
         completion_tokens: pricing::count_tokens(&text),
         ..Usage::default()

@@ -16,7 +16,7 @@ use super::lenient::{member_names, Skip};
 use super::pricing::{self, text_bound, PROMPT_BASE_TOKENS};
 use super::prompt_fields::Messages;
 use super::providers::Incoming;
-use super::{json_body, json_content};
+use super::{json_content, json_object};
 
 pub struct ChatRequest {
     pub body: Incoming,
@@ -33,7 +33,7 @@ impl ChatRequest {
         if let Some(request) = Self::typed(raw) {
             return Ok(request);
         }
-        let tree = json_body(headers, raw)?;
+        let tree = json_object(raw)?;
         validate(&tree)?;
         Ok(Self::of_tree(raw.clone(), tree))
     }

@@ -93,6 +93,11 @@ pub fn authenticate(proxy: &Proxy, headers: &HeaderMap) -> Result<Arc<KeyEntry>,
 /// Parses a JSON request body: 415 unless JSON, 400 with the parser's reason.
 pub fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, ProxyError> {
     json_content(headers)?;
+    json_object(body)
+}
+
+/// A body's JSON tree: 400 with the parser's reason unless it is a JSON object.
+pub fn json_object(body: &[u8]) -> Result<serde_json::Value, ProxyError> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ProxyError::InvalidRequest {
             message: format!("malformed JSON: {e}"),
