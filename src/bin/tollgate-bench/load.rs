@@ -1,5 +1,5 @@
-//! The load generator: N connections sending one request each, back to back, for a while;
-//! latencies kept in full (sorted for percentiles).
+//! The load generator: N connections sending one request each, back to back (closed loop) or
+//! on a schedule (open loop), for a while; latencies kept in full (sorted for percentiles).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,21 +63,67 @@ pub async fn drive(t: &Target, conns: usize, duration: Duration) -> Stats {
             let mut errors = 0u64;
             while Instant::now() < deadline {
                 let t0 = Instant::now();
-                match request(&client, &t).send().await {
-                    Ok(r) => {
-                        let ok = r.status().is_success();
-                        let _ = r.bytes().await;
-                        if !ok {
-                            errors += 1;
-                        }
-                    }
-                    Err(_) => errors += 1,
-                }
-                latencies.push(t0.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                errors += u64::from(!send(&client, &t).await);
+                latencies.push(micros(t0.elapsed()));
             }
             (latencies, errors)
         })
     });
+    summarize(workers, started).await
+}
+
+/// Open loop: `conns` connections sending `rate` requests per second in all, each on a fixed
+/// schedule, for `duration`. A request that waits for its connection (the one before it was
+/// slow) is timed from when it was due, so a stall counts for every request it held up; one
+/// the timer woke late is timed from when it was sent, as the timer's lateness is not the
+/// server's. Closed-loop load (`drive`) saturates the machine, so its latency is mostly
+/// queueing; this shows the latency at a load the machine can carry.
+pub async fn drive_at_rate(t: &Target, conns: usize, rate: f64, duration: Duration) -> Stats {
+    let client = client(conns);
+    let started = Instant::now();
+    let deadline = started + duration;
+    let every = Duration::from_secs_f64(conns as f64 / rate.max(1.0));
+    let workers = (0..conns).map(|i| {
+        let (client, t) = (client.clone(), t.clone());
+        // Staggered, so the connections' requests are spread over each period.
+        let mut due = started + every.mul_f64(i as f64 / conns as f64);
+        tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(4096);
+            let mut errors = 0u64;
+            let mut free = started;
+            while due < deadline {
+                tokio::time::sleep_until(due.into()).await;
+                let t0 = if free > due { due } else { Instant::now() };
+                errors += u64::from(!send(&client, &t).await);
+                free = Instant::now();
+                latencies.push(micros(free - t0));
+                due += every;
+            }
+            (latencies, errors)
+        })
+    });
+    summarize(workers, started).await
+}
+
+async fn send(client: &reqwest::Client, t: &Target) -> bool {
+    match request(client, t).send().await {
+        Ok(r) => {
+            let ok = r.status().is_success();
+            let _ = r.bytes().await;
+            ok
+        }
+        Err(_) => false,
+    }
+}
+
+fn micros(d: Duration) -> u32 {
+    d.as_micros().min(u128::from(u32::MAX)) as u32
+}
+
+async fn summarize(
+    workers: impl Iterator<Item = tokio::task::JoinHandle<(Vec<u32>, u64)>>,
+    started: Instant,
+) -> Stats {
     let mut all = Vec::new();
     let mut errors = 0;
     for w in futures::future::join_all(workers).await {

@@ -32,6 +32,8 @@ pub struct Options {
     pub rebuild_events: usize,
     pub connections: Vec<usize>,
     pub gateway_workers: usize,
+    /// Requests per second offered in the open-loop cache-hit phase.
+    pub paced_rate: f64,
     /// Only the store figures (projection rebuild, audit pages).
     pub rebuild_only: bool,
 }
@@ -72,6 +74,9 @@ fn options() -> Options {
             |v| v.split(',').filter_map(|c| c.parse().ok()).collect(),
         ),
         rebuild_only: args.iter().any(|a| a == "--rebuild-only"),
+        paced_rate: value("--paced-rate")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5_000.0),
         gateway_workers: value("--gateway-workers")
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
@@ -140,6 +145,10 @@ pub struct Results {
     pub nginx: Vec<(usize, Stats)>,
     pub gateway: Vec<(usize, Stats)>,
     pub cache_hit: Stats,
+    /// Open loop at `Options::paced_rate` over 32 connections: cache hits, and the mock
+    /// direct at the same rate.
+    pub cache_hit_paced: Stats,
+    pub direct_paced: Stats,
     /// Time to first token: all chunks at once, and paced 1 ms apart.
     pub ttft: streams::Ttft,
     pub ttft_paced: streams::Ttft,
@@ -336,6 +345,13 @@ async fn bench_store(store: &str, o: &Options) -> Results {
     let warm = drive(&cached, 1, Duration::from_millis(50)).await;
     r.cache_hit = repeated(&cached, 32, o).await;
     sent += warm.requests + r.cache_hit.requests;
+    let (mut d, mut g) = (Vec::new(), Vec::new());
+    for _ in 0..o.repeats.max(1) {
+        d.push(load::drive_at_rate(&direct, 32, o.paced_rate, o.duration).await);
+        g.push(load::drive_at_rate(&cached, 32, o.paced_rate, o.duration).await);
+    }
+    (r.direct_paced, r.cache_hit_paced) = (median(d), median(g));
+    sent += r.cache_hit_paced.requests;
 
     let (ttft, ttft_paced, streamed) =
         streams::measure(&direct, &through, via_nginx.as_ref(), o.duration).await;

@@ -77,6 +77,16 @@ pub fn table(all: &[Results], o: &Options) -> String {
             us(r.cache_hit.p50_us),
             us(r.cache_hit.p99_us)
         );
+        out += &format!(
+            "- cache hit at {:.0} req/s offered over 32 connections (open loop): p50 {}, p99 {}; direct to the mock at that rate: p50 {}, p99 {} (added p50 {}, p99 {})\n",
+            r.cache_hit_paced.rps,
+            us(r.cache_hit_paced.p50_us),
+            us(r.cache_hit_paced.p99_us),
+            us(r.direct_paced.p50_us),
+            us(r.direct_paced.p99_us),
+            us(r.cache_hit_paced.p50_us - r.direct_paced.p50_us),
+            us(r.cache_hit_paced.p99_us - r.direct_paced.p99_us)
+        );
         for (what, t) in [
             ("all chunks at once", &r.ttft),
             ("chunks 1 ms apart", &r.ttft_paced),
