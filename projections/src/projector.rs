@@ -91,7 +91,20 @@ impl Projector {
     /// Applies every committed event not yet projected; returns the new checkpoint.
     /// Called after each command so the caller reads its own writes.
     pub async fn catch_up(&self) -> Result<i64> {
-        let _guard = self.running.lock().await;
+        self.hold().await.catch_up().await
+    }
+
+    /// Holds off this process's other batches until `Held::catch_up`. A writer that hands
+    /// over what it appends holds it across its commit: a batch woken by the commit's
+    /// notification would otherwise decode those events before they were handed over.
+    pub async fn hold(&self) -> Held<'_> {
+        Held {
+            projector: self,
+            _running: self.running.lock().await,
+        }
+    }
+
+    async fn catch_up_held(&self) -> Result<i64> {
         // Idle polls stay reads: no write transaction unless the log moved past what we saw.
         let seen = *self.position.borrow();
         if seen > 0 && crate::events::head(&self.db).await? <= seen {
@@ -236,6 +249,19 @@ impl Projector {
                 }
             }
         })
+    }
+}
+
+/// The projector held by one caller; see `Projector::hold`.
+pub struct Held<'a> {
+    projector: &'a Projector,
+    _running: tokio::sync::MutexGuard<'a, ()>,
+}
+
+impl Held<'_> {
+    /// Applies every committed event not yet projected; returns the new checkpoint.
+    pub async fn catch_up(self) -> Result<i64> {
+        self.projector.catch_up_held().await
     }
 }
 

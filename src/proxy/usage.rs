@@ -148,11 +148,19 @@ async fn run(
         // A buffer of full size again: taking it would leave one to grow from nothing.
         let events = events_of(std::mem::replace(&mut buffer, Vec::with_capacity(batch)));
         let mut delay = Duration::from_millis(100);
-        while let Err(e) = write(&db, &state.instance_id, sequence, &events).await {
-            tracing::error!(error = %e, records, "usage batch not written; retrying");
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(5));
-        }
+        // Held for each attempt only, so that a failing store does not stall the projector.
+        let held = loop {
+            let held = projector.hold().await;
+            match write(&db, &state.instance_id, sequence, &events).await {
+                Ok(()) => break held,
+                Err(e) => {
+                    drop(held);
+                    tracing::error!(error = %e, records, "usage batch not written; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
         crate::metrics::usage_flush(records, started.elapsed(), rx.len());
         crate::metrics::db_queries("usage_writer", 2 + events.len() as u64);
         // The projector gets the records as they are, instead of decoding what was just
@@ -160,7 +168,7 @@ async fn run(
         let first = sequence + 1;
         sequence += events.len() as i64;
         projector.hand_over(&state.instance_id, (first..).zip(events).collect());
-        let projected = projector.catch_up().await;
+        let projected = held.catch_up().await;
         projector.forget_handed();
         match projected {
             Ok(position) => {
