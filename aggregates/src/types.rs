@@ -195,8 +195,15 @@ impl IamRule {
     }
 }
 
-/// Checks a human-facing name: trimmed, 1 to 255 characters.
+/// Checks a human-facing name: trimmed, 1 to 255 characters, on one line (no control
+/// characters: NUL cannot even be stored in Postgres text).
 pub fn validate_name(param: &'static str, name: &str) -> Result<(), DomainError> {
+    if name.chars().any(char::is_control) {
+        return Err(DomainError::invalid(
+            param,
+            format!("{param} must not contain control characters"),
+        ));
+    }
     let n = name.trim().chars().count();
     if n == 0 || n > 255 || name.chars().count() > 255 {
         return Err(DomainError::invalid(
@@ -209,6 +216,12 @@ pub fn validate_name(param: &'static str, name: &str) -> Result<(), DomainError>
 
 /// Checks free text (descriptions): at most 1,000 characters.
 pub fn validate_text(param: &'static str, text: &str) -> Result<(), DomainError> {
+    if text.contains('\0') {
+        return Err(DomainError::invalid(
+            param,
+            format!("{param} must not contain NUL characters"),
+        ));
+    }
     if text.chars().count() > 1000 {
         return Err(DomainError::invalid(
             param,
@@ -216,4 +229,19 @@ pub fn validate_text(param: &'static str, text: &str) -> Result<(), DomainError>
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_one_line_and_text_holds_no_nul() {
+        assert!(validate_name("name", "Acme Labs").is_ok());
+        for bad in ["a\0b", "two\nlines", "tab\there", "", "   "] {
+            assert!(validate_name("name", bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_text("description", "line one\nline two\ttabbed").is_ok());
+        assert!(validate_text("description", "nul\0").is_err());
+    }
 }

@@ -12,7 +12,13 @@ use tollgate_aggregates::usage::{UsageRecord, USAGE_AGGREGATE_TYPE};
 use crate::events::{fetch_after, fetch_after_knowing, fetch_payload, Known};
 use crate::{indexes, write, Db, Result, StoredEvent};
 
+mod typed;
+
 const CHECKPOINT: &str = "read_models";
+const LOCK_CHECKPOINT: &str =
+    "UPDATE projector_checkpoints SET position = position WHERE name = $1";
+const READ_CHECKPOINT: &str = "SELECT position FROM projector_checkpoints WHERE name = $1";
+const MOVE_CHECKPOINT: &str = "UPDATE projector_checkpoints SET position = $1 WHERE name = $2";
 const BATCH: i64 = 10_000;
 
 /// Read-model tables, in the order a rebuild clears them.
@@ -130,6 +136,26 @@ impl Projector {
     }
 
     async fn run_batch(&self, mode: Mode, ahead: &mut Option<Prefetch>) -> Result<(i64, usize)> {
+        let mut handed = self.take_handed();
+        // A batch read ahead, with the position it starts after.
+        let mut pre = match ahead.as_mut() {
+            Some(rx) => rx.recv().await,
+            None => None,
+        }
+        .and_then(|read| read.ok());
+        if pre.is_none() {
+            // The read failed or the reader stopped: batches are read in the transaction.
+            *ahead = None;
+        }
+        if let crate::Backend::Postgres(pool) = &self.db.backend {
+            match self
+                .usage_batch(pool, mode, pre.take(), ahead, &mut handed)
+                .await?
+            {
+                typed::Outcome::Done(done) => return Ok(done),
+                typed::Outcome::Mixed(read) => pre = read,
+            }
+        }
         let mut tx = self.db.any.begin().await?;
         if mode == Mode::Rebuild && self.db.is_postgres() {
             // A rebuild is re-runnable and its checkpoint commits with each batch, so a batch
@@ -140,23 +166,18 @@ impl Projector {
         }
         // Write first: on SQLite a transaction that reads before writing may fail to take the
         // write lock later; on Postgres the row lock keeps replicas from projecting twice.
-        sqlx::query("UPDATE projector_checkpoints SET position = position WHERE name = $1")
+        sqlx::query(LOCK_CHECKPOINT)
             .bind(CHECKPOINT)
             .execute(&mut *tx)
             .await?;
-        let row = sqlx::query("SELECT position FROM projector_checkpoints WHERE name = $1")
+        let row = sqlx::query(READ_CHECKPOINT)
             .bind(CHECKPOINT)
             .fetch_one(&mut *tx)
             .await?;
         let mut position: i64 = row.try_get("position")?;
-        let mut handed = self.take_handed();
-        let prefetched = match ahead.as_mut() {
-            Some(rx) => rx.recv().await,
-            None => None,
-        };
-        let mut events = match prefetched {
-            Some(Ok((after, events))) if after == position => events,
-            // Another replica moved the checkpoint, or the read failed: read in the transaction.
+        let mut events = match pre {
+            Some((after, events)) if after == position => events,
+            // Another replica moved the checkpoint: read in the transaction.
             _ => {
                 *ahead = None;
                 match known(&handed) {
@@ -171,10 +192,7 @@ impl Projector {
         }
         let mut bulk = write::Bulk::default();
         for event in events.iter_mut() {
-            let records = match event.aggregate_type == USAGE_AGGREGATE_TYPE {
-                true => handed.remove(&(event.aggregate_id.clone(), event.sequence)),
-                false => None,
-            };
+            let records = take_records(&mut handed, event);
             if records.is_none() && event.payload.is_empty() {
                 // Not expected (the span holds only handed events); read it after all.
                 event.payload = fetch_payload(&mut *tx, event).await?;
@@ -183,7 +201,7 @@ impl Projector {
             position = event.position;
         }
         bulk.flush(&mut tx, self.db.is_postgres()).await?;
-        sqlx::query("UPDATE projector_checkpoints SET position = $1 WHERE name = $2")
+        sqlx::query(MOVE_CHECKPOINT)
             .bind(position)
             .bind(CHECKPOINT)
             .execute(&mut *tx)
@@ -266,6 +284,14 @@ impl Held<'_> {
 }
 
 type Handed = HashMap<(String, i64), Vec<UsageRecord>>;
+
+/// A usage event's records, when its writer handed them over.
+fn take_records(handed: &mut Handed, event: &StoredEvent) -> Option<Vec<UsageRecord>> {
+    match event.aggregate_type == USAGE_AGGREGATE_TYPE {
+        true => handed.remove(&(event.aggregate_id.clone(), event.sequence)),
+        false => None,
+    }
+}
 
 /// The usage events a batch need not read the payloads of: the span of one stream's handed
 /// sequences, when the batch holds every one of them.

@@ -10,6 +10,7 @@ mod upstream;
 mod cache;
 mod disconnect;
 mod errors;
+mod odd_text;
 mod pacing;
 mod passthrough;
 mod request_ids;

@@ -96,6 +96,20 @@ impl Bulk {
         ]);
     }
 
+    /// Audit rows, usage rows, spend totals as (scope, id, (requests, cost)), and credits
+    /// charged per organization.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn into_parts(
+        self,
+    ) -> (
+        Vec<Vec<Val>>,
+        Vec<Vec<Val>>,
+        impl Iterator<Item = (&'static str, String, (i64, i64))>,
+        Map<String, i64>,
+    ) {
+        (self.audit, self.usage, spend_rows(self.spend), self.credits)
+    }
+
     pub(crate) async fn flush(self, tx: &mut Tx<'_>, postgres: bool) -> Result<()> {
         insert(tx, "rm_audit", AUDIT_COLUMNS, self.audit, postgres).await?;
         insert(tx, "rm_usage_logs", USAGE_COLUMNS, self.usage, postgres).await?;
@@ -160,11 +174,11 @@ async fn debit(tx: &mut Tx<'_>, credits: Map<String, i64>) -> Result<()> {
 }
 
 const SPEND_COLUMNS: &[&str] = &["scope", "id", "requests", "cost_nano_usd"];
-const SPEND_CONFLICT: &str = "ON CONFLICT (scope, id) DO UPDATE SET \
+pub(super) const SPEND_CONFLICT: &str = "ON CONFLICT (scope, id) DO UPDATE SET \
     requests = rm_spend.requests + excluded.requests, \
     cost_nano_usd = rm_spend.cost_nano_usd + excluded.cost_nano_usd";
 
-const AUDIT_COLUMNS: &[&str] = &[
+pub(super) const AUDIT_COLUMNS: &[&str] = &[
     "position",
     "organization_id",
     "aggregate_type",
@@ -177,7 +191,7 @@ const AUDIT_COLUMNS: &[&str] = &[
 /// Usage-log row ids: the event's position times this, plus the record's index in it.
 const ROW_IDS_PER_EVENT: i64 = 10_000;
 
-const USAGE_COLUMNS: &[&str] = &[
+pub(super) const USAGE_COLUMNS: &[&str] = &[
     "id",
     "position",
     "request_id",

@@ -2,6 +2,7 @@
 
 mod api_key;
 mod bulk;
+mod copy;
 mod organization;
 mod pg_array;
 mod project;
@@ -33,23 +34,36 @@ pub(crate) async fn apply(
         Organization::TYPE => organization::apply(tx, event, &event.decode()?).await?,
         Project::TYPE => project::apply(tx, event, &event.decode()?).await?,
         ApiKey::TYPE => api_key::apply(tx, event, &event.decode()?).await?,
-        USAGE_AGGREGATE_TYPE => {
-            let records = match handed {
-                Some(records) => records,
-                None => {
-                    let UsageEvent::UsageRecorded { records } = event.decode()?;
-                    records
-                }
-            };
-            let organization_id = records.first().map(|r| r.organization_id.clone());
-            for (i, r) in records.into_iter().enumerate() {
-                bulk.usage(event.position, i, r);
-            }
-            organization_id
-        }
+        USAGE_AGGREGATE_TYPE => return apply_usage(bulk, event, handed),
         // Unknown streams (from newer versions) still enter the audit index.
         _ => None,
     };
+    audit(bulk, event, organization_id);
+    Ok(())
+}
+
+/// A usage event: only rows gathered for the batch's end, no statement of its own.
+pub(crate) fn apply_usage(
+    bulk: &mut Bulk,
+    event: &StoredEvent,
+    handed: Option<Vec<UsageRecord>>,
+) -> Result<()> {
+    let records = match handed {
+        Some(records) => records,
+        None => {
+            let UsageEvent::UsageRecorded { records } = event.decode()?;
+            records
+        }
+    };
+    let organization_id = records.first().map(|r| r.organization_id.clone());
+    for (i, r) in records.into_iter().enumerate() {
+        bulk.usage(event.position, i, r);
+    }
+    audit(bulk, event, organization_id);
+    Ok(())
+}
+
+fn audit(bulk: &mut Bulk, event: &StoredEvent, organization_id: Option<String>) {
     bulk.audit(vec![
         Val::I(event.position),
         Val::OT(organization_id),
@@ -59,7 +73,6 @@ pub(crate) async fn apply(
         Val::T(event.event_type.clone()),
         Val::I(event.recorded_at),
     ]);
-    Ok(())
 }
 
 /// The organization a row of `table` belongs to (projects and keys carry it).

@@ -13,7 +13,18 @@ pub(crate) fn push(array: &mut String, v: &Val) {
     }
 }
 
+/// Postgres text cannot hold NUL, which JSON text (and so an event) can: it is stored as
+/// U+FFFD, as the replacement character it is, so that one client's odd model name cannot
+/// stop the projector (every retry of the batch would fail the same way).
+pub(crate) fn storable(t: &str) -> std::borrow::Cow<'_, str> {
+    match t.contains('\0') {
+        true => t.replace('\0', "\u{fffd}").into(),
+        false => t.into(),
+    }
+}
+
 fn quote(array: &mut String, t: &str) {
+    let t = &*storable(t);
     array.reserve(t.len() + 2);
     array.push('"');
     // Ids and model names rarely hold a quote or a backslash: copied whole, not char by char.
@@ -55,10 +66,11 @@ mod tests {
             Val::OT(None),
             Val::T("NULL".into()),
             Val::T(String::new()),
+            Val::T("nul\0".into()),
         ];
         assert_eq!(
             literal(&vals),
-            r#"{"a,b {c}","say \"hi\" \\ bye",NULL,"NULL",""}"#
+            "{\"a,b {c}\",\"say \\\"hi\\\" \\\\ bye\",NULL,\"NULL\",\"\",\"nul\u{fffd}\"}"
         );
         assert_eq!(
             literal(&[Val::I(-3), Val::OI(None), Val::OI(Some(7))]),

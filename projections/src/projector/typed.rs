@@ -1,0 +1,92 @@
+//! Batches of usage events only (the gateway's live load, and nearly all of a rebuild) on
+//! Postgres's typed connection, whose rows go in with `COPY`. The generic driver has no
+//! `COPY`; a batch that holds any other event falls back to it.
+
+use sqlx::PgPool;
+
+use super::{
+    known, take_records, Handed, Mode, Prefetch, Projector, BATCH, CHECKPOINT, LOCK_CHECKPOINT,
+    MOVE_CHECKPOINT, READ_CHECKPOINT,
+};
+use crate::events::{fetch_after, fetch_after_knowing, fetch_payload};
+use crate::{write, Result, StoredEvent};
+use tollgate_aggregates::usage::USAGE_AGGREGATE_TYPE;
+
+pub(super) enum Outcome {
+    /// Projected (or nothing to project): the new position and the events applied.
+    Done((i64, usize)),
+    /// The batch holds other events: for the generic path, with the events read after the
+    /// position given.
+    Mixed(Option<(i64, Vec<StoredEvent>)>),
+}
+
+impl Projector {
+    pub(super) async fn usage_batch(
+        &self,
+        pool: &PgPool,
+        mode: Mode,
+        pre: Option<(i64, Vec<StoredEvent>)>,
+        ahead: &mut Option<Prefetch>,
+        handed: &mut Handed,
+    ) -> Result<Outcome> {
+        let mut tx = pool.begin().await?;
+        if mode == Mode::Rebuild {
+            // As on the generic path: a rebuild's batches need not wait for the WAL flush.
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(LOCK_CHECKPOINT)
+            .bind(CHECKPOINT)
+            .execute(&mut *tx)
+            .await?;
+        let position: i64 = sqlx::query_scalar(READ_CHECKPOINT)
+            .bind(CHECKPOINT)
+            .fetch_one(&mut *tx)
+            .await?;
+        // Read on another connection: events never change once committed and positions
+        // follow commit order, so this is what the transaction would read, and the
+        // checkpoint's row lock keeps other replicas from projecting it meanwhile.
+        let mut events = match pre {
+            Some((after, events)) if after == position => events,
+            _ => {
+                *ahead = None;
+                match known(handed) {
+                    Some(known) => {
+                        fetch_after_knowing(&self.db.any, position, BATCH, known).await?
+                    }
+                    None => fetch_after(&self.db.any, position, BATCH).await?,
+                }
+            }
+        };
+        if events.is_empty() {
+            tx.rollback().await?;
+            return Ok(Outcome::Done((position, 0)));
+        }
+        if events
+            .iter()
+            .any(|e| e.aggregate_type != USAGE_AGGREGATE_TYPE)
+        {
+            tx.rollback().await?;
+            return Ok(Outcome::Mixed(Some((position, events))));
+        }
+        let mut bulk = write::Bulk::default();
+        let mut last = position;
+        for event in events.iter_mut() {
+            let records = take_records(handed, event);
+            if records.is_none() && event.payload.is_empty() {
+                event.payload = fetch_payload(&self.db.any, event).await?;
+            }
+            write::apply_usage(&mut bulk, event, records)?;
+            last = event.position;
+        }
+        bulk.flush_copy(&mut tx).await?;
+        sqlx::query(MOVE_CHECKPOINT)
+            .bind(last)
+            .bind(CHECKPOINT)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Outcome::Done((last, events.len())))
+    }
+}
