@@ -72,6 +72,19 @@ async fn json_body<S: Send + Sync>(
 
 /// Deserializes a body, naming the offending field on failure.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // JSON spells NUL only as `\u0000`; Postgres can store it neither in the event log nor
+    // in text, so it is refused here rather than failing as a 500 at the store.
+    if memchr::memmem::find(bytes, b"u0000").is_some() {
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            if let Some(path) = nul_at(&value) {
+                return Err(ApiError::BadRequest {
+                    message: format!("{path}: text must not contain NUL (\\u0000)"),
+                    param: (path != ".").then(|| path.clone()),
+                    code: "invalid_value",
+                });
+            }
+        }
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -96,6 +109,38 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// Where a string (or a member name) holding NUL is, named as `serde_path_to_error` names
+/// paths (`rules[0].models[1]`; `.` for the whole body).
+fn nul_at(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    fn walk(value: &Value, path: &mut String) -> bool {
+        let len = path.len();
+        let found = match value {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(items) => items.iter().enumerate().any(|(i, v)| {
+                path.truncate(len);
+                path.push_str(&format!("[{i}]"));
+                walk(v, path)
+            }),
+            Value::Object(members) => members.iter().any(|(k, v)| {
+                path.truncate(len);
+                if len > 0 {
+                    path.push('.');
+                }
+                path.push_str(&k.replace('\0', "\\u0000"));
+                k.contains('\0') || walk(v, path)
+            }),
+            _ => false,
+        };
+        if !found {
+            path.truncate(len);
+        }
+        found
+    }
+    let mut path = String::new();
+    walk(value, &mut path).then(|| if path.is_empty() { ".".into() } else { path })
+}
+
 pub struct Query<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
@@ -114,5 +159,40 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
                     code: "invalid_query",
                 }
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused_at(body: &str) -> Option<String> {
+        match parse_json::<serde_json::Value>(body.as_bytes()) {
+            Err(ApiError::BadRequest { param, code, .. }) => {
+                assert_eq!(code, "invalid_value");
+                param
+            }
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn nul_in_any_string_is_refused_with_its_path() {
+        assert_eq!(refused_at(r#"{"name":"a\u0000"}"#).as_deref(), Some("name"));
+        assert_eq!(
+            refused_at(r#"{"rules":[{"models":["ok","b\u0000"]}]}"#).as_deref(),
+            Some("rules[0].models[1]")
+        );
+        assert_eq!(
+            refused_at(r#"{"a":{"b\u0000":1}}"#).as_deref(),
+            Some("a.b\\u0000")
+        );
+        assert!(matches!(
+            parse_json::<serde_json::Value>(br#""\u0000""#),
+            Err(ApiError::BadRequest { param: None, .. })
+        ));
+        // An escaped backslash before `u0000` is text, not NUL.
+        assert!(parse_json::<serde_json::Value>(br#"{"name":"a\\u0000"}"#).is_ok());
+        assert!(parse_json::<serde_json::Value>(br#"{"name":"u0000"}"#).is_ok());
     }
 }
