@@ -14,7 +14,7 @@ fn benchmark_smoke_run() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("| 32 |"), "{stdout}");
-    assert!(stdout.contains("(open loop)"), "{stdout}");
+    assert!(stdout.contains("(open loop;"), "{stdout}");
     assert!(stdout.contains("graceful drain: clean exit"), "{stdout}");
     assert!(
         stdout.contains("(equal)"),

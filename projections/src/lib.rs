@@ -13,7 +13,7 @@ mod write;
 
 pub use db::{Backend, Db};
 pub use events::StoredEvent;
-pub use projector::{Held, Projector};
+pub use projector::Projector;
 
 /// Errors of the read side: the database, or an event the projector cannot decode.
 #[derive(Debug, thiserror::Error)]

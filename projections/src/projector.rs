@@ -63,9 +63,11 @@ impl Projector {
         })
     }
 
-    /// Hands over the records of usage events just appended to `stream` (by sequence), so the
-    /// next catch-up projects them without decoding what was just encoded. Only for events
-    /// already committed with exactly these records.
+    /// Hands over the records of usage events appended to `stream` (by sequence), so that the
+    /// batch that projects them need not decode what was just encoded. Given before the
+    /// events commit, so that a batch woken by the commit's notification finds them; a batch
+    /// uses only the records of events it reads, and gives the rest back. Only for events
+    /// that are (or, once committed, will be) exactly these records.
     pub fn hand_over(&self, stream: &str, events: Vec<(i64, Vec<UsageRecord>)>) {
         if let Ok(mut handed) = self.handed.lock() {
             for (sequence, records) in events {
@@ -89,6 +91,19 @@ impl Projector {
             .unwrap_or_default()
     }
 
+    /// Returns what a batch did not use: records handed over before their events committed,
+    /// which a later batch will find.
+    fn give_back(&self, rest: Handed) {
+        if rest.is_empty() {
+            return;
+        }
+        if let Ok(mut handed) = self.handed.lock() {
+            for (k, v) in rest {
+                handed.entry(k).or_insert(v);
+            }
+        }
+    }
+
     /// The position the read models reflect, as last seen by this process.
     pub fn subscribe(&self) -> watch::Receiver<i64> {
         self.position.subscribe()
@@ -97,20 +112,7 @@ impl Projector {
     /// Applies every committed event not yet projected; returns the new checkpoint.
     /// Called after each command so the caller reads its own writes.
     pub async fn catch_up(&self) -> Result<i64> {
-        self.hold().await.catch_up().await
-    }
-
-    /// Holds off this process's other batches until `Held::catch_up`. A writer that hands
-    /// over what it appends holds it across its commit: a batch woken by the commit's
-    /// notification would otherwise decode those events before they were handed over.
-    pub async fn hold(&self) -> Held<'_> {
-        Held {
-            projector: self,
-            _running: self.running.lock().await,
-        }
-    }
-
-    async fn catch_up_held(&self) -> Result<i64> {
+        let _guard = self.running.lock().await;
         // Idle polls stay reads: no write transaction unless the log moved past what we saw.
         let seen = *self.position.borrow();
         if seen > 0 && crate::events::head(&self.db).await? <= seen {
@@ -137,6 +139,17 @@ impl Projector {
 
     async fn run_batch(&self, mode: Mode, ahead: &mut Option<Prefetch>) -> Result<(i64, usize)> {
         let mut handed = self.take_handed();
+        let done = self.run_batch_with(mode, ahead, &mut handed).await;
+        self.give_back(handed);
+        done
+    }
+
+    async fn run_batch_with(
+        &self,
+        mode: Mode,
+        ahead: &mut Option<Prefetch>,
+        handed: &mut Handed,
+    ) -> Result<(i64, usize)> {
         // A batch read ahead, with the position it starts after.
         let mut pre = match ahead.as_mut() {
             Some(rx) => rx.recv().await,
@@ -144,12 +157,12 @@ impl Projector {
         }
         .and_then(|read| read.ok());
         if pre.is_none() {
-            // The read failed or the reader stopped: batches are read in the transaction.
+            // Not reading ahead (a live batch), or the read failed: each batch reads its own.
             *ahead = None;
         }
         if let crate::Backend::Postgres(pool) = &self.db.backend {
             match self
-                .usage_batch(pool, mode, pre.take(), ahead, &mut handed)
+                .usage_batch(pool, mode, pre.take(), ahead, handed)
                 .await?
             {
                 typed::Outcome::Done(done) => return Ok(done),
@@ -177,10 +190,10 @@ impl Projector {
         let mut position: i64 = row.try_get("position")?;
         let mut events = match pre {
             Some((after, events)) if after == position => events,
-            // Another replica moved the checkpoint: read in the transaction.
+            // Nothing read yet (SQLite), or another replica moved the checkpoint since.
             _ => {
                 *ahead = None;
-                match known(&handed) {
+                match known(handed) {
                     Some(known) => fetch_after_knowing(&mut *tx, position, BATCH, known).await?,
                     None => fetch_after(&mut *tx, position, BATCH).await?,
                 }
@@ -192,7 +205,7 @@ impl Projector {
         }
         let mut bulk = write::Bulk::default();
         for event in events.iter_mut() {
-            let records = take_records(&mut handed, event);
+            let records = take_records(handed, event);
             if records.is_none() && event.payload.is_empty() {
                 // Not expected (the span holds only handed events); read it after all.
                 event.payload = fetch_payload(&mut *tx, event).await?;
@@ -267,19 +280,6 @@ impl Projector {
                 }
             }
         })
-    }
-}
-
-/// The projector held by one caller; see `Projector::hold`.
-pub struct Held<'a> {
-    projector: &'a Projector,
-    _running: tokio::sync::MutexGuard<'a, ()>,
-}
-
-impl Held<'_> {
-    /// Applies every committed event not yet projected; returns the new checkpoint.
-    pub async fn catch_up(self) -> Result<i64> {
-        self.projector.catch_up_held().await
     }
 }
 

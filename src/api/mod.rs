@@ -79,6 +79,31 @@ pub fn router() -> Router<AppState> {
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn(refuse_nul))
+}
+
+/// A NUL (`%00`) in a path or query string would reach Postgres, which can neither store
+/// nor compare it (a 500): refused as a 400, as NUL in a JSON body is.
+async fn refuse_nul(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let has_nul = |s: &str| {
+        s.as_bytes()
+            .windows(3)
+            .any(|w| w.eq_ignore_ascii_case(b"%00"))
+    };
+    let uri = req.uri();
+    if has_nul(uri.path()) || uri.query().is_some_and(has_nul) {
+        return ApiError::BadRequest {
+            message: "the path and query string must not contain NUL (%00)".into(),
+            param: None,
+            code: "invalid_request",
+        }
+        .into_response();
+    }
+    next.run(req).await
 }
 
 async fn healthz() -> Json<serde_json::Value> {

@@ -147,28 +147,21 @@ async fn run(
         let records = buffer.len();
         // A buffer of full size again: taking it would leave one to grow from nothing.
         let events = events_of(std::mem::replace(&mut buffer, Vec::with_capacity(batch)));
-        let mut delay = Duration::from_millis(100);
-        // Held for each attempt only, so that a failing store does not stall the projector.
-        let held = loop {
-            let held = projector.hold().await;
-            match write(&db, &state.instance_id, sequence, &events).await {
-                Ok(()) => break held,
-                Err(e) => {
-                    drop(held);
-                    tracing::error!(error = %e, records, "usage batch not written; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-            }
-        };
-        crate::metrics::usage_flush(records, started.elapsed(), rx.len());
-        crate::metrics::db_queries("usage_writer", 2 + events.len() as u64);
-        // The projector gets the records as they are, instead of decoding what was just
-        // encoded (a tenth of the instructions per request).
+        let rows = event_rows(sequence, &events);
+        // Handed over before the commit, so that a projector batch woken by the commit's
+        // notification has them and does not decode what was just encoded.
         let first = sequence + 1;
         sequence += events.len() as i64;
         projector.hand_over(&state.instance_id, (first..).zip(events).collect());
-        let projected = held.catch_up().await;
+        let mut delay = Duration::from_millis(100);
+        while let Err(e) = write(&db, &state.instance_id, &rows).await {
+            tracing::error!(error = %e, records, "usage batch not written; retrying");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        crate::metrics::usage_flush(records, started.elapsed(), rx.len());
+        crate::metrics::db_queries("usage_writer", 2 + rows.len() as u64);
+        let projected = projector.catch_up().await;
         projector.forget_handed();
         match projected {
             Ok(position) => {
@@ -227,14 +220,9 @@ struct EventRow {
 const INSERT_EVENT: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
     event_version, payload, metadata) VALUES ($1, $2, $3, $4, $5, CAST($6 AS json), CAST($7 AS json))";
 
-/// Appends the events after `sequence` on this process's usage stream, in one transaction.
-async fn write(
-    db: &Db,
-    stream: &str,
-    sequence: i64,
-    events: &[Vec<UsageRecord>],
-) -> Result<(), sqlx::Error> {
-    let rows: Vec<EventRow> = (sequence + 1..)
+/// The events after `sequence` on this process's usage stream, as bound.
+fn event_rows(sequence: i64, events: &[Vec<UsageRecord>]) -> Vec<EventRow> {
+    (sequence + 1..)
         .zip(events)
         .filter_map(|(sequence, records)| {
             let first = records.first()?;
@@ -251,10 +239,14 @@ async fn write(
                 metadata,
             })
         })
-        .collect();
+        .collect()
+}
+
+/// Appends the rows to this process's usage stream, in one transaction.
+async fn write(db: &Db, stream: &str, rows: &[EventRow]) -> Result<(), sqlx::Error> {
     match &db.backend {
-        Backend::Postgres(pool) => write_postgres(pool, stream, &rows).await,
-        Backend::Sqlite(_) => write_any(db, stream, &rows).await,
+        Backend::Postgres(pool) => write_postgres(pool, stream, rows).await,
+        Backend::Sqlite(_) => write_any(db, stream, rows).await,
     }
 }
 

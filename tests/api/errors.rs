@@ -187,4 +187,13 @@ async fn nul_in_text_is_a_400(backend: Backend) {
     let text = audit.body.to_string();
     assert!(text.contains("ProjectCreated"), "{text}");
     assert!(!text.contains("IamRulesSet"), "{text}");
+
+    for path in [
+        "/api/keys/a%00b".to_string(),
+        format!("/api/audit?organization_id={org}%00"),
+    ] {
+        let r = t.get(&path, ADMIN).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {:?}", r.body);
+        assert_eq!(r.body["error"]["code"], "invalid_request", "{:?}", r.body);
+    }
 }

@@ -21,3 +21,4 @@ mod replicas;
 mod roles;
 mod secrets;
 mod threads;
+mod usage_rebuild;

@@ -15,8 +15,8 @@ use tollgate_aggregates::usage::USAGE_AGGREGATE_TYPE;
 pub(super) enum Outcome {
     /// Projected (or nothing to project): the new position and the events applied.
     Done((i64, usize)),
-    /// The batch holds other events: for the generic path, with the events read after the
-    /// position given.
+    /// For the generic path: the batch holds other events (given, with the position they
+    /// were read after), or the checkpoint moved (nothing given).
     Mixed(Option<(i64, Vec<StoredEvent>)>),
 }
 
@@ -29,6 +29,32 @@ impl Projector {
         ahead: &mut Option<Prefetch>,
         handed: &mut Handed,
     ) -> Result<Outcome> {
+        // Read before taking the checkpoint's lock, so that no other pool is waited on while
+        // it is held. Events never change once committed and positions follow commit order,
+        // so what is read after a position is what a batch from there would read.
+        let (after, mut events) = match pre {
+            Some(read) => read,
+            None => {
+                let after: i64 = sqlx::query_scalar(READ_CHECKPOINT)
+                    .bind(CHECKPOINT)
+                    .fetch_one(&self.db.any)
+                    .await?;
+                let events = match known(handed) {
+                    Some(known) => fetch_after_knowing(&self.db.any, after, BATCH, known).await?,
+                    None => fetch_after(&self.db.any, after, BATCH).await?,
+                };
+                (after, events)
+            }
+        };
+        if events.is_empty() {
+            return Ok(Outcome::Done((after, 0)));
+        }
+        if events
+            .iter()
+            .any(|e| e.aggregate_type != USAGE_AGGREGATE_TYPE)
+        {
+            return Ok(Outcome::Mixed(Some((after, events))));
+        }
         let mut tx = pool.begin().await?;
         if mode == Mode::Rebuild {
             // As on the generic path: a rebuild's batches need not wait for the WAL flush.
@@ -44,37 +70,18 @@ impl Projector {
             .bind(CHECKPOINT)
             .fetch_one(&mut *tx)
             .await?;
-        // Read on another connection: events never change once committed and positions
-        // follow commit order, so this is what the transaction would read, and the
-        // checkpoint's row lock keeps other replicas from projecting it meanwhile.
-        let mut events = match pre {
-            Some((after, events)) if after == position => events,
-            _ => {
-                *ahead = None;
-                match known(handed) {
-                    Some(known) => {
-                        fetch_after_knowing(&self.db.any, position, BATCH, known).await?
-                    }
-                    None => fetch_after(&self.db.any, position, BATCH).await?,
-                }
-            }
-        };
-        if events.is_empty() {
+        if position != after {
+            // Another replica projected meanwhile: the generic path reads in its transaction.
             tx.rollback().await?;
-            return Ok(Outcome::Done((position, 0)));
-        }
-        if events
-            .iter()
-            .any(|e| e.aggregate_type != USAGE_AGGREGATE_TYPE)
-        {
-            tx.rollback().await?;
-            return Ok(Outcome::Mixed(Some((position, events))));
+            *ahead = None;
+            return Ok(Outcome::Mixed(None));
         }
         let mut bulk = write::Bulk::default();
-        let mut last = position;
+        let mut last = after;
         for event in events.iter_mut() {
             let records = take_records(handed, event);
             if records.is_none() && event.payload.is_empty() {
+                // Not expected (the span holds only handed events); read it after all.
                 event.payload = fetch_payload(&self.db.any, event).await?;
             }
             write::apply_usage(&mut bulk, event, records)?;

@@ -5,7 +5,7 @@
 use sqlx::PgConnection;
 
 use super::bulk::{Bulk, Val, AUDIT_COLUMNS, SPEND_CONFLICT, USAGE_COLUMNS};
-use super::pg_array::storable;
+use super::pg_array::{storable, storable_owned};
 use crate::Result;
 
 /// The binary format's header: signature, flags, header-extension length.
@@ -81,7 +81,7 @@ impl Bulk {
         let (mut scopes, mut ids, mut requests, mut costs) = (vec![], vec![], vec![], vec![]);
         for (scope, id, (n, cost)) in spend {
             scopes.push(scope);
-            ids.push(id);
+            ids.push(storable_owned(id));
             requests.push(n);
             costs.push(cost);
         }
@@ -105,7 +105,7 @@ impl Bulk {
                  WHERE id = $2",
             )
             .bind(charged)
-            .bind(org)
+            .bind(storable_owned(org))
             .execute(&mut *conn)
             .await?;
         }

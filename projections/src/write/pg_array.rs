@@ -23,6 +23,14 @@ pub(crate) fn storable(t: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// `storable` for an owned string, copied only when it holds NUL.
+pub(crate) fn storable_owned(t: String) -> String {
+    match t.contains('\0') {
+        true => t.replace('\0', "\u{fffd}"),
+        false => t,
+    }
+}
+
 fn quote(array: &mut String, t: &str) {
     let t = &*storable(t);
     array.reserve(t.len() + 2);

@@ -82,7 +82,13 @@ pub async fn drive_at_rate(t: &Target, conns: usize, rate: f64, duration: Durati
     let client = client(conns);
     let started = Instant::now();
     let deadline = started + duration;
-    let every = Duration::from_secs_f64(conns as f64 / rate.max(1.0));
+    // A rate that is not a positive number would never end or never start.
+    let rate = if rate.is_finite() {
+        rate.clamp(1.0, 1e6)
+    } else {
+        1e6
+    };
+    let every = Duration::from_secs_f64(conns as f64 / rate);
     let workers = (0..conns).map(|i| {
         let (client, t) = (client.clone(), t.clone());
         // Staggered, so the connections' requests are spread over each period.
@@ -103,6 +109,38 @@ pub async fn drive_at_rate(t: &Target, conns: usize, rate: f64, duration: Durati
         })
     });
     summarize(workers, started).await
+}
+
+/// Open loop over 32 connections, `a` and `b` taking turns `repeats` times: their medians.
+pub async fn paced_pair(
+    a: &Target,
+    b: &Target,
+    rate: f64,
+    duration: Duration,
+    repeats: usize,
+) -> (Stats, Stats) {
+    let (mut ra, mut rb) = (Vec::new(), Vec::new());
+    for _ in 0..repeats.max(1) {
+        ra.push(drive_at_rate(a, 32, rate, duration).await);
+        rb.push(drive_at_rate(b, 32, rate, duration).await);
+    }
+    (median(ra), median(rb))
+}
+
+/// Each figure's median over the runs (requests and errors summed).
+pub fn median(mut runs: Vec<Stats>) -> Stats {
+    let mid = runs.len() / 2;
+    let pick = |f: fn(&Stats) -> f64, runs: &mut Vec<Stats>| {
+        runs.sort_by(|a, b| f(a).total_cmp(&f(b)));
+        f(&runs[mid])
+    };
+    Stats {
+        requests: runs.iter().map(|s| s.requests).sum(),
+        errors: runs.iter().map(|s| s.errors).sum(),
+        rps: pick(|s| s.rps, &mut runs),
+        p50_us: pick(|s| s.p50_us, &mut runs),
+        p99_us: pick(|s| s.p99_us, &mut runs),
+    }
 }
 
 async fn send(client: &reqwest::Client, t: &Target) -> bool {

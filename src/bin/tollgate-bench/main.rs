@@ -17,7 +17,7 @@ mod streams;
 use std::sync::Arc;
 use std::time::Duration;
 
-use load::{drive, Stats, Target};
+use load::{drive, median, Stats, Target};
 use procs::{free_port, start, terminate};
 use serde_json::{json, Value};
 
@@ -164,21 +164,6 @@ pub struct Results {
     pub drained: bool,
     pub db_statements_per_request: f64,
     pub rebuild: Option<rebuild::RebuildResult>,
-}
-
-fn median(mut runs: Vec<Stats>) -> Stats {
-    let mid = runs.len() / 2;
-    let pick = |f: fn(&Stats) -> f64, runs: &mut Vec<Stats>| {
-        runs.sort_by(|a, b| f(a).total_cmp(&f(b)));
-        f(&runs[mid])
-    };
-    Stats {
-        requests: runs.iter().map(|s| s.requests).sum(),
-        errors: runs.iter().map(|s| s.errors).sum(),
-        rps: pick(|s| s.rps, &mut runs),
-        p50_us: pick(|s| s.p50_us, &mut runs),
-        p99_us: pick(|s| s.p99_us, &mut runs),
-    }
 }
 
 async fn repeated(t: &Target, conns: usize, o: &Options) -> Stats {
@@ -345,12 +330,8 @@ async fn bench_store(store: &str, o: &Options) -> Results {
     let warm = drive(&cached, 1, Duration::from_millis(50)).await;
     r.cache_hit = repeated(&cached, 32, o).await;
     sent += warm.requests + r.cache_hit.requests;
-    let (mut d, mut g) = (Vec::new(), Vec::new());
-    for _ in 0..o.repeats.max(1) {
-        d.push(load::drive_at_rate(&direct, 32, o.paced_rate, o.duration).await);
-        g.push(load::drive_at_rate(&cached, 32, o.paced_rate, o.duration).await);
-    }
-    (r.direct_paced, r.cache_hit_paced) = (median(d), median(g));
+    (r.direct_paced, r.cache_hit_paced) =
+        load::paced_pair(&direct, &cached, o.paced_rate, o.duration, o.repeats).await;
     sent += r.cache_hit_paced.requests;
 
     let (ttft, ttft_paced, streamed) =

@@ -78,8 +78,10 @@ pub fn table(all: &[Results], o: &Options) -> String {
             us(r.cache_hit.p99_us)
         );
         out += &format!(
-            "- cache hit at {:.0} req/s offered over 32 connections (open loop): p50 {}, p99 {}; direct to the mock at that rate: p50 {}, p99 {} (added p50 {}, p99 {})\n",
+            "- cache hit at {:.0} req/s offered over 32 connections (open loop; {:.0} req/s served, {} errors): p50 {}, p99 {}; direct to the mock at that rate: p50 {}, p99 {} (added p50 {}, p99 {})\n",
+            o.paced_rate,
             r.cache_hit_paced.rps,
+            r.cache_hit_paced.errors + r.direct_paced.errors,
             us(r.cache_hit_paced.p50_us),
             us(r.cache_hit_paced.p99_us),
             us(r.direct_paced.p50_us),
