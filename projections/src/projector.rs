@@ -15,8 +15,9 @@ use crate::{indexes, write, Db, Result, StoredEvent};
 mod typed;
 
 const CHECKPOINT: &str = "read_models";
+/// Takes the checkpoint row's lock and reads it, in one statement.
 const LOCK_CHECKPOINT: &str =
-    "UPDATE projector_checkpoints SET position = position WHERE name = $1";
+    "UPDATE projector_checkpoints SET position = position WHERE name = $1 RETURNING position";
 const READ_CHECKPOINT: &str = "SELECT position FROM projector_checkpoints WHERE name = $1";
 const MOVE_CHECKPOINT: &str = "UPDATE projector_checkpoints SET position = $1 WHERE name = $2";
 const BATCH: i64 = 10_000;
@@ -179,15 +180,11 @@ impl Projector {
         }
         // Write first: on SQLite a transaction that reads before writing may fail to take the
         // write lock later; on Postgres the row lock keeps replicas from projecting twice.
-        sqlx::query(LOCK_CHECKPOINT)
-            .bind(CHECKPOINT)
-            .execute(&mut *tx)
-            .await?;
-        let row = sqlx::query(READ_CHECKPOINT)
+        let mut position: i64 = sqlx::query(LOCK_CHECKPOINT)
             .bind(CHECKPOINT)
             .fetch_one(&mut *tx)
-            .await?;
-        let mut position: i64 = row.try_get("position")?;
+            .await?
+            .try_get("position")?;
         let mut events = match pre {
             Some((after, events)) if after == position => events,
             // Nothing read yet (SQLite), or another replica moved the checkpoint since.

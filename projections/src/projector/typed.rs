@@ -62,11 +62,7 @@ impl Projector {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query(LOCK_CHECKPOINT)
-            .bind(CHECKPOINT)
-            .execute(&mut *tx)
-            .await?;
-        let position: i64 = sqlx::query_scalar(READ_CHECKPOINT)
+        let position: i64 = sqlx::query_scalar(LOCK_CHECKPOINT)
             .bind(CHECKPOINT)
             .fetch_one(&mut *tx)
             .await?;
