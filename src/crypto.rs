@@ -105,16 +105,20 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 
 /// Lowercase hex SHA-256 of a token: the only form in which tokens are stored.
 pub fn token_hash(token: &str) -> String {
-    // Lowercase hex, as `hex::encode` writes it, without its per-character iterator: this
-    // runs on every proxied request.
+    let mut out = String::with_capacity(64);
+    push_hex(&mut out, &Sha256::digest(token.as_bytes()));
+    out
+}
+
+/// Appends `bytes` in lowercase hex, as `hex::encode` writes them, without its
+/// per-character iterator: this runs on every proxied request.
+pub fn push_hex(out: &mut String, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(token.as_bytes());
-    let mut out = String::with_capacity(digest.len() * 2);
-    for b in digest {
+    out.reserve(bytes.len() * 2);
+    for b in bytes {
         out.push(char::from(DIGITS[usize::from(b >> 4)]));
         out.push(char::from(DIGITS[usize::from(b & 15)]));
     }
-    out
 }
 
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";

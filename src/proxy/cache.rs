@@ -8,8 +8,6 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use moka::future::Cache;
 use moka::Expiry;
-use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::providers::Usage;
 
@@ -68,74 +66,9 @@ impl ResponseCache for MemoryCache {
     }
 }
 
-/// Fields that do not change the answer: how it is delivered, and who asked.
-const IGNORED: &[&str] = &["stream", "stream_options", "user"];
-
-/// The cache key: the project, the endpoint and the request in canonical form.
-pub fn key(project_id: &str, endpoint: &str, body: &Value) -> String {
-    let mut canonical = String::new();
-    if let Some(map) = body.as_object() {
-        let mut fields: Vec<_> = map
-            .iter()
-            .filter(|(k, _)| !IGNORED.contains(&k.as_str()))
-            .collect();
-        fields.sort_by(|a, b| a.0.cmp(b.0));
-        for (k, v) in fields {
-            canonical.push_str(k);
-            canonical.push('=');
-            write_canonical(v, &mut canonical);
-            canonical.push('\n');
-        }
-    }
-    let digest = Sha256::digest(canonical.as_bytes());
-    format!("{project_id}:{endpoint}:{}", hex::encode(digest))
-}
-
-/// JSON with object keys sorted at every level, so equal requests give equal text.
-fn write_canonical(v: &Value, out: &mut String) {
-    match v {
-        Value::Object(map) => {
-            let mut entries: Vec<_> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
-            for (i, (k, v)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                write_canonical(v, out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn keys_ignore_delivery_and_order_but_not_content_or_project() {
-        let a = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.2});
-        let b = json!({"temperature": 0.2, "stream": true, "user": "u", "messages": [{"content": "hi", "role": "user"}], "model": "m"});
-        assert_eq!(key("p", "chat", &a), key("p", "chat", &b));
-        assert_ne!(key("p", "chat", &a), key("q", "chat", &a));
-        let c = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.3});
-        assert_ne!(key("p", "chat", &a), key("p", "chat", &c));
-    }
 
     #[tokio::test]
     async fn entries_expire_after_their_ttl() {

@@ -14,7 +14,7 @@ use super::error::ProxyError;
 use super::meter::Meter;
 use super::providers::{adapter, Incoming, Usage};
 use super::route::{plan, resolve, Plan, Route};
-use super::{authenticate, cache, pricing, read_body, request_id, stream};
+use super::{authenticate, cache_key, pricing, read_body, request_id, stream};
 use crate::app::AppState;
 
 pub async fn completions(State(app): State<AppState>, request: axum::extract::Request) -> Response {
@@ -90,7 +90,10 @@ async fn handle(
     meter.route(&route);
 
     let cache_key = match project.caching_enabled {
-        true => Some(cache::key(&project.id, "chat", request.body.json()?)),
+        true => Some(
+            cache_key::key(&project.id, "chat", &request.body.raw)
+                .map_err(|e| ProxyError::malformed_json(&e))?,
+        ),
         false => None,
     };
     if let Some(ck) = &cache_key {

@@ -56,6 +56,15 @@ impl ProxyError {
         }
     }
 
+    /// 400 `invalid_json`, with the parser's reason.
+    pub fn malformed_json(reason: &dyn std::fmt::Display) -> Self {
+        Self::InvalidRequest {
+            message: format!("malformed JSON: {reason}"),
+            param: None,
+            code: "invalid_json",
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,

@@ -3,6 +3,7 @@
 
 mod accumulate;
 pub mod cache;
+mod cache_key;
 pub mod catalog;
 mod chat;
 mod chat_request;
@@ -99,11 +100,7 @@ pub fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, 
 /// A body's JSON tree: 400 with the parser's reason unless it is a JSON object.
 pub fn json_object(body: &[u8]) -> Result<serde_json::Value, ProxyError> {
     let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| ProxyError::InvalidRequest {
-            message: format!("malformed JSON: {e}"),
-            param: None,
-            code: "invalid_json",
-        })?;
+        serde_json::from_slice(body).map_err(|e| ProxyError::malformed_json(&e))?;
     if !value.is_object() {
         return Err(ProxyError::InvalidRequest {
             message: "the body must be a JSON object".into(),
