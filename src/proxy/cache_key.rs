@@ -2,6 +2,12 @@
 //! sorted at every level, the last of a repeated member kept, as a JSON tree keeps it), hashed.
 //! The canonical text is written straight from the request's bytes: building a JSON tree
 //! first cost as much as the rest of a cache hit's reading and answering.
+//!
+//! Sorting needs each member's text apart before it is placed, so text nested in objects would
+//! be copied once per level (quadratic in depth). A nested member's value longer than a digest
+//! is therefore replaced by `#` and its SHA-256 (no JSON text starts with `#`, and a digest has
+//! a fixed length, so the form stays unambiguous): each byte is then copied a bounded number of
+//! times whatever the nesting.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -12,7 +18,9 @@ use sha2::{Digest, Sha256};
 /// Fields that do not change the answer: how it is delivered, and who asked.
 const IGNORED: &[&str] = &["stream", "stream_options", "user"];
 
-/// The key of a request body (JSON text). Fails as a JSON tree would on the same text.
+/// The key of a request body (JSON text). Fails where a JSON tree fails on the same text, with
+/// one exception: serde_json's private raw-value marker (an object whose first member is
+/// `$serde_json::private::RawValue`) is an ordinary member here, as it is to a provider.
 pub fn key(project_id: &str, endpoint: &str, body: &[u8]) -> Result<String, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let mut canonical = Vec::with_capacity(body.len());
@@ -31,6 +39,9 @@ pub fn key(project_id: &str, endpoint: &str, body: &[u8]) -> Result<String, serd
     crate::crypto::push_hex(&mut key, &digest);
     Ok(key)
 }
+
+/// Nested member values longer than this are written as their digest (see the module's notes).
+const DIGESTED_OVER: usize = 33;
 
 /// Writes one JSON value in canonical form. At the top level an object is written as
 /// `key=value` lines without the ignored fields.
@@ -125,7 +136,7 @@ impl<'de> Visitor<'de> for Canon<'_> {
         }
         // Stable, so that of a repeated member the last stays last, and is the one kept.
         members.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut kept = members
+        let kept = members
             .iter()
             .enumerate()
             .filter(|(i, (k, _))| members.get(i + 1).is_none_or(|next| next.0 != *k));
@@ -139,16 +150,18 @@ impl<'de> Visitor<'de> for Canon<'_> {
             return Ok(());
         }
         self.out.push(b'{');
-        if let Some((_, (k, v))) = kept.next() {
+        for (n, (_, (k, v))) in kept.enumerate() {
+            if n > 0 {
+                self.out.push(b',');
+            }
             leaf(self.out, k.as_ref());
             self.out.push(b':');
-            self.out.extend_from_slice(v);
-        }
-        for (_, (k, v)) in kept {
-            self.out.push(b',');
-            leaf(self.out, k.as_ref());
-            self.out.push(b':');
-            self.out.extend_from_slice(v);
+            if v.len() > DIGESTED_OVER {
+                self.out.push(b'#');
+                self.out.extend_from_slice(&Sha256::digest(v));
+            } else {
+                self.out.extend_from_slice(v);
+            }
         }
         self.out.push(b'}');
         Ok(())
@@ -224,5 +237,134 @@ mod tests {
         assert!(key("p", "chat", b"{\"a\": 1e999}").is_err());
         assert!(key("p", "chat", b"{\"a\": 1} x").is_err());
         assert!(key("p", "chat", b"{\"a\": ").is_err());
+        assert!(key("p", "chat", b"{\"a\": \"\\ud800\"}").is_err());
+        assert!(key("p", "chat", b"{\"a\": \"\xff\"}").is_err());
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+        assert!(key("p", "chat", deep.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn long_nested_values_are_digested_and_still_told_apart() {
+        let long = "x".repeat(100);
+        let a = json!({"m": [{"content": long, "role": "user"}]});
+        let b = json!({"m": [{"role": "user", "content": format!("{long}y")}]});
+        assert_ne!(k("p", a.clone()), k("p", b));
+        let reordered: serde_json::Value = serde_json::from_str(&format!(
+            r#"{{"m":[{{"role":"user","content":"{long}"}}]}}"#
+        ))
+        .unwrap();
+        assert_eq!(k("p", a), k("p", reordered));
+    }
+
+    #[test]
+    fn serde_jsons_raw_value_marker_is_an_ordinary_member() {
+        // A tree reads this as `[1,2]`; a provider reads an object. Their answers may differ.
+        let marked = br#"{"x": {"$serde_json::private::RawValue": "[1,2]"}}"#;
+        let plain = k("p", json!({"x": [1, 2]}));
+        assert_ne!(key("p", "chat", marked).unwrap(), plain);
+        let odd = br#"{"x": {"$serde_json::private::RawValue": 5}}"#;
+        assert!(serde_json::from_slice::<serde_json::Value>(odd).is_err());
+        assert!(key("p", "chat", odd).is_ok());
+    }
+
+    use rand::rngs::StdRng;
+    use rand::seq::SliceRandom;
+    use rand::{Rng, SeedableRng};
+    use serde_json::Value;
+
+    const NAMES: &[&str] = &["a", "b", "ab", "é", "q\"", "\\n"];
+
+    fn random_value(rng: &mut StdRng, depth: u32) -> Value {
+        match rng.gen_range(0..if depth > 3 { 6 } else { 8 }) {
+            0 => Value::Null,
+            1 => Value::Bool(rng.gen()),
+            2 => json!(rng.gen_range(-3i64..3)),
+            3 => json!([0.5, 1.0, 1e20, -2.25][rng.gen_range(0..4)]),
+            4 => json!(u64::MAX - rng.gen_range(0..2)),
+            5 => Value::String(
+                [
+                    "",
+                    "x",
+                    "\u{1}\"\\/",
+                    "é✓",
+                    &"long ".repeat(rng.gen_range(5..9)),
+                ][rng.gen_range(0..5)]
+                .to_string(),
+            ),
+            6 => Value::Array(
+                (0..rng.gen_range(0..3))
+                    .map(|_| random_value(rng, depth + 1))
+                    .collect(),
+            ),
+            _ => Value::Object(
+                (0..rng.gen_range(0..4))
+                    .map(|_| {
+                        let name = NAMES[rng.gen_range(0..NAMES.len())];
+                        (name.to_string(), random_value(rng, depth + 1))
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// `v` as JSON text with its members in a random order, some of them preceded by a
+    /// repeated member with another value (which the later one overrides).
+    fn random_text(v: &Value, rng: &mut StdRng, out: &mut String) {
+        match v {
+            Value::Object(map) => {
+                let mut members: Vec<_> = map.iter().collect();
+                members.shuffle(rng);
+                out.push('{');
+                for (i, (name, value)) in members.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    if rng.gen_bool(0.3) {
+                        out.push_str(&Value::String(name.clone()).to_string());
+                        out.push(':');
+                        random_text(&random_value(rng, 4), rng, out);
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(name.clone()).to_string());
+                    out.push(':');
+                    random_text(value, rng, out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    random_text(item, rng, out);
+                }
+                out.push(']');
+            }
+            leaf => out.push_str(&leaf.to_string()),
+        }
+    }
+
+    #[test]
+    fn equal_trees_and_only_equal_trees_share_a_key() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut told_apart = 0;
+        for _ in 0..2000 {
+            let v = json!({"model": "m", "x": random_value(&mut rng, 0)});
+            let w = json!({"model": "m", "x": random_value(&mut rng, 0)});
+            let (mut one, mut other) = (String::new(), String::new());
+            random_text(&v, &mut rng, &mut one);
+            random_text(&v, &mut rng, &mut other);
+            assert_eq!(serde_json::from_str::<Value>(&one).unwrap(), v, "{one}");
+            let kv = key("p", "chat", one.as_bytes()).unwrap();
+            assert_eq!(
+                kv,
+                key("p", "chat", other.as_bytes()).unwrap(),
+                "{one} / {other}"
+            );
+            assert_eq!(kv == k("p", w.clone()), v == w, "{v} / {w}");
+            told_apart += usize::from(v != w);
+        }
+        assert!(told_apart > 1000);
     }
 }

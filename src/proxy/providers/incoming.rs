@@ -1,8 +1,8 @@
 //! The client's request as the adapters get it: its bytes (sent on unchanged to an
 //! OpenAI-compatible upstream when nothing needs rewriting), the few fields read on every
 //! request, and its JSON tree, built only when something needs it (translating for another
-//! provider, the cache key, an estimate): building the tree cost about as much as the rest
-//! of reading the request.
+//! provider, rewriting the body, an estimate): building the tree cost about as much as the
+//! rest of reading the request. The cache key is written from the bytes (`cache_key.rs`).
 
 use std::sync::OnceLock;
 
@@ -62,14 +62,10 @@ impl Incoming {
 
     /// The request's JSON tree, parsed on first use.
     pub fn json(&self) -> Result<&Value, ProxyError> {
-        let tree = self.tree.get_or_init(|| {
-            serde_json::from_slice(&self.raw).map_err(|e| format!("malformed JSON: {e}"))
-        });
-        tree.as_ref().map_err(|message| ProxyError::InvalidRequest {
-            message: message.clone(),
-            param: None,
-            code: "invalid_json",
-        })
+        let tree = self
+            .tree
+            .get_or_init(|| serde_json::from_slice(&self.raw).map_err(|e| e.to_string()));
+        tree.as_ref().map_err(|why| ProxyError::malformed_json(why))
     }
 
     /// `stream_options.include_usage` is `true`.
