@@ -70,12 +70,12 @@ impl Default for Config {
             credits_fee_percent: 5.0,
             upstream_timeout_secs: 300,
             cache_max_bytes: 256 * 1024 * 1024,
-            // A flush costs two transactions whatever its size, but its database work runs in
-            // one burst that holds a core: on a 2-core host 100 ms bursts doubled the p99 at
-            // one connection against 25 ms, at no gain in throughput (BENCHMARKS.md, eighth
-            // session).
+            // Fewer, larger flushes: each costs two transactions whatever its size. 25 ms
+            // halved wrk's p99 at one connection, but the benchmark's own client measured 100 ms
+            // better at one connection (added p50 35-39 against 49-51 µs, p99 315-366 against
+            // 529-582 µs) and the same at 32 (BENCHMARKS.md, eighth session).
             usage_batch_size: 2000,
-            usage_flush_ms: 25,
+            usage_flush_ms: 100,
             server_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }

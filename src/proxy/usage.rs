@@ -1,6 +1,6 @@
 //! Usage recording off the hot path: requests hand records to a bounded channel; one batch
 //! writer appends them as `UsageRecorded` events (one per organization per flush, on this
-//! process's own stream, so it never conflicts) every 2,000 records or 25 ms, then projects
+//! process's own stream, so it never conflicts) every 2,000 records or 100 ms, then projects
 //! them. Shutdown drains the channel.
 
 use std::sync::Arc;
