@@ -30,18 +30,34 @@ pub fn key(project_id: &str, endpoint: &str, body: &[u8]) -> Result<String, serd
     }
     .deserialize(&mut de)?;
     de.end()?;
-    let digest = Sha256::digest(&canonical);
+    Ok(finish(project_id, endpoint, &canonical))
+}
+
+/// Nested member values longer than this are written as their digest (see the module's notes).
+const DIGESTED_OVER: usize = 33;
+
+/// The key of a request already parsed into a tree: the same key as from its text.
+pub fn key_of_tree(project_id: &str, endpoint: &str, body: &serde_json::Value) -> String {
+    let mut canonical = Vec::new();
+    // Reading a tree cannot fail: every value it holds is one the canonical form writes.
+    let _ = Canon {
+        out: &mut canonical,
+        top: true,
+    }
+    .deserialize(body);
+    finish(project_id, endpoint, &canonical)
+}
+
+fn finish(project_id: &str, endpoint: &str, canonical: &[u8]) -> String {
+    let digest = Sha256::digest(canonical);
     let mut key = String::with_capacity(project_id.len() + endpoint.len() + 66);
     key.push_str(project_id);
     key.push(':');
     key.push_str(endpoint);
     key.push(':');
     crate::crypto::push_hex(&mut key, &digest);
-    Ok(key)
+    key
 }
-
-/// Nested member values longer than this are written as their digest (see the module's notes).
-const DIGESTED_OVER: usize = 33;
 
 /// Writes one JSON value in canonical form. At the top level an object is written as
 /// `key=value` lines without the ignored fields.
@@ -363,6 +379,7 @@ mod tests {
                 "{one} / {other}"
             );
             assert_eq!(kv == k("p", w.clone()), v == w, "{v} / {w}");
+            assert_eq!(kv, key_of_tree("p", "chat", &v), "{v}");
             told_apart += usize::from(v != w);
         }
         assert!(told_apart > 1000);

@@ -90,10 +90,20 @@ async fn handle(
     meter.route(&route);
 
     let cache_key = match project.caching_enabled {
-        true => Some(
-            cache_key::key(&project.id, "chat", &request.body.raw)
+        // From the tree when the adapter builds one anyway (translation, a rewritten
+        // body), so the body is read once; else straight from the bytes.
+        true if adapter(&route.offer.provider).reads_the_tree(&route.target, &request.body) => {
+            Some(cache_key::key_of_tree(
+                &project.id,
+                "chat",
+                request.body.json()?,
+            ))
+        }
+        true => Some(match request.body.built_tree() {
+            Some(tree) => cache_key::key_of_tree(&project.id, "chat", tree),
+            None => cache_key::key(&project.id, "chat", &request.body.raw)
                 .map_err(|e| ProxyError::malformed_json(&e))?,
-        ),
+        }),
         false => None,
     };
     if let Some(ck) = &cache_key {

@@ -14,7 +14,8 @@ both!(
     tool_call_round_trip,
     streamed_text,
     streamed_tool_call,
-    upstream_error_passes_through
+    upstream_error_passes_through,
+    translated_answers_are_cached
 );
 
 const MESSAGES: &str = "/anthropic/v1/messages";
@@ -392,4 +393,52 @@ async fn upstream_error_passes_through(backend: Backend) {
             "{log}"
         );
     }
+}
+
+/// Caching on a translated provider: the key is taken from the tree the translation builds,
+/// and equals the one its text gives, so the same question with its members in another order
+/// is a hit.
+async fn translated_answers_are_cached(backend: Backend) {
+    let g = spawn_gateway(backend).await;
+    let answer = json!([{"type": "text", "text": "Paris."}]);
+    mount_json(
+        &g,
+        MESSAGES,
+        200,
+        message("msg_1", answer, "end_turn", 21, 9),
+        false,
+    )
+    .await;
+    let tenant = g.tenant("credits", 5.0, &[], None).await;
+    let caching = json!({"caching_enabled": true, "cache_duration_seconds": 300});
+    let path = format!("/api/projects/{}", tenant.project);
+    let r = g.t.patch(&path, crate::helpers::ADMIN, caching).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+
+    let ask = |text: &'static str| {
+        g.t.client
+            .post(format!("{}/v1/chat/completions", g.t.base))
+            .bearer_auth(&tenant.token)
+            .header("content-type", "application/json")
+            .body(text)
+            .send()
+    };
+    let first = ask(
+        r#"{"model": "anthropic/claude-sonnet-4-5", "max_tokens": 64,
+        "messages": [{"role": "user", "content": "What is the capital of France?"}]}"#,
+    )
+    .await
+    .expect("sent");
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(first.headers()["x-tollgate-cache"], "MISS");
+    let first = first.text().await.unwrap();
+    let second = ask(
+        r#"{"messages": [{"content": "What is the capital of France?",
+        "role": "user"}], "max_tokens": 64, "model": "anthropic/claude-sonnet-4-5"}"#,
+    )
+    .await
+    .expect("sent");
+    assert_eq!(second.headers()["x-tollgate-cache"], "HIT");
+    assert_eq!(second.text().await.unwrap(), first);
+    assert_eq!(bodies(&g, MESSAGES).await.len(), 1);
 }

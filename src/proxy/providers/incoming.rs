@@ -68,6 +68,11 @@ impl Incoming {
         tree.as_ref().map_err(|why| ProxyError::malformed_json(why))
     }
 
+    /// The request's JSON tree when it has already been built.
+    pub fn built_tree(&self) -> Option<&Value> {
+        self.tree.get().and_then(|t| t.as_ref().ok())
+    }
+
     /// `stream_options.include_usage` is `true`.
     pub fn wants_usage(&self) -> bool {
         self.stream_options

@@ -81,6 +81,11 @@ pub trait Provider: Send + Sync {
         target: &'a Target,
         request: &'a Incoming,
     ) -> BoxFuture<'a, Result<Answer, ProxyError>>;
+    /// Whether a chat completion for `target` builds the request's JSON tree (to translate or
+    /// rewrite it), so that work done before it (the cache key) can use the same tree.
+    fn reads_the_tree(&self, _target: &Target, _request: &Incoming) -> bool {
+        true
+    }
 }
 
 /// The adapter for a provider id.

@@ -122,6 +122,10 @@ impl Provider for OpenAiCompatible {
         })
     }
 
+    fn reads_the_tree(&self, target: &Target, request: &Incoming) -> bool {
+        !names_the_model(request, target)
+    }
+
     fn complete_stream<'a>(
         &'a self,
         http: &'a Http,
