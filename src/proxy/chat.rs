@@ -90,20 +90,7 @@ async fn handle(
     meter.route(&route);
 
     let cache_key = match project.caching_enabled {
-        // From the tree when the adapter builds one anyway (translation, a rewritten
-        // body), so the body is read once; else straight from the bytes.
-        true if adapter(&route.offer.provider).reads_the_tree(&route.target, &request.body) => {
-            Some(cache_key::key_of_tree(
-                &project.id,
-                "chat",
-                request.body.json()?,
-            ))
-        }
-        true => Some(match request.body.built_tree() {
-            Some(tree) => cache_key::key_of_tree(&project.id, "chat", tree),
-            None => cache_key::key(&project.id, "chat", &request.body.raw)
-                .map_err(|e| ProxyError::malformed_json(&e))?,
-        }),
+        true => Some(cache_key_of(&project.id, &route, &request.body)?),
         false => None,
     };
     if let Some(ck) = &cache_key {
@@ -233,6 +220,21 @@ fn complete_usage(usage: Usage, body: &Incoming, answer: &[u8]) -> (Usage, bool)
         ..Usage::default()
     };
     (estimate, true)
+}
+
+/// The cache key: from the request's tree when the adapter builds one anyway (translation,
+/// a rewritten body), so the body is read once; else straight from the bytes.
+fn cache_key_of(project: &str, route: &Route, body: &Incoming) -> Result<String, ProxyError> {
+    let tree = match adapter(&route.offer.provider).reads_the_tree(&route.target, body) {
+        true => Some(body.json()?),
+        false => body.built_tree(),
+    };
+    match tree {
+        Some(tree) => Ok(cache_key::key_of_tree(project, "chat", tree)),
+        None => {
+            cache_key::key(project, "chat", &body.raw).map_err(|e| ProxyError::malformed_json(&e))
+        }
+    }
 }
 
 fn respond(answer: Bytes, provider: &str, cost_nano: i64, cache: &'static str) -> Response {

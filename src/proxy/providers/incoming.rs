@@ -2,7 +2,8 @@
 //! OpenAI-compatible upstream when nothing needs rewriting), the few fields read on every
 //! request, and its JSON tree, built only when something needs it (translating for another
 //! provider, rewriting the body, an estimate): building the tree cost about as much as the
-//! rest of reading the request. The cache key is written from the bytes (`cache_key.rs`).
+//! rest of reading the request. The cache key is written from the bytes unless the tree is
+//! built anyway (`cache_key.rs`).
 
 use std::sync::OnceLock;
 
