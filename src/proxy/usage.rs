@@ -246,7 +246,7 @@ fn event_rows(sequence: i64, events: &[Vec<UsageRecord>]) -> Vec<EventRow> {
 async fn write(db: &Db, stream: &str, rows: &[EventRow]) -> Result<(), sqlx::Error> {
     match &db.backend {
         Backend::Postgres(pool) => write_postgres(pool, stream, rows).await,
-        Backend::Sqlite(_) => write_any(db, stream, rows).await,
+        Backend::Sqlite(_) => write_sqlite(db, stream, rows).await,
     }
 }
 
@@ -276,9 +276,16 @@ async fn write_postgres(pool: &PgPool, stream: &str, rows: &[EventRow]) -> Resul
     tx.commit().await
 }
 
-async fn write_any(db: &Db, stream: &str, rows: &[EventRow]) -> Result<(), sqlx::Error> {
-    let sql = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-        event_version, payload, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+/// On SQLite, stamped as inserted: the next rowid (the one SQLite would pick; one writer at a
+/// time, so rowid order is commit order) as both rowid and position, and the time. Left to
+/// the stamp trigger, the row would be written again to set them.
+const INSERT_STAMPED_SQLITE: &str = "INSERT INTO events (rowid, aggregate_type, aggregate_id, \
+    sequence, event_type, event_version, payload, metadata, global_pos, recorded_at) \
+    SELECT p, $1, $2, $3, $4, $5, $6, $7, p, CAST(unixepoch('subsec') * 1000000 AS INTEGER) \
+    FROM (SELECT coalesce(max(rowid), 0) + 1 AS p FROM events)";
+
+async fn write_sqlite(db: &Db, stream: &str, rows: &[EventRow]) -> Result<(), sqlx::Error> {
+    let sql = INSERT_STAMPED_SQLITE;
     let mut tx = db.any.begin().await?;
     for row in rows {
         // Bound as `&str`: the generic driver copies every `String` it is given.

@@ -123,6 +123,13 @@ async fn appends_wait_for_open_ones(backend: Backend) {
         // Readers are not blocked meanwhile (on SQLite the projector's write would queue).
         t.app.projector.catch_up().await.unwrap();
     }
+    // The waiting append holds no position yet: one taken before the wait would come
+    // before this later append of the open transaction, and commit after it.
+    sqlx::query(insert)
+        .bind("slow-2")
+        .execute(&mut *slow_tx)
+        .await
+        .unwrap();
     slow_tx.commit().await.unwrap();
     fast.await.unwrap();
     t.app.projector.catch_up().await.unwrap();
@@ -135,7 +142,7 @@ async fn appends_wait_for_open_ones(backend: Backend) {
     .await
     .unwrap();
     let ids: Vec<String> = rows.iter().map(|r| r.get("aggregate_id")).collect();
-    assert_eq!(ids, ["slow", "fast"]);
+    assert_eq!(ids, ["slow", "slow-2", "fast"]);
 }
 
 async fn rebuild_equals_live_read_models(backend: Backend) {

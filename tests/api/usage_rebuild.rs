@@ -4,13 +4,17 @@
 //! path): usage logs, audit rows, spend totals and credits alike.
 
 use reqwest::StatusCode;
+use sqlx::Row;
 use tollgate_projections::read::dump;
 
 use crate::both;
 use crate::helpers::Backend;
 use crate::upstream::{ask, openai_answer, spawn_gateway};
 
-both!(usage_read_models_equal_after_rebuild);
+both!(
+    usage_read_models_equal_after_rebuild,
+    usage_events_are_stamped_in_commit_order
+);
 
 async fn usage_read_models_equal_after_rebuild(backend: Backend) {
     let g = spawn_gateway(backend).await;
@@ -47,4 +51,67 @@ async fn usage_read_models_equal_after_rebuild(backend: Backend) {
     g.t.app.projector.rebuild().await.unwrap();
     let rebuilt = dump(&g.t.app.db).await.unwrap();
     assert_eq!(live, rebuilt);
+}
+
+/// Usage events (the writer stamps them as it inserts on SQLite; defaults do on Postgres)
+/// and the tenants' own events between them get positions in the order they were appended,
+/// and the time they were appended.
+async fn usage_events_are_stamped_in_commit_order(backend: Backend) {
+    let began = micros_now();
+    let g = spawn_gateway(backend).await;
+    g.answer("openai", openai_answer("hi", 10, 5)).await;
+    let first = g.tenant("credits", 5.0, &[], None).await;
+    for _ in 0..3 {
+        assert_eq!(
+            g.chat(&first.token, ask("gpt-4o-mini")).await.status,
+            StatusCode::OK
+        );
+    }
+    g.usage_logs(&first.project, 3).await;
+    let second = g.tenant("credits", 5.0, &[], None).await;
+    assert_eq!(
+        g.chat(&second.token, ask("gpt-4o-mini")).await.status,
+        StatusCode::OK
+    );
+    g.usage_logs(&second.project, 1).await;
+    let ended = micros_now();
+
+    let rowid = if backend == Backend::Sqlite {
+        "rowid"
+    } else {
+        "global_pos"
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT {rowid} AS row_id, global_pos, recorded_at, event_type FROM events ORDER BY {rowid}"
+    ))
+    .fetch_all(&g.t.app.db.any)
+    .await
+    .unwrap();
+    let usage = rows
+        .iter()
+        .filter(|r| r.get::<String, _>("event_type") == "UsageRecorded");
+    assert_eq!(usage.count(), 2, "one usage event per flush");
+    let mut last = (0i64, began);
+    for r in &rows {
+        let (row_id, position, at): (i64, i64, i64) =
+            (r.get("row_id"), r.get("global_pos"), r.get("recorded_at"));
+        // Positions follow insertion (on SQLite they are the rowids) and so do the times.
+        assert_eq!(position, row_id);
+        assert!(
+            position > last.0,
+            "positions increase: {position} after {}",
+            last.0
+        );
+        assert!(
+            at >= last.1 && at <= ended,
+            "time {at} within the test, after {}",
+            last.1
+        );
+        last = (position, at);
+    }
+}
+
+fn micros_now() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    now.map_or(0, |d| d.as_micros() as i64)
 }

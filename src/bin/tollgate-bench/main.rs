@@ -9,6 +9,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod load;
 mod nginx;
+mod probe;
 mod procs;
 mod rebuild;
 mod report;
@@ -95,6 +96,9 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    if args.iter().any(|a| a == "--probe") {
+        return rt.block_on(probe::run(&args));
+    }
     rt.block_on(run(options()));
 }
 
