@@ -114,6 +114,27 @@ async fn appends_wait_for_open_ones(backend: Backend) {
             .await
             .unwrap();
     });
+    if backend == Backend::Postgres {
+        // Until the second append is seen waiting on the lock, the test would prove nothing.
+        let mut waiting = 0i64;
+        for _ in 0..100 {
+            waiting = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event = 'advisory'",
+            )
+            .fetch_one(&t.app.db.any)
+            .await
+            .unwrap();
+            if waiting > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            waiting > 0,
+            "the second append waits on the commit-order lock"
+        );
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         !fast.is_finished(),

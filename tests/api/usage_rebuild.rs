@@ -55,7 +55,9 @@ async fn usage_read_models_equal_after_rebuild(backend: Backend) {
 
 /// Usage events (the writer stamps them as it inserts on SQLite; defaults do on Postgres)
 /// and the tenants' own events between them get positions in the order they were appended,
-/// and the time they were appended.
+/// and the time they were appended. On SQLite a position must be the row's rowid; on
+/// Postgres, where positions are checked against commit order in `projector.rs`, this checks
+/// that the times are stamped and follow the positions.
 async fn usage_events_are_stamped_in_commit_order(backend: Backend) {
     let began = micros_now();
     let g = spawn_gateway(backend).await;
@@ -90,7 +92,11 @@ async fn usage_events_are_stamped_in_commit_order(backend: Backend) {
     let usage = rows
         .iter()
         .filter(|r| r.get::<String, _>("event_type") == "UsageRecorded");
-    assert_eq!(usage.count(), 2, "one usage event per flush");
+    // One per flush; the first tenant's requests may take more than one.
+    assert!(
+        usage.count() >= 2,
+        "usage events before and after the second tenant"
+    );
     let mut last = (0i64, began);
     for r in &rows {
         let (row_id, position, at): (i64, i64, i64) =

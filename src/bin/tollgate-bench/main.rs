@@ -97,7 +97,11 @@ fn main() {
         .build()
         .expect("runtime");
     if args.iter().any(|a| a == "--probe") {
-        return rt.block_on(probe::run(&args));
+        if let Err(e) = rt.block_on(probe::run(&args)) {
+            eprintln!("tollgate-bench: {e}");
+            std::process::exit(2);
+        }
+        return;
     }
     rt.block_on(run(options()));
 }

@@ -8,17 +8,19 @@ use std::time::Duration;
 
 use crate::load::{drive, drive_at_rate, Target};
 
-pub async fn run(args: &[String]) {
+/// Runs the probe; a missing URL or a value that does not parse is an error (nothing runs).
+pub async fn run(args: &[String]) -> Result<(), String> {
     let value = |name: &str| {
         args.iter()
             .position(|a| a == name)
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
-    let Some(url) = value("--probe") else {
-        eprintln!("--probe needs a URL");
-        return;
-    };
+    fn parsed<T: std::str::FromStr>(name: &str, v: Option<String>) -> Result<Option<T>, String> {
+        v.map(|v| v.parse().map_err(|_| format!("{name}: not a number: {v}")))
+            .transpose()
+    }
+    let url = value("--probe").ok_or("--probe needs a URL")?;
     let body = r#"{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello to the benchmark."}], "max_tokens": 64}"#;
     let target = Target {
         url,
@@ -26,15 +28,15 @@ pub async fn run(args: &[String]) {
         body: Arc::new(value("--body").unwrap_or_else(|| body.to_string())),
         headers: vec![],
     };
-    let conns = value("--connections")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(32);
-    let duration = Duration::from_millis(
-        value("--duration-ms")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(5000),
-    );
-    let stats = match value("--rate").and_then(|v| v.parse::<f64>().ok()) {
+    // One connection count here, not the main mode's list.
+    let conns: usize = parsed("--connections", value("--connections"))?.unwrap_or(32);
+    let millis: u64 = parsed("--duration-ms", value("--duration-ms"))?.unwrap_or(5000);
+    let rate: Option<f64> = parsed("--rate", value("--rate"))?;
+    if conns == 0 {
+        return Err("--connections must be at least 1".into());
+    }
+    let duration = Duration::from_millis(millis);
+    let stats = match rate {
         Some(rate) => drive_at_rate(&target, conns, rate, duration).await,
         None => drive(&target, conns, duration).await,
     };
@@ -42,4 +44,5 @@ pub async fn run(args: &[String]) {
         "{} requests ({} errors), {:.0} req/s, p50 {:.0} µs, p99 {:.0} µs",
         stats.requests, stats.errors, stats.rps, stats.p50_us, stats.p99_us
     );
+    Ok(())
 }
