@@ -285,11 +285,10 @@ const INSERT_STAMPED_SQLITE: &str = "INSERT INTO events (rowid, aggregate_type, 
     FROM (SELECT coalesce(max(rowid), 0) + 1 AS p FROM events)";
 
 async fn write_sqlite(db: &Db, stream: &str, rows: &[EventRow]) -> Result<(), sqlx::Error> {
-    let sql = INSERT_STAMPED_SQLITE;
     let mut tx = db.any.begin().await?;
     for row in rows {
         // Bound as `&str`: the generic driver copies every `String` it is given.
-        sqlx::query(sql)
+        sqlx::query(INSERT_STAMPED_SQLITE)
             .bind(USAGE_AGGREGATE_TYPE)
             .bind(stream)
             .bind(row.sequence)
