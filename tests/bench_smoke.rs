@@ -15,6 +15,7 @@ fn benchmark_smoke_run() {
     );
     assert!(stdout.contains("| 32 |"), "{stdout}");
     assert!(stdout.contains("(open loop;"), "{stdout}");
+    assert!(stdout.contains("(closed loop: mean latency"), "{stdout}");
     assert!(stdout.contains("graceful drain: clean exit"), "{stdout}");
     assert!(
         stdout.contains("(equal)"),
