@@ -106,8 +106,35 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 /// Lowercase hex SHA-256 of a token: the only form in which tokens are stored.
 pub fn token_hash(token: &str) -> String {
     let mut out = String::with_capacity(64);
-    push_hex(&mut out, &Sha256::digest(token.as_bytes()));
+    push_hex(&mut out, &token_digest(token));
     out
+}
+
+/// The SHA-256 of a token as bytes: what the proxy looks keys up by, without writing hex
+/// and allocating a string on every request.
+pub fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The digest a stored `token_hash` stands for; `None` unless it is 64 lowercase hex digits
+/// (the only form `token_hash` writes, and the only one a lookup by text matched).
+pub fn digest_of_hash(hash: &str) -> Option<[u8; 32]> {
+    fn digit(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        }
+    }
+    let text = hash.as_bytes();
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (o, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        *o = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(out)
 }
 
 /// Appends `bytes` in lowercase hex, as `hex::encode` writes them, without its
@@ -158,6 +185,27 @@ mod tests {
             token_hash("sk-tg-x"),
             hex::encode(Sha256::digest(b"sk-tg-x"))
         );
+    }
+
+    #[test]
+    fn a_stored_hash_reads_back_as_the_digest_it_was_written_from() {
+        for token in ["abc", "sk-tg-x", ""] {
+            assert_eq!(
+                digest_of_hash(&token_hash(token)),
+                Some(token_digest(token))
+            );
+        }
+        let hash = token_hash("abc");
+        let upper = hash.to_uppercase();
+        for bad in [
+            &hash[..62],
+            &format!("{hash}00"),
+            &hash.replacen('b', "g", 1),
+            &upper,
+            "",
+        ] {
+            assert_eq!(digest_of_hash(bad), None, "{bad}");
+        }
     }
 
     #[test]

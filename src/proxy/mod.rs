@@ -28,7 +28,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::app::AppState;
-use crate::crypto::token_hash;
+use crate::crypto::token_digest;
 use cache::ResponseCache;
 use catalog::Catalog;
 use error::ProxyError;
@@ -87,7 +87,7 @@ pub fn authenticate(proxy: &Proxy, headers: &HeaderMap) -> Result<Arc<KeyEntry>,
         .ok_or(ProxyError::InvalidApiKey)?;
     proxy
         .state
-        .key(&token_hash(token), chrono::Utc::now().timestamp())
+        .key(&token_digest(token), chrono::Utc::now().timestamp())
         .ok_or(ProxyError::InvalidApiKey)
 }
 

@@ -96,8 +96,9 @@ pub struct ProxyState {
     cipher: Cipher,
     /// This process's usage stream id: its own usage is already in the ledger.
     pub instance_id: String,
-    tokens: FastMap<String, TokenEntry>,
-    keys: FastMap<String, (Arc<KeyEntry>, Vec<String>)>,
+    /// By the SHA-256 of the token (see `crypto::token_digest`).
+    tokens: FastMap<[u8; 32], TokenEntry>,
+    keys: FastMap<String, (Arc<KeyEntry>, Vec<[u8; 32]>)>,
     projects: FastMap<String, Arc<ProjectEntry>>,
     pub ledger: Ledger,
     /// Provider keys that just failed upstream, by id.
@@ -173,9 +174,9 @@ impl ProxyState {
         Ok(state)
     }
 
-    /// The key behind a token hash, if the token may be used now.
-    pub fn key(&self, token_hash: &str, now: i64) -> Option<Arc<KeyEntry>> {
-        let token = self.tokens.get(token_hash)?;
+    /// The key behind a token's digest, if the token may be used now.
+    pub fn key(&self, token_digest: &[u8; 32], now: i64) -> Option<Arc<KeyEntry>> {
+        let token = self.tokens.get(token_digest)?;
         if token.valid_until.is_some_and(|until| now >= until) {
             return None;
         }
@@ -258,14 +259,19 @@ impl ProxyState {
         for t in tokens {
             let hash: String = t.try_get("token_hash")?;
             let valid_until: Option<i64> = t.try_get("valid_until")?;
+            // Every hash the service writes is 64 hex digits; anything else matches no token.
+            let Some(digest) = crate::crypto::digest_of_hash(&hash) else {
+                tracing::warn!(key_id = id, "stored token hash is not a SHA-256; skipped");
+                continue;
+            };
             self.tokens.insert(
-                hash.clone(),
+                digest,
                 TokenEntry {
                     key_id: id.to_string(),
                     valid_until,
                 },
             );
-            hashes.push(hash);
+            hashes.push(digest);
         }
         let entry = KeyEntry {
             key_id: row.id,
