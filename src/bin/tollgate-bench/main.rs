@@ -144,8 +144,12 @@ fn serve_role(role: &str, port: &str) {
     });
 }
 
+/// Connections of the closed-loop cache-hit phase (the report derives its mean latency from it).
+pub const CACHE_CONNECTIONS: usize = 32;
+
 /// Everything measured on one store.
 #[derive(Debug, Default, Clone)]
+
 pub struct Results {
     pub store: String,
     pub direct: Vec<(usize, Stats)>,
@@ -336,7 +340,7 @@ async fn bench_store(store: &str, o: &Options) -> Results {
         ..through.clone()
     };
     let warm = drive(&cached, 1, Duration::from_millis(50)).await;
-    r.cache_hit = repeated(&cached, 32, o).await;
+    r.cache_hit = repeated(&cached, CACHE_CONNECTIONS, o).await;
     sent += warm.requests + r.cache_hit.requests;
     (r.direct_paced, r.cache_hit_paced) =
         load::paced_pair(&direct, &cached, o.paced_rate, o.duration, o.repeats).await;

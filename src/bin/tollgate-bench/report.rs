@@ -1,7 +1,7 @@
 //! The printed results: the machine, then one table per store, Markdown so it can go
 //! straight into BENCHMARKS.md.
 
-use crate::{Options, Results};
+use crate::{Options, Results, CACHE_CONNECTIONS};
 
 pub fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
@@ -75,11 +75,12 @@ pub fn table(all: &[Results], o: &Options) -> String {
         // the mean latency is connections / throughput (Little's law), and a p99 is at least
         // that mean: printed so that the p99 is read against what the load allows.
         out += &format!(
-            "- cache hit at 32 connections: {:.0} req/s, p50 {}, p99 {} (closed loop: mean latency 32 / throughput = {})\n",
+            "- cache hit at {n} connections: {:.0} req/s, p50 {}, p99 {} (closed loop: mean latency {n} / throughput = {})\n",
             r.cache_hit.rps,
             us(r.cache_hit.p50_us),
             us(r.cache_hit.p99_us),
-            us(32e6 / r.cache_hit.rps.max(1.0))
+            us(CACHE_CONNECTIONS as f64 * 1e6 / r.cache_hit.rps.max(1.0)),
+            n = CACHE_CONNECTIONS
         );
         out += &format!(
             "- cache hit at {:.0} req/s offered over 32 connections (open loop; {:.0} req/s served, {} errors): p50 {}, p99 {}; direct to the mock at that rate: p50 {}, p99 {} (added p50 {}, p99 {})\n",
