@@ -41,7 +41,7 @@ pub struct AuditEvent {
     pub sequence: i64,
     pub event_type: String,
     pub event_version: String,
-    #[schema(value_type = Object)]
+    #[schema(schema_with = payload_schema)]
     pub payload: serde_json::Value,
     #[schema(value_type = Object)]
     pub metadata: serde_json::Value,
@@ -54,14 +54,38 @@ pub struct AuditPage {
     pub next_cursor: Option<String>,
 }
 
-/// Ciphertext of provider keys stays in the log (a rebuild needs it) but is not served.
+/// Fields derived from a secret: the SHA-256 of key and member tokens (which identifies a
+/// token: whoever holds a leaked one could match it to its key) and the ciphertext of
+/// provider keys. They stay in the log (a rebuild needs them) but are not served.
+const SECRET_FIELDS: [&str; 3] = ["token_hash", "previous_token_hash", "encrypted_key"];
+
+/// An event is `{"Variant": {fields}}` (or `"Variant"` when it has none): its fields lose
+/// the secret ones.
 fn redact(mut payload: serde_json::Value) -> serde_json::Value {
-    if let Some(inner) = payload.as_object_mut().and_then(|o| o.values_mut().next()) {
-        if let Some(secret) = inner.get_mut("encrypted_key") {
-            *secret = serde_json::Value::String("[redacted]".into());
+    if let Some(fields) = payload
+        .as_object_mut()
+        .and_then(|o| o.values_mut().next())
+        .and_then(|inner| inner.as_object_mut())
+    {
+        for name in SECRET_FIELDS {
+            fields.remove(name);
         }
     }
     payload
+}
+
+/// An event's payload: `{"Variant": {fields}}`, or the bare variant name for an event that
+/// has no fields (such as `"KeyRevoked"`).
+fn payload_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Object))
+        .item(ObjectBuilder::new().schema_type(Type::String))
+        .description(Some(
+            "`{\"<EventType>\": {fields}}`, or the event type alone for an event without fields",
+        ))
+        .build()
+        .into()
 }
 
 #[utoipa::path(get, path = "/api/audit", tag = "audit", params(AuditQuery),
