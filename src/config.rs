@@ -105,6 +105,7 @@ impl Config {
             None => Self::default(),
         };
         config.apply_env(|name| std::env::var(name).ok())?;
+        config.check()?;
         Ok(config)
     }
 
@@ -182,6 +183,15 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Checks what `apply_env` cannot see field by field: the database URL names a store
+    /// the gateway supports.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        tollgate_projections::db::check_url(&self.database_url).map_err(|e| ConfigError::Invalid {
+            name: "database_url (TOLLGATE_DATABASE_URL)",
+            message: e.to_string(),
+        })
     }
 
     /// The gateway's own key for `provider`, if configured.

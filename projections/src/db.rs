@@ -26,9 +26,28 @@ pub struct Db {
 static MIGRATE_PG: sqlx::migrate::Migrator = sqlx::migrate!("../schemas/migrations/postgres");
 static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../schemas/migrations/sqlite");
 
+/// Whether a database URL names a supported store: `sqlite:` (or a bare file path) or
+/// `postgres://`/`postgresql://`. Any other scheme (`mysql://`…) is refused by name, not
+/// taken as an odd SQLite file name.
+pub fn check_url(url: &str) -> Result<()> {
+    let scheme = url.split_once(':').map(|(s, _)| s).filter(|s| {
+        let mut chars = s.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    match scheme.map(|s| s.to_ascii_lowercase()).as_deref() {
+        None | Some("sqlite" | "postgres" | "postgresql") => Ok(()),
+        Some(other) => Err(crate::Error::UnsupportedUrl(format!(
+            "unsupported database URL scheme `{other}:`: the supported stores are \
+             sqlite:// (e.g. sqlite://tollgate.db) and postgres:// (or postgresql://)"
+        ))),
+    }
+}
+
 impl Db {
     /// Connects to `postgres://…` or `sqlite://…` (the file is created when missing).
     pub async fn connect(url: &str) -> Result<Self> {
+        check_url(url)?;
         sqlx::any::install_default_drivers();
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)?;
@@ -102,5 +121,32 @@ impl Db {
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.any).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_url;
+
+    #[test]
+    fn only_sqlite_and_postgres_urls_are_accepted() {
+        for ok in [
+            "sqlite://tollgate.db",
+            "sqlite::memory:",
+            "SQLite://x.db",
+            "postgres://u@h/db",
+            "postgresql://u@h/db",
+            "tollgate.db",
+            "./data/t.db",
+        ] {
+            assert!(check_url(ok).is_ok(), "{ok}");
+        }
+        for bad in ["mysql://u@h/db", "mariadb://h/db", "redis://h", "file:x.db"] {
+            let message = check_url(bad).unwrap_err().to_string();
+            assert!(message.contains("sqlite://"), "{message}");
+            assert!(message.contains("postgres://"), "{message}");
+            let scheme = bad.split(':').next().unwrap();
+            assert!(message.contains(&format!("`{scheme}:`")), "{message}");
+        }
     }
 }

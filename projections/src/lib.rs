@@ -22,6 +22,8 @@ pub enum Error {
     Db(#[from] sqlx::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    UnsupportedUrl(String),
     #[error("event {position} cannot be decoded: {reason}")]
     Decode { position: i64, reason: String },
 }

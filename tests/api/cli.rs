@@ -80,3 +80,40 @@ fn openapi_command_prints_the_document() {
     let out = tollgate("sqlite::memory:", &["openapi"]);
     assert!(out.contains("\"openapi\""));
 }
+
+/// A database URL of a store tollgate does not support is refused by name, before anything
+/// is opened (it used to be taken as a SQLite file name and fail with SQLite's error).
+#[test]
+fn an_unsupported_database_scheme_is_refused_by_name() {
+    let cwd = tempfile::tempdir().unwrap();
+    for url in [
+        "mysql://root@127.0.0.1:3306/tollgate",
+        "mariadb://db/tollgate",
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args(["serve"])
+            .current_dir(cwd.path())
+            .env("TOLLGATE_DATABASE_URL", url)
+            .env("TOLLGATE_LISTEN", "127.0.0.1:0")
+            .env("TOLLGATE_ADMIN_TOKEN", ADMIN)
+            .env_remove("TOLLGATE_CONFIG")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{url} must not start: {stderr}");
+        let scheme = url.split(':').next().unwrap();
+        for expected in [
+            format!("unsupported database URL scheme `{scheme}:`"),
+            "sqlite://".into(),
+            "postgres://".into(),
+        ] {
+            assert!(stderr.contains(&expected), "{expected} in: {stderr}");
+        }
+        assert!(
+            !stderr.to_lowercase().contains("unable to open"),
+            "{stderr}"
+        );
+    }
+    // Nothing was created where the server was started.
+    assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0);
+}
