@@ -40,8 +40,9 @@ pub struct TestApp {
     pub app: AppState,
     pub database_url: String,
     pub client: reqwest::Client,
-    _dir: Option<tempfile::TempDir>,
     server: tokio::task::JoinHandle<()>,
+    /// Last: the database goes once the server has stopped.
+    _scratch: Option<Scratch>,
 }
 
 impl Drop for TestApp {
@@ -56,13 +57,69 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
-/// A fresh, empty database URL for `backend`.
-pub async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+/// What a test's database leaves behind, removed when this is dropped (at the end of the
+/// test, or as a failing test unwinds): the SQLite file's temporary directory, or the
+/// Postgres database.
+pub enum Scratch {
+    Dir(tempfile::TempDir),
+    Postgres(PgDatabase),
+}
+
+impl Scratch {
+    /// The SQLite file's directory.
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            Self::Dir(dir) => dir.path(),
+            Self::Postgres(db) => panic!("{} is a Postgres database, not a directory", db.name),
+        }
+    }
+}
+
+/// A test's Postgres database, dropped with this value.
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let admin = std::mem::take(&mut self.admin_url);
+        let name = std::mem::take(&mut self.name);
+        // Drop runs inside the test's runtime (which may be unwinding), where blocking on
+        // async work is refused: a fresh connection on a runtime of its own thread does it.
+        // `WITH (FORCE)` ends the connections the gateway's pools still hold.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| format!("{name}: {e}"))?;
+                Ok::<_, String>(())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            // Not a panic: this may run while a failing test unwinds.
+            eprintln!("test database not dropped: {e}");
+        }
+    }
+}
+
+/// A fresh, empty database URL for `backend`, and what to remove once the test is over.
+pub async fn fresh_database(backend: Backend) -> (String, Option<Scratch>) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
             let url = format!("sqlite://{}/tollgate.db", dir.path().display());
-            (url, Some(dir))
+            (url, Some(Scratch::Dir(dir)))
         }
         Backend::Postgres => {
             use sqlx::Connection;
@@ -78,13 +135,18 @@ pub async fn fresh_database(backend: Backend) -> (String, Option<tempfile::TempD
                 .await
                 .expect("create test database");
             let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-            (format!("{base}/{name}"), None)
+            let url = format!("{base}/{name}");
+            let db = PgDatabase {
+                admin_url: admin.clone(),
+                name,
+            };
+            (url, Some(Scratch::Postgres(db)))
         }
     }
 }
 
 /// Test databases are named `tollgate_t_<unix seconds>_<random>`; those over an hour old
-/// belong to finished runs and are dropped (best effort) so they do not pile up.
+/// belong to runs that were killed before their tests ended, and are dropped (best effort).
 async fn drop_stale_databases(conn: &mut sqlx::PgConnection) {
     use sqlx::Row;
     let Ok(rows) = sqlx::query("SELECT datname FROM pg_database WHERE datname LIKE 'tollgate_t_%'")
@@ -121,7 +183,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_with(test_config(&database_url), dir).await
 }
 
-pub async fn spawn_with(config: Config, dir: Option<tempfile::TempDir>) -> TestApp {
+pub async fn spawn_with(config: Config, scratch: Option<Scratch>) -> TestApp {
     // Logs go through the test harness's capture (shown for failing tests only).
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
@@ -142,8 +204,8 @@ pub async fn spawn_with(config: Config, dir: Option<tempfile::TempDir>) -> TestA
         app,
         database_url,
         client: reqwest::Client::new(),
-        _dir: dir,
         server,
+        _scratch: scratch,
     }
 }
 
