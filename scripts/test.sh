@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Prepares the Python venv (.venv) that tests/python_sdk drives the
-# official OpenAI SDK from: created if missing, and tests/python/requirements.txt installed again
-# whenever it is newer than the last install. Arguments go to `cargo test`.
+# official OpenAI SDK from and tests/schemathesis runs schemathesis from: created if missing, and
+# tests/python/requirements.txt installed again whenever it is newer than the last install.
+# Arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

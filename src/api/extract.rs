@@ -85,6 +85,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             }
         }
     }
+    // Every body is an object; serde would also take a struct's fields from an array
+    // (`[null, null]`), which the API does not promise.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{')
+        && serde_json::from_slice::<serde_json::Value>(bytes).is_ok()
+    {
+        return Err(ApiError::BadRequest {
+            message: "the body must be a JSON object".into(),
+            param: None,
+            code: "invalid_value",
+        });
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -194,5 +206,33 @@ mod tests {
         // An escaped backslash before `u0000` is text, not NUL.
         assert!(parse_json::<serde_json::Value>(br#"{"name":"a\\u0000"}"#).is_ok());
         assert!(parse_json::<serde_json::Value>(br#"{"name":"u0000"}"#).is_ok());
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_refused() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Body {
+            a: Option<i64>,
+            b: Option<i64>,
+        }
+        for body in ["[null, null]", " [1]", "1", "\"x\"", "null"] {
+            assert!(
+                matches!(
+                    parse_json::<Body>(body.as_bytes()),
+                    Err(ApiError::BadRequest { .. })
+                ),
+                "{body}"
+            );
+        }
+        assert!(parse_json::<Body>(b" {\"a\": 1}").is_ok());
+        // Malformed JSON keeps its parser's reason.
+        assert!(matches!(
+            parse_json::<Body>(b"[1"),
+            Err(ApiError::BadRequest {
+                code: "invalid_json",
+                ..
+            })
+        ));
     }
 }
