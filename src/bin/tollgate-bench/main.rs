@@ -386,6 +386,7 @@ async fn bench_store(store: &str, o: &Options) -> Results {
     r.drained = first_drained && terminate(&mut gateway);
     r.sent_through_gateway = sent;
     r.usage_records = rebuild::usage_records(&database_url).await;
+    rebuild::remove_database(&database_url).await;
     drop(mock);
     // The rebuild gets a store of its own holding exactly the synthetic log, so its figure
     // does not depend on how much usage the load phases left.
@@ -401,5 +402,7 @@ async fn rebuild_on_fresh(store: &str, events: usize) -> rebuild::RebuildResult 
         .migrate()
         .await
         .expect("migrations");
-    rebuild::measure(&url, "bench-org", events).await
+    let result = rebuild::measure(&url, "bench-org", events).await;
+    rebuild::remove_database(&url).await;
+    result
 }

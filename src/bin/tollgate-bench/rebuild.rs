@@ -16,14 +16,26 @@ pub struct RebuildResult {
     pub audit_deep_ms: f64,
 }
 
-/// A new empty database for `store` (`sqlite` or `postgres`).
+/// Where the benchmark's Postgres databases are created.
+fn postgres_admin_url() -> String {
+    // Loopback, as a gateway beside its database: without TLS, which the client would
+    // otherwise negotiate (Debian's server offers it) for nothing but cost.
+    std::env::var("TOLLGATE_BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test?sslmode=disable".into())
+}
+
+/// A new empty database for `store` (`sqlite` or `postgres`); `remove_database` drops it.
 pub async fn fresh_database(store: &str) -> String {
-    let stamp = format!("{}_{}", chrono::Utc::now().timestamp(), std::process::id());
+    // A run makes several in the same second: the sequence number keeps them apart.
+    static SEQUENCE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let stamp = format!(
+        "{}_{}_{n}",
+        chrono::Utc::now().timestamp(),
+        std::process::id()
+    );
     if store == "postgres" {
-        // Loopback, as a gateway beside its database: without TLS, which the client would
-        // otherwise negotiate (Debian's server offers it) for nothing but cost.
-        let admin = std::env::var("TOLLGATE_BENCH_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test?sslmode=disable".into());
+        let admin = postgres_admin_url();
         let mut conn = sqlx::PgConnection::connect(&admin)
             .await
             .expect("Postgres for the benchmark");
@@ -44,6 +56,31 @@ pub async fn fresh_database(store: &str) -> String {
         let dir = std::env::temp_dir().join(format!("tollgate-bench-{stamp}"));
         std::fs::create_dir_all(&dir).expect("temp dir");
         format!("sqlite://{}/bench.db", dir.display())
+    }
+}
+
+/// Drops a database `fresh_database` made (best effort: a leftover only costs disk), once
+/// nothing uses it any more.
+pub async fn remove_database(url: &str) {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if let Some(dir) = std::path::Path::new(path).parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        return;
+    }
+    let name = url
+        .split('?')
+        .next()
+        .and_then(|u| u.rsplit_once('/'))
+        .map(|(_, n)| n);
+    let Some(name) = name.filter(|n| n.starts_with("tollgate_bench_")) else {
+        return;
+    };
+    if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
+        let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        if let Err(e) = sqlx::query(&drop).execute(&mut conn).await {
+            eprintln!("benchmark database {name} not dropped: {e}");
+        }
     }
 }
 
