@@ -46,9 +46,11 @@ pub struct Config {
     /// Event loops serving HTTP, one thread each (default: one per core). 0 serves on the
     /// main multi-threaded runtime instead.
     pub server_threads: usize,
-    /// Longest wait for a request's head, in milliseconds: from a connection's opening, and
-    /// from a keep-alive connection's previous response (so also its longest idle time).
+    /// Longest wait for a request's head, in milliseconds: from a connection's opening, or
+    /// from the first bytes of a keep-alive connection's next request.
     pub header_timeout_ms: u64,
+    /// Longest wait of a keep-alive connection for its next request, in milliseconds.
+    pub idle_timeout_ms: u64,
     /// Longest wait for a request's whole body once its head is read, in milliseconds.
     pub body_timeout_ms: u64,
     /// Client connections open at once (all serving threads together); more are answered
@@ -89,6 +91,9 @@ impl Default for Config {
             // silent connection holds a descriptor (with the body's 20 s: any unfinished
             // request is closed within 25 s).
             header_timeout_ms: 5_000,
+            // Pooled client connections survive the pauses of an agent's loop; idle ones
+            // are still given back well within 30 s.
+            idle_timeout_ms: 20_000,
             // 1 MiB (the default body limit) at 52 KB/s.
             body_timeout_ms: 20_000,
             max_connections: default_max_connections(),
@@ -181,6 +186,9 @@ impl Config {
         if let Some(v) = get("TOLLGATE_HEADER_TIMEOUT_MS") {
             self.header_timeout_ms = positive(&v, "TOLLGATE_HEADER_TIMEOUT_MS", "milliseconds")?;
         }
+        if let Some(v) = get("TOLLGATE_IDLE_TIMEOUT_MS") {
+            self.idle_timeout_ms = positive(&v, "TOLLGATE_IDLE_TIMEOUT_MS", "milliseconds")?;
+        }
         if let Some(v) = get("TOLLGATE_BODY_TIMEOUT_MS") {
             self.body_timeout_ms = positive(&v, "TOLLGATE_BODY_TIMEOUT_MS", "milliseconds")?;
         }
@@ -214,6 +222,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let zero = [
             ("header_timeout_ms", self.header_timeout_ms == 0),
+            ("idle_timeout_ms", self.idle_timeout_ms == 0),
             ("body_timeout_ms", self.body_timeout_ms == 0),
             ("max_connections", self.max_connections == 0),
         ];
@@ -314,6 +323,7 @@ mod tests {
     fn server_limits_must_be_positive_numbers() {
         for name in [
             "TOLLGATE_HEADER_TIMEOUT_MS",
+            "TOLLGATE_IDLE_TIMEOUT_MS",
             "TOLLGATE_BODY_TIMEOUT_MS",
             "TOLLGATE_MAX_CONNECTIONS",
         ] {

@@ -1,8 +1,8 @@
-//! Accepting and driving connections: hyper's HTTP/1 server with a header-read timeout (which
-//! also bounds how long a keep-alive connection may sit idle before its next request), a
-//! request-body timeout, a process-wide cap on open connections with a clean refusal, and
-//! graceful shutdown. `axum::serve` offers none of these timeouts, so the server drives hyper
-//! itself; a slow or silent client then holds a file descriptor for seconds, not forever.
+//! Accepting and driving connections: hyper's HTTP/1 server with a header timeout and an
+//! idle keep-alive timeout (see `idle`), a request-body timeout, a process-wide cap on open
+//! connections with a clean refusal, and graceful shutdown. `axum::serve` offers none of
+//! these, so the server drives hyper itself; a slow or silent client then holds a file
+//! descriptor for seconds, not forever.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
+use futures::FutureExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -19,6 +20,7 @@ use tower::Service;
 
 use super::body_timeout::TimedBody;
 use super::dispatch::Dispatch;
+use super::idle::{Deadlined, Phase, Sent};
 
 /// The connections a server (all its serving threads together) may hold open at once.
 pub struct Connections {
@@ -55,6 +57,7 @@ impl Drop for Slot {
 #[derive(Clone, Copy)]
 pub struct Timeouts {
     pub header: Duration,
+    pub idle: Duration,
     pub body: Duration,
 }
 
@@ -68,10 +71,11 @@ pub async fn accept_loop(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let mut http = hyper::server::conn::http1::Builder::new();
-    // The header timer starts when a connection is opened and again when a response ends,
-    // so it bounds both a slow request head and a keep-alive connection's idle wait.
+    // hyper's header timer runs from a connection's opening and from each response's end
+    // to the next head's end: the idle timeout. The header timeout proper is the
+    // connection's own (`idle::Deadlined`).
     http.timer(TokioTimer::new())
-        .header_read_timeout(timeouts.header);
+        .header_read_timeout(timeouts.idle);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -93,12 +97,18 @@ pub async fn accept_loop(
             continue;
         };
         let service = service.clone();
+        let phase = Arc::new(Phase::default());
+        let io = Deadlined::new(tcp, phase.clone(), timeouts.header);
         let body_timeout = timeouts.body;
         let serve = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            let number = phase.begin();
+            let phase = phase.clone();
             let mut service = service.clone();
-            service.call(request.map(|body| Body::new(TimedBody::new(body, body_timeout))))
+            service
+                .call(request.map(|body| Body::new(TimedBody::new(body, body_timeout))))
+                .map(move |r| r.map(|r| r.map(|body| Sent::new(body, phase, number))))
         });
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(tcp), serve));
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(io), serve));
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection ended with an error");

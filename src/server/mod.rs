@@ -14,6 +14,7 @@ use crate::telemetry::request_span;
 mod body_timeout;
 mod conn;
 mod dispatch;
+mod idle;
 mod request_id;
 mod threads;
 pub use body_timeout::is_timeout as is_body_timeout;
@@ -83,6 +84,7 @@ async fn serve_connections(
     let service = dispatch::Dispatch::new(app.clone(), router(app.clone()));
     let timeouts = conn::Timeouts {
         header: std::time::Duration::from_millis(app.config.header_timeout_ms),
+        idle: std::time::Duration::from_millis(app.config.idle_timeout_ms),
         body: std::time::Duration::from_millis(app.config.body_timeout_ms),
     };
     let result = conn::accept_loop(listener, service, connections, timeouts, shutdown).await;

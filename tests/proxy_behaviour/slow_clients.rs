@@ -16,6 +16,7 @@ use crate::upstream::{ask, openai_answer, spawn_gateway_with, Gateway};
 
 both!(
     half_open_connections_are_closed_and_do_not_block,
+    keep_alive_connections_have_their_own_idle_timeout,
     a_body_sent_too_slowly_is_cut_off,
     connections_over_the_cap_are_refused_cleanly
 );
@@ -98,6 +99,40 @@ async fn half_open_connections_are_closed_and_do_not_block(backend: Backend) {
         open, 0,
         "{open} of 1,500 half-open connections still open after 30 s"
     );
+}
+
+/// An idle keep-alive connection waits for its next request up to the idle timeout, not the
+/// (shorter) header timeout; a next head that has begun must still arrive within the header
+/// timeout; and a connection idle past the idle timeout is closed.
+async fn keep_alive_connections_have_their_own_idle_timeout(backend: Backend) {
+    let health = "GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n";
+    let g = spawn_gateway_with(backend, |c| {
+        c.header_timeout_ms = 500;
+        c.idle_timeout_ms = 60_000;
+    })
+    .await;
+    let mut kept = TcpStream::connect(addr(&g)).await.unwrap();
+    assert_eq!(exchange(&mut kept, health).await.0, 200);
+    // Idle for more than the header timeout: still served.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(exchange(&mut kept, health).await.0, 200);
+    // A next head begun and left unfinished is cut by the header timeout (the idle one
+    // would wait a minute).
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: ga")
+        .await
+        .unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(10), until_closed(&mut kept)).await;
+    assert!(closed.is_ok(), "a half-sent head after idling stayed open");
+
+    let g = spawn_gateway_with(backend, |c| {
+        c.header_timeout_ms = 60_000;
+        c.idle_timeout_ms = 1_000;
+    })
+    .await;
+    let mut idle = TcpStream::connect(addr(&g)).await.unwrap();
+    assert_eq!(exchange(&mut idle, health).await.0, 200);
+    let closed = tokio::time::timeout(Duration::from_secs(10), until_closed(&mut idle)).await;
+    assert!(closed.is_ok(), "an idle keep-alive connection stayed open");
 }
 
 /// A chat body trickled in one byte at a time is cut off by the body timeout: 408 in
