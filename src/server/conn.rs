@@ -26,30 +26,45 @@ use super::idle::{Deadlined, Phase, Sent};
 pub struct Connections {
     open: AtomicUsize,
     max: usize,
+    /// Connections being answered 503: each holds a descriptor for up to two seconds, so
+    /// past this many a flood is closed at once instead.
+    refusing: AtomicUsize,
 }
+
+const MAX_REFUSING: usize = 1024;
 
 impl Connections {
     pub fn new(max: usize) -> Arc<Self> {
         Arc::new(Self {
             open: AtomicUsize::new(0),
             max: max.max(1),
+            refusing: AtomicUsize::new(0),
         })
     }
 
     /// A place for one more connection, unless all are taken.
     fn try_open(self: &Arc<Self>) -> Option<Slot> {
-        let before = self.open.fetch_add(1, Ordering::Relaxed);
-        let slot = Slot(self.clone());
-        (before < self.max).then_some(slot)
+        Self::take(self, |c| &c.open, self.max)
+    }
+
+    /// A place to answer a refused connection, unless too many are being answered.
+    fn try_refuse(self: &Arc<Self>) -> Option<Slot> {
+        Self::take(self, |c| &c.refusing, MAX_REFUSING)
+    }
+
+    fn take(this: &Arc<Self>, count: fn(&Self) -> &AtomicUsize, max: usize) -> Option<Slot> {
+        let before = count(this).fetch_add(1, Ordering::Relaxed);
+        let slot = Slot(this.clone(), count);
+        (before < max).then_some(slot)
     }
 }
 
-/// One open connection; its place is given back when it closes.
-struct Slot(Arc<Connections>);
+/// One place taken; given back when the connection closes.
+struct Slot(Arc<Connections>, fn(&Connections) -> &AtomicUsize);
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::Relaxed);
+        (self.1)(&self.0).fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -93,7 +108,12 @@ pub async fn accept_loop(
         let _ = tcp.set_nodelay(true);
         let Some(slot) = connections.try_open() else {
             crate::metrics::connection_refused();
-            tokio::spawn(refuse(tcp));
+            if let Some(slot) = connections.try_refuse() {
+                tokio::spawn(async move {
+                    refuse(tcp).await;
+                    drop(slot);
+                });
+            }
             continue;
         };
         let service = service.clone();
