@@ -1,8 +1,8 @@
 //! Accepting and driving connections: hyper's HTTP/1 server with a header timeout and an
-//! idle keep-alive timeout (see `idle`), a request-body timeout, a process-wide cap on open
-//! connections with a clean refusal, and graceful shutdown. `axum::serve` offers none of
-//! these, so the server drives hyper itself; a slow or silent client then holds a file
-//! descriptor for seconds, not forever.
+//! idle keep-alive timeout (see `head_timeout`), a request-body timeout, a process-wide cap
+//! on open connections with a clean refusal, and graceful shutdown. `axum::serve` offers
+//! none of these, so the server drives hyper itself; a slow or silent client then holds a
+//! file descriptor for seconds, not forever.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,7 +20,7 @@ use tower::Service;
 
 use super::body_timeout::TimedBody;
 use super::dispatch::Dispatch;
-use super::idle::{Deadlined, Phase, Sent};
+use super::head_timeout::{Deadlined, Phase, Sent};
 
 /// The connections a server (all its serving threads together) may hold open at once.
 pub struct Connections {
@@ -88,7 +88,7 @@ pub async fn accept_loop(
     let mut http = hyper::server::conn::http1::Builder::new();
     // hyper's header timer runs from a connection's opening and from each response's end
     // to the next head's end: the idle timeout. The header timeout proper is the
-    // connection's own (`idle::Deadlined`).
+    // connection's own (`head_timeout::Deadlined`).
     http.timer(TokioTimer::new())
         .header_read_timeout(timeouts.idle);
     let graceful = GracefulShutdown::new();

@@ -14,7 +14,7 @@ use crate::telemetry::request_span;
 mod body_timeout;
 mod conn;
 mod dispatch;
-mod idle;
+mod head_timeout;
 mod request_id;
 mod threads;
 pub use body_timeout::is_timeout as is_body_timeout;

@@ -206,3 +206,33 @@ impl hyper::body::Body for Sent {
         self.body.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phase(p: &Phase) -> u64 {
+        p.0.load(Ordering::Relaxed) & PHASE
+    }
+
+    #[test]
+    fn a_head_is_awaited_when_new_and_once_an_idle_connection_receives_bytes() {
+        let p = Phase::default();
+        assert_eq!(phase(&p), HEAD);
+        let first = p.begin();
+        assert_eq!(phase(&p), BUSY);
+        // A request body's bytes do not start a head.
+        p.received();
+        assert_eq!(phase(&p), BUSY);
+        p.end(first);
+        assert_eq!(phase(&p), IDLE);
+        p.received();
+        assert_eq!(phase(&p), HEAD);
+        let second = p.begin();
+        // A late end of an earlier response leaves the current request busy.
+        p.end(first);
+        assert_eq!(phase(&p), BUSY);
+        p.end(second);
+        assert_eq!(phase(&p), IDLE);
+    }
+}
