@@ -128,21 +128,23 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Serve => {
             let listen = config.listen.clone();
+            let addr = tokio::net::lookup_host(&listen)
+                .await?
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("listen address {listen} resolves to nothing"))?;
+            // Bound before the database is opened: a busy port is refused at once.
+            let listener = crate::server::bind_shared(addr)?;
             let app = App::start(config).await?;
             let threads = app.config.server_threads;
+            tracing::info!(
+                address = %listener.local_addr()?,
+                threads,
+                max_connections = app.config.max_connections,
+                "tollgate listening"
+            );
             if threads == 0 {
-                let listener = tokio::net::TcpListener::bind(&listen).await?;
-                tracing::info!(address = %listener.local_addr()?, "tollgate listening");
                 crate::server::serve(app, listener, shutdown_signal()).await?;
             } else {
-                let addr = tokio::net::lookup_host(&listen)
-                    .await?
-                    .next()
-                    .ok_or_else(|| {
-                        anyhow::anyhow!("listen address {listen} resolves to nothing")
-                    })?;
-                let listener = crate::server::bind_shared(addr)?;
-                tracing::info!(address = %listener.local_addr()?, threads, "tollgate listening");
                 crate::server::serve_threads(app, listener, threads, shutdown_signal()).await?;
             }
         }

@@ -46,6 +46,16 @@ pub struct Config {
     /// Event loops serving HTTP, one thread each (default: one per core). 0 serves on the
     /// main multi-threaded runtime instead.
     pub server_threads: usize,
+    /// Longest wait for a request's head, in milliseconds: from a connection's opening, or
+    /// from the first bytes of a keep-alive connection's next request.
+    pub header_timeout_ms: u64,
+    /// Longest wait of a keep-alive connection for its next request, in milliseconds.
+    pub idle_timeout_ms: u64,
+    /// Longest wait for a request's whole body once its head is read, in milliseconds.
+    pub body_timeout_ms: u64,
+    /// Client connections open at once (all serving threads together); more are answered
+    /// 503 and closed. Default: half the open-file limit, at most 32,768.
+    pub max_connections: usize,
 }
 
 /// One provider as the gateway itself uses it (credits mode) and where it lives.
@@ -77,6 +87,16 @@ impl Default for Config {
             usage_batch_size: 2000,
             usage_flush_ms: 100,
             server_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            // A head arrives in one round trip; 5 s covers a slow link and bounds how long a
+            // silent connection holds a descriptor (with the body's 20 s: any unfinished
+            // request is closed within 25 s).
+            header_timeout_ms: 5_000,
+            // Pooled client connections survive the pauses of an agent's loop; idle ones
+            // are still given back well within 30 s.
+            idle_timeout_ms: 20_000,
+            // 1 MiB (the default body limit) at 52 KB/s.
+            body_timeout_ms: 20_000,
+            max_connections: default_max_connections(),
         }
     }
 }
@@ -105,7 +125,7 @@ impl Config {
             None => Self::default(),
         };
         config.apply_env(|name| std::env::var(name).ok())?;
-        config.check()?;
+        config.validate()?;
         Ok(config)
     }
 
@@ -163,6 +183,19 @@ impl Config {
                 .parse()
                 .map_err(|_| invalid("TOLLGATE_UPSTREAM_TIMEOUT_SECS", "must be seconds"))?;
         }
+        if let Some(v) = get("TOLLGATE_HEADER_TIMEOUT_MS") {
+            self.header_timeout_ms = positive(&v, "TOLLGATE_HEADER_TIMEOUT_MS", "milliseconds")?;
+        }
+        if let Some(v) = get("TOLLGATE_IDLE_TIMEOUT_MS") {
+            self.idle_timeout_ms = positive(&v, "TOLLGATE_IDLE_TIMEOUT_MS", "milliseconds")?;
+        }
+        if let Some(v) = get("TOLLGATE_BODY_TIMEOUT_MS") {
+            self.body_timeout_ms = positive(&v, "TOLLGATE_BODY_TIMEOUT_MS", "milliseconds")?;
+        }
+        if let Some(v) = get("TOLLGATE_MAX_CONNECTIONS") {
+            self.max_connections =
+                positive(&v, "TOLLGATE_MAX_CONNECTIONS", "a number of connections")?;
+        }
         if let Some(v) = get("TOLLGATE_SERVER_THREADS") {
             self.server_threads = v
                 .parse()
@@ -185,13 +218,23 @@ impl Config {
         Ok(())
     }
 
-    /// Checks what `apply_env` cannot see field by field: the database URL names a store
-    /// the gateway supports.
-    pub fn check(&self) -> Result<(), ConfigError> {
+    /// Checks what `apply_env` cannot see field by field (a file may have set these too): the
+    /// database URL names a store the gateway supports, and the server's limits are positive.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         tollgate_projections::db::check_url(&self.database_url).map_err(|e| ConfigError::Invalid {
             name: "database_url (TOLLGATE_DATABASE_URL)",
             message: e.to_string(),
-        })
+        })?;
+        let zero = [
+            ("header_timeout_ms", self.header_timeout_ms == 0),
+            ("idle_timeout_ms", self.idle_timeout_ms == 0),
+            ("body_timeout_ms", self.body_timeout_ms == 0),
+            ("max_connections", self.max_connections == 0),
+        ];
+        match zero.into_iter().find(|(_, z)| *z) {
+            Some((name, _)) => Err(invalid(name, "must be greater than zero")),
+            None => Ok(()),
+        }
     }
 
     /// The gateway's own key for `provider`, if configured.
@@ -227,6 +270,28 @@ impl Config {
     }
 }
 
+/// Half the open-file limit (the other half is for the upstream connection each request may
+/// hold, the database pool and files), at most 32,768 (each connection costs memory too).
+pub fn default_max_connections() -> usize {
+    let files = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft);
+    usize::try_from(files / 2)
+        .unwrap_or(usize::MAX)
+        .clamp(1, 32_768)
+}
+
+/// A whole number above zero.
+fn positive<T: std::str::FromStr + PartialOrd + Default>(
+    v: &str,
+    name: &'static str,
+    unit: &str,
+) -> Result<T, ConfigError> {
+    v.trim()
+        .parse()
+        .ok()
+        .filter(|n: &T| *n > T::default())
+        .ok_or_else(|| invalid(name, &format!("must be {unit}, greater than zero")))
+}
+
 fn invalid(name: &'static str, message: &str) -> ConfigError {
     ConfigError::Invalid {
         name,
@@ -257,6 +322,31 @@ mod tests {
         let mut c = Config::default();
         let err = c.apply_env(|k| (k == "TOLLGATE_LOG_FORMAT").then(|| "xml".into()));
         assert!(err.is_err());
+    }
+
+    #[test]
+    fn server_limits_must_be_positive_numbers() {
+        for name in [
+            "TOLLGATE_HEADER_TIMEOUT_MS",
+            "TOLLGATE_IDLE_TIMEOUT_MS",
+            "TOLLGATE_BODY_TIMEOUT_MS",
+            "TOLLGATE_MAX_CONNECTIONS",
+        ] {
+            for bad in ["0", "-5", "soon", ""] {
+                let mut c = Config::default();
+                let err = c
+                    .apply_env(|k| (k == name).then(|| bad.into()))
+                    .unwrap_err();
+                assert!(err.to_string().contains(name), "{err}");
+            }
+        }
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "TOLLGATE_MAX_CONNECTIONS").then(|| "7".into()))
+            .unwrap();
+        assert_eq!(c.max_connections, 7);
+        assert!(c.validate().is_ok());
+        c.header_timeout_ms = 0;
+        assert!(c.validate().is_err());
     }
 
     #[test]

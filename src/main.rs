@@ -28,6 +28,10 @@ fn main() {
 
 async fn start() {
     let cli = Cli::parse();
+    // Every connection holds a descriptor: take all the system allows (the soft limit is
+    // often 1,024 while the hard one is far higher). Before the config, whose default
+    // connection cap follows this limit.
+    let files = rlimit::increase_nofile_limit(u64::MAX);
     let config = match Config::load() {
         Ok(c) => c,
         Err(e) => {
@@ -36,6 +40,10 @@ async fn start() {
         }
     };
     tollgate::telemetry::init(config.log_format);
+    match files {
+        Ok(n) => tracing::debug!(open_files = n, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
     if let Err(e) = run(cli, config).await {
         eprintln!("tollgate: {e:#}");
         std::process::exit(1);

@@ -127,3 +127,8 @@ pub async fn serve(State(app): State<AppState>) -> impl IntoResponse {
         handle().render(),
     )
 }
+
+/// A connection refused because the server holds as many as it may.
+pub fn connection_refused() {
+    metrics::counter!("tollgate_connections_refused_total").increment(1);
+}

@@ -14,16 +14,29 @@ use super::error::ProxyError;
 use super::meter::Meter;
 use super::providers::{adapter, Incoming, Usage};
 use super::route::{plan, resolve, Plan, Route};
-use super::{authenticate, cache_key, pricing, read_body, request_id, stream};
+use super::{access, authenticate, cache_key, pricing, read_body, request_id, stream};
 use crate::app::AppState;
 
-pub async fn completions(State(app): State<AppState>, request: axum::extract::Request) -> Response {
+/// The route's handler as the router calls it (the server calls [`completions_at`]).
+pub async fn completions(state: State<AppState>, request: axum::extract::Request) -> Response {
+    completions_at(state, request, std::time::Instant::now()).await
+}
+
+/// The request, received at `started`.
+pub async fn completions_at(
+    State(app): State<AppState>,
+    request: axum::extract::Request,
+    started: std::time::Instant,
+) -> Response {
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     let proxy = &app.proxy;
     let key = match authenticate(proxy, &headers) {
         Ok(k) => k,
-        Err(e) => return e.into_response(),
+        Err(e) => {
+            let path = access::path_of("chat");
+            return access::refused("chat", "POST", path, &headers, started, e);
+        }
     };
     let mut meter = Meter::new(
         proxy.state.clone(),
@@ -32,6 +45,7 @@ pub async fn completions(State(app): State<AppState>, request: axum::extract::Re
         &request_id(&headers),
         "chat",
         app.config.credits_fee_percent,
+        started,
     );
     let body = match read_body(body, app.config.max_body_bytes).await {
         Ok(b) => b,

@@ -24,6 +24,9 @@ pub enum ProxyError {
     ModelNotFound(String),
     #[error("request body is larger than the limit")]
     PayloadTooLarge,
+    /// The client did not send its body in time (the server's body timeout).
+    #[error("the request body was not received in time")]
+    BodyTimeout,
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{0}")]
@@ -73,6 +76,7 @@ impl ProxyError {
             Self::IamDenied(_) => StatusCode::FORBIDDEN,
             Self::ModelNotFound(_) => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::UsageLimitExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::UpstreamRejected { status, .. } => {
@@ -92,6 +96,7 @@ impl ProxyError {
             Self::IamDenied(_) => "iam_denied",
             Self::ModelNotFound(_) => "model_not_found",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::BodyTimeout => "request_timeout",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::UsageLimitExceeded(_) => "usage_limit_exceeded",
             Self::UpstreamRejected { status: 429, .. } => "rate_limit_exceeded",

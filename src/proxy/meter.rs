@@ -38,6 +38,7 @@ impl Meter {
         request_id: &str,
         endpoint: &'static str,
         fee_percent: f64,
+        started: Instant,
     ) -> Self {
         let record = UsageRecord {
             request_id: request_id.to_string(),
@@ -69,7 +70,7 @@ impl Meter {
             recorder,
             hold: None,
             record,
-            started: Instant::now(),
+            started,
             fee_percent,
             done: false,
             route: endpoint,
@@ -201,6 +202,22 @@ impl Meter {
             total,
             self.upstream,
         );
+        let record = &self.record;
+        super::access::Line {
+            method: "POST",
+            path: super::access::path_of(self.route),
+            status,
+            latency: total,
+            key_id: &record.key_id,
+            model: if record.model.is_empty() {
+                &record.requested_model
+            } else {
+                &record.model
+            },
+            provider: &record.provider,
+            request_id: &record.request_id,
+        }
+        .log();
     }
 }
 

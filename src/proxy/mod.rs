@@ -1,6 +1,7 @@
 //! The proxy: OpenAI-compatible endpoints over the in-memory state, the model catalog and
 //! the upstream providers, with IAM, limits, credits, caching and usage metering.
 
+mod access;
 mod accumulate;
 pub mod cache;
 mod cache_key;
@@ -65,14 +66,27 @@ pub mod headers {
 }
 
 /// The chat route's handler, which the server calls without the router (see `server::dispatch`).
-pub use chat::completions as chat_completions;
+pub use chat::completions_at as chat_completions;
 
 pub fn router() -> Router<AppState> {
+    use access::method_not_allowed as not_allowed;
     Router::new()
-        .route("/v1/chat/completions", post(chat::completions))
-        .route("/v1/embeddings", post(models::embeddings))
-        .route("/v1/models", get(models::list))
-        .route("/v1/models/{*id}", get(models::get))
+        .route(
+            "/v1/chat/completions",
+            post(chat::completions).fallback(not_allowed("chat")),
+        )
+        .route(
+            "/v1/embeddings",
+            post(models::embeddings).fallback(not_allowed("embeddings")),
+        )
+        .route(
+            "/v1/models",
+            get(models::list).fallback(not_allowed("models")),
+        )
+        .route(
+            "/v1/models/{*id}",
+            get(models::get).fallback(not_allowed("models")),
+        )
 }
 
 /// The key presented as `Authorization: Bearer` or `x-api-key`, if it may be used now.
@@ -137,6 +151,8 @@ pub async fn read_body(
         // axum reports the limit as "length limit exceeded".
         if e.to_string().contains("length limit") {
             ProxyError::PayloadTooLarge
+        } else if crate::server::is_body_timeout(&e) {
+            ProxyError::BodyTimeout
         } else {
             ProxyError::InvalidRequest {
                 message: format!("cannot read the body: {e}"),

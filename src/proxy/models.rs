@@ -2,6 +2,7 @@
 //! provider keys) and `POST /v1/embeddings`.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue};
@@ -15,7 +16,7 @@ use super::meter::Meter;
 use super::providers::{adapter, Incoming};
 use super::route::{plan, resolve};
 use super::state::KeyEntry;
-use super::{authenticate, json_body, pricing, read_body, request_id, Proxy};
+use super::{access, authenticate, json_body, pricing, read_body, request_id, Proxy};
 use crate::app::AppState;
 
 fn usable(app: &AppState, key: &KeyEntry, model: &Arc<ModelEntry>) -> Option<String> {
@@ -36,39 +37,76 @@ fn entry(model: &ModelEntry, provider: &str) -> Value {
     json!({"id": model.id, "object": "model", "created": 0, "owned_by": provider})
 }
 
-pub async fn list(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ProxyError> {
-    let key = authenticate(&app.proxy, &headers)?;
+pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    let started = Instant::now();
+    let key = match authenticate(&app.proxy, &headers) {
+        Ok(k) => k,
+        Err(e) => return access::refused("models", "GET", "/v1/models", &headers, started, e),
+    };
     let data: Vec<Value> = app
         .proxy
         .catalog
         .entries()
         .filter_map(|m| usable(&app, &key, m).map(|p| entry(m, &p)))
         .collect();
-    Ok(Json(json!({"object": "list", "data": data})))
+    access::answered(
+        "models",
+        "GET",
+        "/v1/models",
+        &headers,
+        started,
+        200,
+        &key.key_id,
+        "",
+    );
+    Json(json!({"object": "list", "data": data})).into_response()
 }
 
 pub async fn get(
     State(app): State<AppState>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ProxyError> {
-    let key = authenticate(&app.proxy, &headers)?;
-    let (model, _) = resolve(&app.proxy.catalog, &id)?;
-    let provider =
-        usable(&app, &key, &model).ok_or_else(|| ProxyError::ModelNotFound(id.clone()))?;
-    Ok(Json(entry(&model, &provider)))
+) -> Response {
+    let started = Instant::now();
+    let key = match authenticate(&app.proxy, &headers) {
+        Ok(k) => k,
+        Err(e) => return access::refused("models", "GET", uri.path(), &headers, started, e),
+    };
+    let found = resolve(&app.proxy.catalog, &id).and_then(|(model, _)| {
+        let provider =
+            usable(&app, &key, &model).ok_or_else(|| ProxyError::ModelNotFound(id.clone()))?;
+        Ok(entry(&model, &provider))
+    });
+    let (status, response) = match found {
+        Ok(entry) => (200, Json(entry).into_response()),
+        Err(e) => (e.status().as_u16(), e.into_response()),
+    };
+    let path = uri.path();
+    access::answered(
+        "models",
+        "GET",
+        path,
+        &headers,
+        started,
+        status,
+        &key.key_id,
+        &id,
+    );
+    response
 }
 
 pub async fn embeddings(State(app): State<AppState>, request: axum::extract::Request) -> Response {
+    let started = Instant::now();
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     let proxy: &Proxy = &app.proxy;
     let key = match authenticate(proxy, &headers) {
         Ok(k) => k,
-        Err(e) => return e.into_response(),
+        Err(e) => {
+            let path = access::path_of("embeddings");
+            return access::refused("embeddings", "POST", path, &headers, started, e);
+        }
     };
     let mut meter = Meter::new(
         proxy.state.clone(),
@@ -77,6 +115,7 @@ pub async fn embeddings(State(app): State<AppState>, request: axum::extract::Req
         &request_id(&headers),
         "embeddings",
         app.config.credits_fee_percent,
+        started,
     );
     let body = match read_body(body, app.config.max_body_bytes).await {
         Ok(b) => b,

@@ -53,7 +53,8 @@ impl Service<Request> for Dispatch {
         let started = std::time::Instant::now();
         Either::Left(Box::pin(
             async move {
-                let mut response = crate::proxy::chat_completions(State(app), request).await;
+                let mut response =
+                    crate::proxy::chat_completions(State(app), request, started).await;
                 // As the router's trace layer does for every other route.
                 if response.status().is_server_error() {
                     tracing::error!(

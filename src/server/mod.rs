@@ -11,9 +11,14 @@ use tower_http::trace::TraceLayer;
 use crate::app::AppState;
 use crate::telemetry::request_span;
 
+mod body_timeout;
+mod conn;
 mod dispatch;
+mod head_timeout;
 mod request_id;
 mod threads;
+pub use body_timeout::is_timeout as is_body_timeout;
+pub use conn::Connections;
 pub use threads::{bind_shared, serve_threads};
 
 pub fn router(app: AppState) -> Router {
@@ -57,7 +62,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let background = app.spawn_background();
-    let result = serve_connections(&app, listener, shutdown).await;
+    let connections = Connections::new(app.config.max_connections);
+    let result = serve_connections(&app, listener, connections, shutdown).await;
     // In-flight requests are done: write every usage record.
     app.drain_usage().await;
     for task in background {
@@ -67,24 +73,21 @@ pub async fn serve(
 }
 
 /// Accepts and serves connections until `shutdown`, then lets in-flight requests and the
-/// work they leave behind (a stream's usage record) finish. Used by both serving designs.
+/// work they leave behind (a stream's usage record) finish. Used by both serving designs;
+/// `connections` is shared by every loop of a server.
 async fn serve_connections(
     app: &AppState,
     listener: TcpListener,
+    connections: std::sync::Arc<Connections>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    // Small writes (stream chunks) go out at once instead of waiting on Nagle's algorithm.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     let service = dispatch::Dispatch::new(app.clone(), router(app.clone()));
-    let result = axum::serve(
-        listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service(service),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let timeouts = conn::Timeouts {
+        header: std::time::Duration::from_millis(app.config.header_timeout_ms),
+        idle: std::time::Duration::from_millis(app.config.idle_timeout_ms),
+        body: std::time::Duration::from_millis(app.config.body_timeout_ms),
+    };
+    let result = conn::accept_loop(listener, service, connections, timeouts, shutdown).await;
     app.proxy.tasks.close();
     app.proxy.tasks.wait().await;
     result

@@ -47,16 +47,25 @@ where
     }
 }
 
-/// The request's id: the client's, or a new one set on the request.
+/// The longest client id kept: ids are stored in the event log and the usage log.
+const MAX_LEN: usize = 128;
+
+/// The request's id: the client's if it is 1 to 128 visible ASCII characters, or else a
+/// new one, set on the request in its place (that is the one recorded and echoed).
 pub fn ensure<B>(request: &mut Request<B>) -> HeaderValue {
     match request.headers().get(X_REQUEST_ID) {
-        Some(id) => id.clone(),
-        None => {
+        Some(id) if acceptable(id.as_bytes()) => id.clone(),
+        _ => {
             let id = new_id();
             request.headers_mut().insert(X_REQUEST_ID, id.clone());
             id
         }
     }
+}
+
+/// Printable ASCII, no spaces or controls: safe in logs, headers and the stores.
+fn acceptable(id: &[u8]) -> bool {
+    (1..=MAX_LEN).contains(&id.len()) && id.iter().all(|b| (0x21..=0x7e).contains(b))
 }
 
 /// Echoes the request's id on its response, unless the response names one.
@@ -124,6 +133,25 @@ fn mix(mut z: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_short_visible_ascii_ids_are_kept() {
+        let keep = |id: &[u8]| {
+            let mut request = Request::new(());
+            let value = HeaderValue::from_bytes(id).unwrap();
+            request.headers_mut().insert(X_REQUEST_ID, value.clone());
+            let got = ensure(&mut request);
+            assert_eq!(request.headers()[X_REQUEST_ID], got);
+            got == value
+        };
+        assert!(keep(b"client-req-7"));
+        assert!(keep("~".repeat(128).as_bytes()));
+        assert!(!keep("a".repeat(129).as_bytes()));
+        assert!(!keep(b"has space"));
+        assert!(!keep(b"tab\there"));
+        assert!(!keep("caf\u{e9}".as_bytes()));
+        assert!(!keep(b""));
+    }
 
     #[test]
     fn ids_are_uuids_and_distinct() {

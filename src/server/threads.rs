@@ -7,19 +7,55 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{mpsc, watch};
 
 use crate::app::AppState;
 
-/// Binds a listening socket that further sockets may share (`SO_REUSEPORT`).
+/// Binds the server's first listening socket, which the other loops' sockets then share
+/// (`SO_REUSEPORT`). Sharing would also let a second gateway on the same port take a share
+/// of the traffic silently, so the port is first bound alone: if anything listens there
+/// already, that fails and the server refuses to start.
 pub fn bind_shared(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
+    if addr.port() != 0 {
+        probe(addr)?;
+    }
+    bind_reusable(addr)
+}
+
+/// Binds `addr` without `SO_REUSEPORT` and lets it go: only a free port allows that.
+fn probe(addr: SocketAddr) -> std::io::Result<()> {
+    let socket = new_socket(addr)?;
+    // Connections of a previous run in TIME_WAIT do not make the port busy.
+    socket.set_reuseaddr(true)?;
+    match socket.bind(addr) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(std::io::Error::new(
+            e.kind(),
+            format!(
+                "{addr} is already in use: another process (perhaps another gateway) listens there"
+            ),
+        )),
+        Err(e) => Err(std::io::Error::new(
+            e.kind(),
+            format!("cannot listen on {addr}: {e}"),
+        )),
+    }
+}
+
+fn new_socket(addr: SocketAddr) -> std::io::Result<TcpSocket> {
+    if addr.is_ipv4() {
+        TcpSocket::new_v4()
     } else {
-        TcpSocket::new_v6()?
-    };
+        TcpSocket::new_v6()
+    }
+}
+
+/// A listening socket on `addr` that further sockets may share (`SO_REUSEPORT`).
+fn bind_reusable(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = new_socket(addr)?;
     socket.set_reuseaddr(true)?;
     #[cfg(unix)]
     socket.set_reuseport(true)?;
@@ -44,13 +80,16 @@ pub async fn serve_threads(
     let (report, mut reports) = mpsc::unbounded_channel();
     let mut first = Some(listener.into_std()?);
     let mut joins = Vec::with_capacity(threads.max(1));
+    // One cap for the whole server, whichever loop a connection lands on.
+    let connections = super::Connections::new(app.config.max_connections);
     let mut result = Ok(());
     for i in 0..threads.max(1) {
         let listener = match first.take() {
             Some(l) => Ok(l),
-            None => bind_shared(addr).and_then(|l| l.into_std()),
+            None => bind_reusable(addr).and_then(|l| l.into_std()),
         };
         let ends = Ends {
+            connections: connections.clone(),
             stopped: stopped.clone(),
             released: released.clone(),
             report: Report(Some(report.clone())),
@@ -102,6 +141,7 @@ pub async fn serve_threads(
 
 /// What a loop is told (stop serving; its runtime may go) and how it reports its end.
 struct Ends {
+    connections: Arc<super::Connections>,
     stopped: watch::Receiver<bool>,
     released: watch::Receiver<bool>,
     report: Report,
@@ -140,6 +180,7 @@ fn spawn_loop(
         .name(format!("tollgate-http-{index}"))
         .spawn(move || {
             let Ends {
+                connections,
                 stopped,
                 mut released,
                 report,
@@ -147,7 +188,7 @@ fn spawn_loop(
             runtime.block_on(async move {
                 // Returns once the tasks the requests left (they run on this runtime) are
                 // done too, so none is lost when the runtime goes.
-                report.send(serve_loop(&app, listener, stopped).await);
+                report.send(serve_loop(&app, listener, connections, stopped).await);
                 let _ = released.wait_for(|r| *r).await;
             });
         })
@@ -156,6 +197,7 @@ fn spawn_loop(
 async fn serve_loop(
     app: &AppState,
     listener: std::net::TcpListener,
+    connections: Arc<super::Connections>,
     mut stopped: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     // Tokio wakes its driver (an eventfd write) whenever a timer is registered that is due
@@ -167,7 +209,7 @@ async fn serve_loop(
         }
     });
     let listener = TcpListener::from_std(listener)?;
-    super::serve_connections(app, listener, async move {
+    super::serve_connections(app, listener, connections, async move {
         let _ = stopped.wait_for(|s| *s).await;
     })
     .await

@@ -4,6 +4,7 @@ mod helpers;
 mod upstream;
 
 mod audit;
+mod busy_port;
 mod cli;
 mod concurrency;
 mod errors;

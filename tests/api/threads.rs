@@ -104,3 +104,16 @@ async fn a_taken_port_is_an_error() {
     let err = tollgate::server::bind_shared(taken.local_addr().unwrap());
     assert!(err.is_err());
 }
+
+/// A port another gateway already serves (through sockets that allow sharing) is refused
+/// too: the first socket is bound alone before the shared ones.
+#[tokio::test]
+async fn a_port_another_gateway_serves_is_an_error() {
+    let first = tollgate::server::bind_shared("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = first.local_addr().unwrap();
+    let err = tollgate::server::bind_shared(addr).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    assert!(err.to_string().contains("already in use"), "{err}");
+    drop(first);
+    assert!(tollgate::server::bind_shared(addr).is_ok());
+}

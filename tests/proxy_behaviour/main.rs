@@ -13,7 +13,9 @@ mod errors;
 mod odd_text;
 mod pacing;
 mod passthrough;
+mod refusals;
 mod request_ids;
+mod slow_clients;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
