@@ -221,9 +221,11 @@ impl Config {
     /// Checks what `apply_env` cannot see field by field (a file may have set these too): the
     /// database URL names a store the gateway supports, and the server's limits are positive.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        tollgate_projections::db::check_url(&self.database_url).map_err(|e| ConfigError::Invalid {
-            name: "database_url (TOLLGATE_DATABASE_URL)",
-            message: e.to_string(),
+        tollgate_projections::db::check_url(&self.database_url).map_err(|e| {
+            ConfigError::Invalid {
+                name: "database_url (TOLLGATE_DATABASE_URL)",
+                message: e.to_string(),
+            }
         })?;
         let zero = [
             ("header_timeout_ms", self.header_timeout_ms == 0),

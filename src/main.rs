@@ -39,12 +39,15 @@ async fn start() {
             std::process::exit(2);
         }
     };
-    tollgate::telemetry::init(config.log_format);
+    let log = tollgate::telemetry::init(config.log_format);
     match files {
         Ok(n) => tracing::debug!(open_files = n, "open-file limit"),
         Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
     }
-    if let Err(e) = run(cli, config).await {
+    let result = run(cli, config).await;
+    // Flushes the log lines still queued (exit would not run the guard's drop).
+    drop(log);
+    if let Err(e) = result {
         eprintln!("tollgate: {e:#}");
         std::process::exit(1);
     }

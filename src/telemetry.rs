@@ -6,14 +6,30 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-pub fn init(format: LogFormat) {
+/// Lines a serving thread may queue before the log writer drops them (counted by
+/// tracing-appender). Beyond it, losing log lines is better than holding requests back.
+const LOG_QUEUE: usize = 65_536;
+
+/// Installs the subscriber. Lines are written by a thread of their own through a buffer,
+/// flushed whenever its queue runs empty: one access line per request written from the
+/// serving thread would cost it a `write` system call each. Keep the guard until exit: its
+/// drop flushes what is queued.
+pub fn init(format: LogFormat) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(LOG_QUEUE)
+        .lossy(true)
+        .thread_name("tollgate-log")
+        .finish(std::io::BufWriter::new(std::io::stdout()));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
     // A second init (tests) is harmless: the first subscriber stays.
-    let _ = match format {
+    let installed = match format {
         LogFormat::Json => builder.json().with_current_span(true).try_init(),
         LogFormat::Text => builder.try_init(),
     };
+    installed.is_ok().then_some(guard)
 }
 
 /// The span of one HTTP request. The query string is left out: it may carry filters only,
