@@ -65,6 +65,21 @@ impl Meta {
     }
 }
 
+/// The providers' client: the operator's configured base URLs are trusted, every other host
+/// (a tenant's `base_url`) is reached only at addresses the upstream policy allows.
+fn upstream_client(config: &Config) -> anyhow::Result<crate::proxy::providers::Http> {
+    let trusted: Vec<&str> = config
+        .providers
+        .values()
+        .filter_map(|p| p.base_url.as_deref())
+        .collect();
+    Ok(crate::proxy::providers::Http::guarded(
+        Duration::from_secs(90),
+        Arc::new(config.upstream_policy()?),
+        &trusted,
+    )?)
+}
+
 impl App {
     /// Connects, migrates, loads the cipher and catches the read models up.
     pub async fn start(config: Config) -> anyhow::Result<AppState> {
@@ -89,7 +104,7 @@ impl App {
             state,
             catalog: Catalog::embedded().map_err(|e| anyhow::anyhow!("model catalog: {e}"))?,
             cache: Arc::new(MemoryCache::new(config.cache_max_bytes)),
-            http: crate::proxy::providers::Http::new(Duration::from_secs(90))?,
+            http: upstream_client(&config)?,
             usage,
             tasks: tokio_util::task::TaskTracker::new(),
         };

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::upstream_policy::UpstreamPolicy;
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tollgate.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
@@ -56,6 +58,9 @@ pub struct Config {
     /// Client connections open at once (all serving threads together); more are answered
     /// 503 and closed. Default: half the open-file limit, at most 32,768.
     pub max_connections: usize,
+    /// Networks a tenant's provider `base_url` may reach although they are internal
+    /// (loopback, private, link-local...), in CIDR notation. Empty: none.
+    pub allowed_upstream_networks: Vec<String>,
 }
 
 /// One provider as the gateway itself uses it (credits mode) and where it lives.
@@ -97,6 +102,7 @@ impl Default for Config {
             // 1 MiB (the default body limit) at 52 KB/s.
             body_timeout_ms: 20_000,
             max_connections: default_max_connections(),
+            allowed_upstream_networks: Vec::new(),
         }
     }
 }
@@ -196,6 +202,9 @@ impl Config {
             self.max_connections =
                 positive(&v, "TOLLGATE_MAX_CONNECTIONS", "a number of connections")?;
         }
+        if let Some(v) = get("TOLLGATE_ALLOWED_UPSTREAM_NETWORKS") {
+            self.allowed_upstream_networks = vec![v];
+        }
         if let Some(v) = get("TOLLGATE_SERVER_THREADS") {
             self.server_threads = v
                 .parse()
@@ -227,6 +236,7 @@ impl Config {
                 message: e.to_string(),
             }
         })?;
+        self.upstream_policy()?;
         let zero = [
             ("header_timeout_ms", self.header_timeout_ms == 0),
             ("idle_timeout_ms", self.idle_timeout_ms == 0),
@@ -237,6 +247,16 @@ impl Config {
             Some((name, _)) => Err(invalid(name, "must be greater than zero")),
             None => Ok(()),
         }
+    }
+
+    /// What a tenant's provider `base_url` may reach.
+    pub fn upstream_policy(&self) -> Result<UpstreamPolicy, ConfigError> {
+        UpstreamPolicy::parse(&self.allowed_upstream_networks).map_err(|message| {
+            ConfigError::Invalid {
+                name: "allowed_upstream_networks (TOLLGATE_ALLOWED_UPSTREAM_NETWORKS)",
+                message,
+            }
+        })
     }
 
     /// The gateway's own key for `provider`, if configured.

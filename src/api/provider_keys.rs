@@ -50,6 +50,13 @@ pub async fn add(
             "api_key must be 8-4096 characters without spaces",
         ));
     }
+    if let Some(url) = &body.base_url {
+        // Where the gateway will POST with answers passed back: not into its own networks.
+        let policy = app.config.upstream_policy().map_err(ApiError::internal)?;
+        if let Err(message) = policy.check_url(url).await {
+            return Err(ApiError::invalid("base_url", message));
+        }
+    }
     let last4: String = secret
         .chars()
         .rev()

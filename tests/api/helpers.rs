@@ -174,6 +174,8 @@ pub fn test_config(database_url: &str) -> Config {
         secret_key: Some(SECRET_KEY.to_string().into()),
         max_body_bytes: 64 * 1024,
         projector_poll_ms: 50,
+        // The mock providers listen on loopback.
+        allowed_upstream_networks: vec!["127.0.0.0/8,::1/128".into()],
         ..Config::default()
     }
 }

@@ -21,5 +21,6 @@ mod proxy_modes;
 mod replicas;
 mod roles;
 mod secrets;
+mod ssrf;
 mod threads;
 mod usage_rebuild;

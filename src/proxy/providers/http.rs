@@ -4,6 +4,7 @@
 //! instructions per request; this one takes a prepared URI and does only what a provider call
 //! needs.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,7 +15,9 @@ use http_body_util::{BodyDataStream, BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 
-use super::pool::{Lease, Pool};
+use super::guard::GuardResolver;
+use super::pool::{Connector, Guard, Host, Lease, Pool};
+use crate::upstream_policy::UpstreamPolicy;
 
 /// A failed call: the request could not be built or sent, or the answer not read.
 #[derive(Debug, thiserror::Error)]
@@ -44,31 +47,41 @@ pub struct Http {
 }
 
 impl Http {
-    /// `pool_idle_timeout`: how long an unused connection is kept for reuse.
+    /// `pool_idle_timeout`: how long an unused connection is kept for reuse. Every host may
+    /// be reached (tests, tools); the gateway uses [`Http::guarded`].
     pub fn new(pool_idle_timeout: Duration) -> Result<Self, HttpError> {
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        // `https_or_http`: providers are HTTPS; tests and local hosts are plain HTTP.
-        http.enforce_http(false);
-        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| HttpError(format!("TLS configuration: {e}")))?
-        .with_root_certificates(rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        })
-        .with_no_client_auth();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
         Ok(Self {
-            pool: Pool::new(connector, pool_idle_timeout),
+            pool: Pool::new(
+                connector(GuardResolver::default())?,
+                None,
+                pool_idle_timeout,
+            ),
         })
     }
 
+    /// A client that opens connections to any host but `trusted` (the operator's provider
+    /// URLs) only to addresses `policy` allows.
+    pub fn guarded(
+        pool_idle_timeout: Duration,
+        policy: Arc<UpstreamPolicy>,
+        trusted: &[&str],
+    ) -> Result<Self, HttpError> {
+        let guard = Guard {
+            trusted: trusted
+                .iter()
+                .filter_map(|u| u.parse::<Uri>().ok().as_ref().and_then(Host::of))
+                .collect(),
+            connector: connector(GuardResolver::checking(policy.clone()))?,
+            policy,
+        };
+        Ok(Self {
+            pool: Pool::new(
+                connector(GuardResolver::default())?,
+                Some(guard),
+                pool_idle_timeout,
+            ),
+        })
+    }
     pub fn post(&self, uri: Uri) -> Req<'_> {
         Req {
             http: self,
@@ -78,6 +91,27 @@ impl Http {
             invalid: None,
         }
     }
+}
+
+fn connector(resolver: GuardResolver) -> Result<Connector, HttpError> {
+    let mut http = HttpConnector::new_with_resolver(resolver);
+    http.set_nodelay(true);
+    // `https_or_http`: providers are HTTPS; tests and local hosts are plain HTTP.
+    http.enforce_http(false);
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| HttpError(format!("TLS configuration: {e}")))?
+    .with_root_certificates(rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    })
+    .with_no_client_auth();
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http))
 }
 
 /// A request being prepared; errors in its parts surface when it is sent. Headers go

@@ -7,6 +7,7 @@ mod anthropic_api;
 mod chunk;
 pub mod gemini;
 mod gemini_api;
+mod guard;
 pub mod http;
 pub mod incoming;
 mod openai;

@@ -20,7 +20,11 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use tower::Service;
 
+use super::guard::{check_literal, GuardResolver};
 use super::http::HttpError;
+use crate::upstream_policy::UpstreamPolicy;
+
+pub(super) type Connector = HttpsConnector<HttpConnector<GuardResolver>>;
 
 type Sender = SendRequest<Full<Bytes>>;
 
@@ -28,7 +32,7 @@ type Sender = SendRequest<Full<Bytes>>;
 const MAX_IDLE_PER_HOST: usize = 1024;
 
 #[derive(Clone, PartialEq, Eq, Hash)]
-struct Host {
+pub(super) struct Host {
     https: bool,
     authority: Authority,
 }
@@ -77,15 +81,25 @@ impl Local {
 /// The pools of every thread that calls providers.
 #[derive(Clone)]
 pub(super) struct Pool {
-    connector: HttpsConnector<HttpConnector>,
+    connector: Connector,
+    /// Connections to hosts the operator did not configure resolve through the policy.
+    guard: Option<Arc<Guard>>,
     max_idle: Duration,
     locals: Arc<thread_local::ThreadLocal<Local>>,
 }
 
+/// The upstream policy and the hosts exempt from it (the operator's configured providers).
+pub(super) struct Guard {
+    pub policy: Arc<UpstreamPolicy>,
+    pub trusted: std::collections::HashSet<Host>,
+    pub connector: Connector,
+}
+
 impl Pool {
-    pub fn new(connector: HttpsConnector<HttpConnector>, max_idle: Duration) -> Self {
+    pub fn new(connector: Connector, guard: Option<Guard>, max_idle: Duration) -> Self {
         Self {
             connector,
+            guard: guard.map(Arc::new),
             max_idle,
             locals: Default::default(),
         }
@@ -127,7 +141,7 @@ impl Pool {
                 },
             }
         }
-        let mut sender = self.connect(full).await?;
+        let mut sender = self.connect(full, &host).await?;
         let response = sender
             .send_request(request)
             .await
@@ -135,8 +149,17 @@ impl Pool {
         Ok((response, self.lease(host, sender)))
     }
 
-    async fn connect(&self, uri: Uri) -> Result<Sender, HttpError> {
-        let mut connector = self.connector.clone();
+    async fn connect(&self, uri: Uri, host: &Host) -> Result<Sender, HttpError> {
+        // Pooled connections are keyed by host, so a connection opened for a trusted host
+        // is never lent to a check that would have refused it: the host is the same.
+        let mut connector = match &self.guard {
+            Some(g) if !g.trusted.contains(host) => {
+                check_literal(&g.policy, host.authority.host())
+                    .map_err(|e| HttpError::from_chain(&e))?;
+                g.connector.clone()
+            }
+            _ => self.connector.clone(),
+        };
         std::future::poll_fn(|cx| connector.poll_ready(cx))
             .await
             .map_err(|e| HttpError::from_chain(e.as_ref()))?;
@@ -168,6 +191,21 @@ impl Drop for Lease {
         if let Some((pool, host, sender)) = self.0.take() {
             pool.local().put(host, sender);
         }
+    }
+}
+
+impl Host {
+    /// The host an absolute http(s) URL names.
+    pub fn of(uri: &Uri) -> Option<Self> {
+        let https = match uri.scheme_str()? {
+            "https" => true,
+            "http" => false,
+            _ => return None,
+        };
+        Some(Self {
+            https,
+            authority: uri.authority()?.clone(),
+        })
     }
 }
 
