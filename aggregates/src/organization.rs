@@ -252,6 +252,13 @@ impl Aggregate for Organization {
                         "amount_usd must be greater than 0",
                     ));
                 }
+                // The balance stays within the money ceiling: the sum can never wrap.
+                if amount_nano_usd > crate::types::MAX_NANOS - self.credits_nano_usd.max(0) {
+                    return Err(DomainError::invalid(
+                        "amount_usd",
+                        "the balance would exceed the maximum of $1000000000",
+                    ));
+                }
                 validate_name("reference", &reference)?;
                 E::CreditsAdded {
                     amount_nano_usd,
@@ -314,7 +321,10 @@ impl Aggregate for Organization {
             E::ProjectLimitChanged { project_limit } => self.project_limit = project_limit,
             E::CreditsAdded {
                 amount_nano_usd, ..
-            } => self.credits_nano_usd += amount_nano_usd,
+            } => {
+                self.credits_nano_usd =
+                    crate::types::add_nanos(self.credits_nano_usd, amount_nano_usd)
+            }
             E::ProjectSlotTaken { project_id } => {
                 self.live_projects.insert(project_id);
             }

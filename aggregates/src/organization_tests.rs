@@ -228,3 +228,46 @@ fn credits_are_added() {
             reference: "inv-1".into(),
         }]);
 }
+
+#[test]
+fn credits_stay_within_the_money_ceiling() {
+    use crate::types::MAX_NANOS;
+    let added = |amount_nano_usd| OrganizationEvent::CreditsAdded {
+        amount_nano_usd,
+        reference: "inv".into(),
+    };
+    let add = |amount_nano_usd| OrganizationCommand::AddCredits {
+        amount_nano_usd,
+        reference: "inv-2".into(),
+    };
+    // Nine top-ups of $1,000,000,000 used to wrap the balance negative; the second is refused.
+    let result = Fixture::with(())
+        .given(vec![created(10), added(MAX_NANOS)])
+        .when(add(MAX_NANOS))
+        .inspect_result();
+    assert!(matches!(
+        result,
+        Err(DomainError::Invalid {
+            param: "amount_usd",
+            ..
+        })
+    ));
+    let result = Fixture::with(())
+        .given(vec![created(10), added(MAX_NANOS - 5)])
+        .when(add(6))
+        .inspect_result();
+    assert!(result.is_err());
+    Fixture::with(())
+        .given(vec![created(10), added(MAX_NANOS - 5)])
+        .when(add(5))
+        .then_expect_events(vec![OrganizationEvent::CreditsAdded {
+            amount_nano_usd: 5,
+            reference: "inv-2".into(),
+        }]);
+    // Events beyond it (from an older log) are summed without wrapping.
+    let mut org = Organization::default();
+    for _ in 0..12 {
+        org.apply(added(i64::MAX));
+    }
+    assert_eq!(org.credits_nano_usd, MAX_NANOS);
+}

@@ -11,6 +11,19 @@ pub const CACHE_DURATION_MAX: u32 = 31_536_000;
 pub const DEFAULT_PROJECT_LIMIT: u32 = 10;
 /// Money is kept in nano-USD (1e-9 USD) so per-token prices stay exact in integers.
 pub const NANOS_PER_USD: i64 = 1_000_000_000;
+/// The most money any amount, balance or total may hold: $1,000,000,000 (1e18 nano-USD), far
+/// below `i64::MAX` (~9.2e18), so that the sum of two amounts in range never wraps.
+pub const MAX_NANOS: i64 = 1_000_000_000 * NANOS_PER_USD;
+
+/// `v` brought into `[-MAX_NANOS, MAX_NANOS]`.
+pub fn clamp_nanos(v: i64) -> i64 {
+    v.clamp(-MAX_NANOS, MAX_NANOS)
+}
+
+/// `a + b` in money: saturating, and kept within `[-MAX_NANOS, MAX_NANOS]`.
+pub fn add_nanos(a: i64, b: i64) -> i64 {
+    clamp_nanos(a.saturating_add(b))
+}
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,

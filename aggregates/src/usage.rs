@@ -73,10 +73,15 @@ pub struct UsageRecord {
 }
 
 impl UsageRecord {
+    /// Cost and fee, summed without wrapping (within the money ceiling).
+    pub fn total_nano_usd(&self) -> i64 {
+        crate::types::add_nanos(self.cost_nano_usd, self.fee_nano_usd)
+    }
+
     /// What the organization's credit balance is charged (only for credits).
     pub fn charged_to_credits(&self) -> i64 {
         match self.paid_with {
-            PaidWith::Credits => self.cost_nano_usd + self.fee_nano_usd,
+            PaidWith::Credits => self.total_nano_usd(),
             _ => 0,
         }
     }

@@ -1,7 +1,7 @@
 //! The API's response shapes, built from read-model rows (money as USD, times as RFC 3339).
 
 use serde::Serialize;
-use tollgate_aggregates::types::NANOS_PER_USD;
+use tollgate_aggregates::types::{MAX_NANOS, NANOS_PER_USD};
 use tollgate_projections::read::{
     ApiKeyRow, CreditGrantRow, MemberRow, OrganizationRow, ProjectRow, ProviderKeyRow,
 };
@@ -27,9 +27,10 @@ pub fn usd(nanos: i64) -> f64 {
     nanos as f64 / NANOS_PER_USD as f64
 }
 
-/// USD to nano-USD; rejects negative, non-finite and absurd (over 1e9 USD) amounts.
+/// USD to nano-USD; rejects negative, non-finite and absurd amounts (over the money ceiling,
+/// $1,000,000,000).
 pub fn nanos(param: &str, usd: f64) -> ApiResult<i64> {
-    if !usd.is_finite() || !(0.0..=1e9).contains(&usd) {
+    if !usd.is_finite() || !(0.0..=(MAX_NANOS / NANOS_PER_USD) as f64).contains(&usd) {
         return Err(ApiError::invalid(
             param,
             format!("{param} must be between 0 and 1000000000"),

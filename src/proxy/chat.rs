@@ -97,6 +97,17 @@ async fn handle(
             format!("'{}' is not a chat model", model.id),
         ));
     }
+    // The output asked for fits the model (the request's own reading bounded it already).
+    let model_max = match model.max_output_tokens {
+        0 => super::chat_request::MAX_OUTPUT_TOKENS,
+        max => max,
+    };
+    if request.max_output.is_some_and(|m| m > model_max) {
+        return Err(super::chat_request::above_maximum(
+            request.max_output_param,
+            model_max,
+        ));
+    }
     let Plan {
         primary: mut route,
         mut fallback,

@@ -22,9 +22,26 @@ pub struct ChatRequest {
     pub body: Incoming,
     /// An upper bound of the prompt's tokens, for the reservation.
     pub prompt_bound: u64,
-    /// `max_completion_tokens`, else `max_tokens`.
+    /// The larger of `max_completion_tokens` and `max_tokens` (a provider may honour either).
     pub max_output: Option<u64>,
+    /// The member `max_output` was read from, for the error naming it.
+    pub max_output_param: &'static str,
     pub n: Option<u64>,
+}
+
+/// Choices a request may ask for (OpenAI's bound).
+pub const MAX_N: u64 = 128;
+/// Output tokens a request may ask for on any model; the catalog's `max_output_tokens` is the
+/// tighter bound where known (checked once the model is resolved).
+pub const MAX_OUTPUT_TOKENS: u64 = 1_000_000;
+
+/// The larger output limit of the two members, and its member's name.
+fn output_limit(completion: Option<u64>, tokens: Option<u64>) -> (Option<u64>, &'static str) {
+    match (completion, tokens) {
+        (Some(c), Some(t)) if t > c => (Some(t), "max_tokens"),
+        (Some(c), _) => (Some(c), "max_completion_tokens"),
+        (None, t) => (t, "max_tokens"),
+    }
 }
 
 impl ChatRequest {
@@ -47,15 +64,21 @@ impl ChatRequest {
         let head: Head = serde_json::from_slice(raw).ok()?;
         let model = head.model.filter(|m| !m.trim().is_empty())?;
         let messages = head.messages.filter(|m| m.count > 0)?;
-        let positive = |v: Option<u64>| v.is_none_or(|v| v > 0);
-        if !(positive(head.max_tokens) && positive(head.max_completion_tokens) && positive(head.n))
+        // Out of bounds: the tree's reading names the member.
+        let within = |v: Option<u64>, max: u64| v.is_none_or(|v| (1..=max).contains(&v));
+        if !(within(head.max_tokens, MAX_OUTPUT_TOKENS)
+            && within(head.max_completion_tokens, MAX_OUTPUT_TOKENS)
+            && within(head.n, MAX_N))
         {
             return None;
         }
         let tools = head.tools.map_or(0, |t| text_bound(&t.to_string()));
+        let (max_output, max_output_param) =
+            output_limit(head.max_completion_tokens, head.max_tokens);
         Some(Self {
             prompt_bound: PROMPT_BASE_TOKENS + messages.bound + tools,
-            max_output: head.max_completion_tokens.or(head.max_tokens),
+            max_output,
+            max_output_param,
             n: head.n,
             body: Incoming::read(raw.clone(), model, head.stream, head.stream_options),
         })
@@ -63,11 +86,14 @@ impl ChatRequest {
 
     /// The same fields from a validated tree.
     fn of_tree(raw: Bytes, tree: Value) -> Self {
+        let (max_output, max_output_param) = output_limit(
+            tree["max_completion_tokens"].as_u64(),
+            tree["max_tokens"].as_u64(),
+        );
         Self {
             prompt_bound: pricing::prompt_bound(&tree),
-            max_output: tree["max_completion_tokens"]
-                .as_u64()
-                .or_else(|| tree["max_tokens"].as_u64()),
+            max_output,
+            max_output_param,
             n: tree["n"].as_u64(),
             body: Incoming::parsed(raw, tree),
         }
@@ -173,15 +199,27 @@ fn validate(body: &Value) -> Result<(), ProxyError> {
             ));
         }
     }
-    for field in ["max_tokens", "max_completion_tokens", "n"] {
+    for (field, max) in [
+        ("max_tokens", MAX_OUTPUT_TOKENS),
+        ("max_completion_tokens", MAX_OUTPUT_TOKENS),
+        ("n", MAX_N),
+    ] {
         if !(body[field].is_null() || body[field].as_u64().is_some_and(|v| v > 0)) {
             return Err(ProxyError::invalid(
                 field,
                 format!("{field} must be a positive integer"),
             ));
         }
+        if body[field].as_u64().is_some_and(|v| v > max) {
+            return Err(above_maximum(field, max));
+        }
     }
     Ok(())
+}
+
+/// 400 for a member above its bound, stating the bound.
+pub fn above_maximum(field: &str, max: u64) -> ProxyError {
+    ProxyError::invalid(field, format!("{field} must be at most {max}"))
 }
 
 #[cfg(test)]

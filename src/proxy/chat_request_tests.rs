@@ -164,3 +164,66 @@ fn a_repeated_member_turns_the_bytes_pass_through_off() {
     let read = ChatRequest::read(&headers(), &Bytes::from_static(usual.as_bytes())).expect("valid");
     assert!(read.body.pass_through);
 }
+
+#[test]
+fn counts_above_their_bounds_are_refused_naming_the_member() {
+    let msgs = r#""messages": [{"role": "user", "content": "hi"}]"#;
+    let cases = [
+        ("n", "1000000000000", "n must be at most 128"),
+        ("n", "129", "n must be at most 128"),
+        (
+            "max_tokens",
+            "18446744073709551615",
+            "max_tokens must be at most 1000000",
+        ),
+        (
+            "max_completion_tokens",
+            "1000001",
+            "max_completion_tokens must be at most 1000000",
+        ),
+    ];
+    for (field, value, expected) in cases {
+        let raw = Bytes::from(format!(r#"{{"model": "m", {msgs}, "{field}": {value}}}"#));
+        match ChatRequest::read(&headers(), &raw) {
+            Err(ProxyError::InvalidRequest { message, param, .. }) => {
+                assert_eq!(message, expected);
+                assert_eq!(param.as_deref(), Some(field));
+            }
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("accepted {field}: {value}"),
+        }
+    }
+    // Above u64 (a float to the parser) and negative: not a positive integer.
+    for value in ["18446744073709551616", "-1", "1e30"] {
+        let raw = Bytes::from(format!(r#"{{"model": "m", {msgs}, "n": {value}}}"#));
+        assert!(ChatRequest::read(&headers(), &raw).is_err(), "{value}");
+    }
+    // At the bounds: read without a tree.
+    let raw = Bytes::from(format!(
+        r#"{{"model": "m", {msgs}, "n": 128, "max_tokens": 1000000}}"#
+    ));
+    let read = ChatRequest::typed(&raw).expect("within bounds");
+    assert_eq!((read.n, read.max_output), (Some(128), Some(1_000_000)));
+}
+
+#[test]
+fn the_larger_output_limit_is_reserved() {
+    let msgs = r#""messages": [{"role": "user", "content": "hi"}]"#;
+    for (members, max, param) in [
+        (
+            r#""max_completion_tokens": 10, "max_tokens": 99"#,
+            99,
+            "max_tokens",
+        ),
+        (
+            r#""max_completion_tokens": 99, "max_tokens": 10"#,
+            99,
+            "max_completion_tokens",
+        ),
+        (r#""max_tokens": 7"#, 7, "max_tokens"),
+    ] {
+        let raw = Bytes::from(format!(r#"{{"model": "m", {msgs}, {members}}}"#));
+        let read = ChatRequest::read(&headers(), &raw).unwrap();
+        assert_eq!((read.max_output, read.max_output_param), (Some(max), param));
+    }
+}

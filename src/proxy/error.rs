@@ -157,6 +157,25 @@ impl ProxyError {
         json!({ "error": error })
     }
 
+    /// Whether the same request sent again may succeed: not after a refusal of the request, the
+    /// key or its money (a spend limit or empty credits stay so until someone acts).
+    pub fn retryable(&self) -> bool {
+        match self {
+            Self::InvalidRequest { .. }
+            | Self::InvalidApiKey
+            | Self::InsufficientCredits(_)
+            | Self::IamDenied(_)
+            | Self::ModelNotFound(_)
+            | Self::PayloadTooLarge
+            | Self::UnsupportedMediaType(_)
+            | Self::UsageLimitExceeded(_) => false,
+            Self::UpstreamRejected { status, .. } => {
+                matches!(status, 408 | 409 | 429) || *status >= 500
+            }
+            Self::Upstream { .. } | Self::UpstreamTimeout | Self::Internal(_) => true,
+        }
+    }
+
     /// Whether a hybrid request on the project's own key may retry on credits after this.
     pub fn allows_fallback(&self) -> bool {
         match self {
@@ -177,6 +196,12 @@ impl IntoResponse for ProxyError {
         };
         if let Some(v) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
             response.headers_mut().insert("retry-after", v);
+        }
+        if !self.retryable() {
+            // The OpenAI SDKs honour this over their own retry of 429s and 5xx.
+            response
+                .headers_mut()
+                .insert("x-should-retry", HeaderValue::from_static("false"));
         }
         response
     }

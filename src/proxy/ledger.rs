@@ -2,14 +2,28 @@
 //! A request reserves its maximum cost before it is forwarded and settles to the real cost
 //! afterwards, so concurrent requests can never overshoot by more than what is in flight.
 
+use tollgate_aggregates::types::{add_nanos, clamp_nanos, MAX_NANOS};
+
 use super::FastMap;
+
+/// An amount to hold or charge: never negative (a negative hold would make room for others),
+/// never above the money ceiling.
+fn amount(v: i64) -> i64 {
+    v.clamp(0, MAX_NANOS)
+}
+
+/// An exact sum brought back into money's range, for messages.
+fn to_nanos(v: i128) -> i64 {
+    v.clamp(-i128::from(MAX_NANOS), i128::from(MAX_NANOS)) as i64
+}
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Account {
     /// Settled spend (keys) or balance (organizations), nano-USD.
     settled: i64,
-    /// Reserved by requests in flight.
-    reserved: i64,
+    /// Reserved by requests in flight: exact (each hold is at most `MAX_NANOS`, so no count of
+    /// them overflows an `i128`), so releasing every hold always brings it back to zero.
+    reserved: i128,
 }
 
 #[derive(Debug, Default)]
@@ -35,20 +49,22 @@ pub struct Hold {
 
 impl Ledger {
     pub fn set_key_spend(&self, key_id: &str, spent: i64) {
-        self.keys.entry(key_id.to_string()).or_default().settled = spent;
+        self.keys.entry(key_id.to_string()).or_default().settled = clamp_nanos(spent);
     }
 
     pub fn set_balance(&self, org_id: &str, balance: i64) {
-        self.orgs.entry(org_id.to_string()).or_default().settled = balance;
+        self.orgs.entry(org_id.to_string()).or_default().settled = clamp_nanos(balance);
     }
 
     /// Spend recorded elsewhere (another replica) or a top-up.
     pub fn add_key_spend(&self, key_id: &str, amount: i64) {
-        self.keys.entry(key_id.to_string()).or_default().settled += amount;
+        let mut key = self.keys.entry(key_id.to_string()).or_default();
+        key.settled = add_nanos(key.settled, amount);
     }
 
     pub fn add_balance(&self, org_id: &str, amount: i64) {
-        self.orgs.entry(org_id.to_string()).or_default().settled += amount;
+        let mut org = self.orgs.entry(org_id.to_string()).or_default();
+        org.settled = add_nanos(org.settled, amount);
     }
 
     pub fn key_spend(&self, key_id: &str) -> i64 {
@@ -60,7 +76,8 @@ impl Ledger {
     }
 
     /// Reserves `key_amount` under the key's `limit` (if any) and, when `org` is given,
-    /// `org_amount` against its credit balance. Both or neither.
+    /// `org_amount` against its credit balance. Both or neither. Amounts are taken within
+    /// `[0, MAX_NANOS]`, and the checks are made in `i128`, so nothing wraps.
     pub fn reserve(
         &self,
         key_id: &str,
@@ -68,25 +85,34 @@ impl Ledger {
         key_amount: i64,
         org: Option<(&str, i64)>,
     ) -> Result<Hold, Refusal> {
+        let key_amount = amount(key_amount);
+        let org = org.map(|(o, a)| (o, amount(a)));
         {
             let mut key = self.keys.entry(key_id.to_string()).or_default();
             if let Some(limit) = limit {
-                let committed = key.settled + key.reserved;
-                if committed + key_amount > limit || (key_amount == 0 && committed >= limit) {
-                    return Err(Refusal::KeyLimit { limit, committed });
+                let committed = i128::from(key.settled) + key.reserved;
+                if committed + i128::from(key_amount) > i128::from(limit)
+                    || (key_amount == 0 && committed >= i128::from(limit))
+                {
+                    return Err(Refusal::KeyLimit {
+                        limit,
+                        committed: to_nanos(committed),
+                    });
                 }
             }
-            key.reserved += key_amount;
+            key.reserved += i128::from(key_amount);
         }
-        if let Some((org_id, amount)) = org {
+        if let Some((org_id, held)) = org {
             let mut acc = self.orgs.entry(org_id.to_string()).or_default();
-            let available = acc.settled - acc.reserved;
-            if amount > available || available <= 0 {
+            let available = i128::from(acc.settled) - acc.reserved;
+            if i128::from(held) > available || available <= 0 {
                 drop(acc);
-                self.keys.entry(key_id.to_string()).or_default().reserved -= key_amount;
-                return Err(Refusal::Credits { available });
+                self.keys.entry(key_id.to_string()).or_default().reserved -= i128::from(key_amount);
+                return Err(Refusal::Credits {
+                    available: to_nanos(available),
+                });
             }
-            acc.reserved += amount;
+            acc.reserved += i128::from(held);
         }
         Ok(Hold {
             key_id: key_id.to_string(),
@@ -101,16 +127,20 @@ impl Ledger {
     pub fn settle(&self, hold: Hold, key_cost: i64, org_cost: i64) {
         {
             let mut key = self.keys.entry(hold.key_id.clone()).or_default();
-            key.reserved -= hold.key_amount;
-            key.settled += key_cost;
+            key.reserved -= i128::from(hold.key_amount);
+            key.settled = add_nanos(key.settled, amount(key_cost));
         }
         if let Some(org) = &hold.org_id {
             let mut acc = self.orgs.entry(org.clone()).or_default();
-            acc.reserved -= hold.org_amount;
-            acc.settled -= org_cost;
+            acc.reserved -= i128::from(hold.org_amount);
+            acc.settled = add_nanos(acc.settled, -amount(org_cost));
         }
     }
 }
+
+#[cfg(test)]
+#[path = "ledger_props.rs"]
+mod props;
 
 #[cfg(test)]
 mod tests {

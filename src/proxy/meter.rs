@@ -4,11 +4,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use tollgate_aggregates::types::add_nanos;
 use tollgate_aggregates::usage::{PaidWith, UsageRecord};
 
 use super::error::ProxyError;
 use super::ledger::{Hold, Refusal};
-use super::pricing;
+use super::pricing::{self, usd_short};
 use super::providers::Usage;
 use super::route::Route;
 use super::state::{KeyEntry, ProxyState};
@@ -92,19 +93,13 @@ impl Meter {
         prompt: u64,
         max_output: u64,
     ) -> Result<(), ProxyError> {
-        let most = Usage {
-            prompt_tokens: prompt,
-            completion_tokens: max_output,
-            ..Usage::default()
-        };
-        let cost = pricing::cost(&route.offer, &most);
+        let cost = pricing::reservation(&route.offer, prompt, max_output);
         let credits = route.paid_with == PaidWith::Credits;
-        let total = cost
-            + if credits {
-                pricing::fee(cost, self.fee_percent)
-            } else {
-                0
-            };
+        let fee = match credits {
+            true => pricing::fee(cost, self.fee_percent),
+            false => 0,
+        };
+        let total = add_nanos(cost, fee);
         let org = credits.then_some((key.organization_id.as_str(), total));
         match self.state.ledger.reserve(&key.key_id, key.limit_nano_usd, total, org) {
             Ok(hold) => {
@@ -112,15 +107,15 @@ impl Meter {
                 Ok(())
             }
             Err(Refusal::KeyLimit { limit, committed }) => Err(ProxyError::UsageLimitExceeded(format!(
-                "this key's usage limit of ${:.4} is reached (${:.4} spent or in flight; this request may cost up to ${:.4})",
-                limit as f64 / 1e9,
-                committed as f64 / 1e9,
-                total as f64 / 1e9
+                "this key's usage limit of ${} is reached (${} spent or in flight; this request may cost up to ${})",
+                usd_short(limit),
+                usd_short(committed),
+                usd_short(total)
             ))),
             Err(Refusal::Credits { available }) => Err(ProxyError::InsufficientCredits(format!(
-                "the organization's credits (${:.4} available) do not cover this request (up to ${:.4})",
-                available.max(0) as f64 / 1e9,
-                total as f64 / 1e9
+                "the organization's credits (${} available) do not cover this request (up to ${})",
+                usd_short(available.max(0)),
+                usd_short(total)
             ))),
         }
     }
@@ -142,12 +137,12 @@ impl Meter {
         self.record.fee_nano_usd = fee;
         self.record.estimated = estimated;
         self.settle();
-        cost + fee
+        add_nanos(cost, fee)
     }
 
     fn settle(&mut self) {
         if let Some(hold) = self.hold.take() {
-            let total = self.record.cost_nano_usd + self.record.fee_nano_usd;
+            let total = add_nanos(self.record.cost_nano_usd, self.record.fee_nano_usd);
             let org = if self.record.paid_with == PaidWith::Credits {
                 total
             } else {

@@ -136,6 +136,9 @@ pub async fn embeddings(State(app): State<AppState>, request: axum::extract::Req
     }
 }
 
+/// The most `dimensions` an embeddings request may ask for (the largest models give 4,096).
+const MAX_DIMENSIONS: u64 = 65_536;
+
 async fn embed(
     app: &AppState,
     key: &KeyEntry,
@@ -152,6 +155,21 @@ async fn embed(
         return Err(ProxyError::invalid(
             "input",
             "input must be a string or a non-empty array",
+        ));
+    }
+    // Cheap on a tree already built; providers bound it per model, this only keeps the
+    // value sane (a positive integer up to `MAX_DIMENSIONS`).
+    let dimensions = &body["dimensions"];
+    if !(dimensions.is_null() || dimensions.as_u64().is_some_and(|d| d > 0)) {
+        return Err(ProxyError::invalid(
+            "dimensions",
+            "dimensions must be a positive integer",
+        ));
+    }
+    if dimensions.as_u64().is_some_and(|d| d > MAX_DIMENSIONS) {
+        return Err(super::chat_request::above_maximum(
+            "dimensions",
+            MAX_DIMENSIONS,
         ));
     }
     meter.record.requested_model = requested.to_string();

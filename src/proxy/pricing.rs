@@ -10,6 +10,8 @@ use std::sync::OnceLock;
 use serde_json::Value;
 use tiktoken_rs::CoreBPE;
 
+use tollgate_aggregates::types::{add_nanos, MAX_NANOS};
+
 use super::catalog::{ModelEntry, ProviderOffer};
 use super::providers::Usage;
 
@@ -96,36 +98,82 @@ pub fn input_bound(body: &Value) -> u64 {
 }
 
 /// The most output the request can produce: its own limit (`max_completion_tokens`, else
-/// `max_tokens`) or the model's, times its `n` choices.
+/// `max_tokens`) or the model's, times its `n` choices. The request's fields are bounded when
+/// it is read (`chat_request`); saturating keeps this total safe whatever it is given.
 pub fn max_output_tokens(limit: Option<u64>, n: Option<u64>, model: &ModelEntry) -> u64 {
     limit
-        .unwrap_or(if model.max_output_tokens > 0 {
-            model.max_output_tokens
-        } else {
-            DEFAULT_MAX_OUTPUT
-        })
+        .unwrap_or(model_max_output(model))
         .saturating_mul(n.unwrap_or(1).max(1))
 }
 
-/// nano-USD for `tokens` at `usd_per_mtok` (1 USD/Mtok = 1,000 nano-USD a token).
-fn nanos(tokens: u64, usd_per_mtok: f64) -> i64 {
-    (tokens as f64 * usd_per_mtok * 1000.0).round() as i64
+/// The model's maximum output tokens, or `DEFAULT_MAX_OUTPUT` when the catalog has none.
+pub fn model_max_output(model: &ModelEntry) -> u64 {
+    if model.max_output_tokens > 0 {
+        model.max_output_tokens
+    } else {
+        DEFAULT_MAX_OUTPUT
+    }
 }
 
-/// Catalog price of the usage.
+/// nano-USD for `tokens` at `usd_per_mtok` (1 USD/Mtok = 1,000 nano-USD a token), within
+/// `[0, MAX_NANOS]`: a negative or NaN price costs nothing, a huge product is the ceiling.
+fn nanos(tokens: u64, usd_per_mtok: f64) -> i64 {
+    let v = (tokens as f64 * usd_per_mtok * 1000.0).round();
+    if v >= MAX_NANOS as f64 {
+        MAX_NANOS
+    } else if v > 0.0 {
+        v as i64
+    } else {
+        // Zero, negative, or NaN.
+        0
+    }
+}
+
+/// Catalog price of the usage, within `[0, MAX_NANOS]`.
 pub fn cost(offer: &ProviderOffer, usage: &Usage) -> i64 {
     let cached = usage.cached_tokens.min(usage.prompt_tokens);
     let cached_price = offer
         .cached_input_usd_per_mtok
         .unwrap_or(offer.input_usd_per_mtok);
-    nanos(usage.prompt_tokens - cached, offer.input_usd_per_mtok)
-        + nanos(cached, cached_price)
-        + nanos(usage.completion_tokens, offer.output_usd_per_mtok)
+    add_nanos(
+        add_nanos(
+            nanos(usage.prompt_tokens - cached, offer.input_usd_per_mtok),
+            nanos(cached, cached_price),
+        ),
+        nanos(usage.completion_tokens, offer.output_usd_per_mtok),
+    )
 }
 
-/// The gateway fee on a credits cost, in percent.
+/// Nano-USD a real cost may exceed its reservation by through rounding alone: each of the
+/// three priced parts (uncached, cached, output) is rounded on its own.
+pub const ROUNDING_ALLOWANCE: i64 = 3;
+
+/// What a request that may use `prompt` input and `max_output` output tokens is held for: its
+/// cost at that usage plus the rounding allowance, so the real cost of any usage within those
+/// bounds (cached tokens at a price no higher than input) never exceeds it.
+pub fn reservation(offer: &ProviderOffer, prompt: u64, max_output: u64) -> i64 {
+    let most = Usage {
+        prompt_tokens: prompt,
+        completion_tokens: max_output,
+        ..Usage::default()
+    };
+    match cost(offer, &most) {
+        // Free (or nothing to price): every usage within the bounds is free too.
+        0 => 0,
+        c => add_nanos(c, ROUNDING_ALLOWANCE),
+    }
+}
+
+/// The gateway fee on a credits cost, in percent, within `[0, MAX_NANOS]`.
 pub fn fee(cost: i64, percent: f64) -> i64 {
-    (cost as f64 * percent / 100.0).round() as i64
+    let v = (cost as f64 * percent / 100.0).round();
+    if v >= MAX_NANOS as f64 {
+        MAX_NANOS
+    } else if v > 0.0 {
+        v as i64
+    } else {
+        0
+    }
 }
 
 /// Nano-USD as a decimal dollar amount with nine places (`0.000123000`), exact and without
@@ -145,6 +193,19 @@ pub fn usd(nano: i64) -> String {
     out.push_str(fraction);
     out
 }
+
+/// Nano-USD as an exact dollar amount for messages: trailing zeros trimmed (`0.00002`, `1.5`,
+/// `3`), so a non-zero amount never reads as zero.
+pub fn usd_short(nano: i64) -> String {
+    let mut s = usd(nano);
+    let trimmed = s.trim_end_matches('0').trim_end_matches('.').len();
+    s.truncate(trimmed);
+    s
+}
+
+#[cfg(test)]
+#[path = "pricing_props.rs"]
+mod props;
 
 #[cfg(test)]
 mod tests {
@@ -191,5 +252,39 @@ mod tests {
         assert_eq!(usd(1_234_567_890), "1.234567890");
         assert_eq!(usd(-1_500_000_000), "-1.500000000");
         assert_eq!(usd(i64::MIN), "-9223372036.854775808");
+    }
+
+    #[test]
+    fn short_amounts_are_exact() {
+        assert_eq!(usd_short(20_000), "0.00002");
+        assert_eq!(usd_short(1), "0.000000001");
+        assert_eq!(usd_short(0), "0");
+        assert_eq!(usd_short(1_500_000_000), "1.5");
+        assert_eq!(usd_short(3_000_000_000), "3");
+        assert_eq!(usd_short(-10_000_000_000), "-10");
+    }
+
+    #[test]
+    fn costs_are_clamped() {
+        let mut o = offer();
+        let huge = Usage {
+            prompt_tokens: u64::MAX,
+            completion_tokens: u64::MAX,
+            cached_tokens: 0,
+            reasoning_tokens: 0,
+        };
+        assert_eq!(cost(&o, &huge), MAX_NANOS);
+        o.input_usd_per_mtok = f64::NAN;
+        o.output_usd_per_mtok = -5.0;
+        o.cached_input_usd_per_mtok = Some(f64::INFINITY);
+        let u = Usage {
+            prompt_tokens: 10,
+            completion_tokens: 10,
+            cached_tokens: 5,
+            reasoning_tokens: 0,
+        };
+        assert_eq!(cost(&o, &u), MAX_NANOS);
+        assert_eq!(fee(MAX_NANOS, 1e300), MAX_NANOS);
+        assert_eq!(fee(-5, 5.0), 0);
     }
 }

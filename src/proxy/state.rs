@@ -228,8 +228,7 @@ impl ProxyState {
             USAGE_AGGREGATE_TYPE if id != self.instance_id => {
                 let UsageEvent::UsageRecorded { records } = event.decode()?;
                 for r in records {
-                    self.ledger
-                        .add_key_spend(&r.key_id, r.cost_nano_usd + r.fee_nano_usd);
+                    self.ledger.add_key_spend(&r.key_id, r.total_nano_usd());
                     self.ledger
                         .add_balance(&r.organization_id, -r.charged_to_credits());
                 }

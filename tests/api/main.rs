@@ -18,6 +18,7 @@ mod provider_keys;
 mod proxy_iam;
 mod proxy_limits;
 mod proxy_modes;
+mod proxy_overflow;
 mod replicas;
 mod roles;
 mod secrets;

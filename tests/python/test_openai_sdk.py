@@ -155,6 +155,27 @@ def errors(client, base_url):
     return f"{not_found}; wrong key: {unauthorized}"
 
 
+def limit(base_url):
+    # The SDK's default retries (two, with back-off, on a 429): the gateway's
+    # `x-should-retry: false` on a spend-limit refusal must stop them (the test counts the
+    # attempts in the usage log).
+    limited = OpenAI(base_url=base_url, api_key=os.environ["TOLLGATE_LIMITED_KEY"])
+    try:
+        limited.chat.completions.create(model=MODEL, messages=MESSAGES)
+    except openai.RateLimitError as e:
+        assert e.status_code == 429, f"limit: status {e.status_code}"
+        assert e.code == "usage_limit_exceeded", f"limit: code {e.code!r}"
+        assert e.response.headers.get("x-should-retry") == "false", (
+            f"limit: x-should-retry is {e.response.headers.get('x-should-retry')!r}"
+        )
+        message = e.body.get("message", "") if isinstance(e.body, dict) else ""
+        assert "$0.00002 " in message, f"limit: the amount is not exact in {message!r}"
+        return f"RateLimitError 429 {e.code}, not retried"
+    except openai.APIError as e:
+        raise AssertionError(f"limit: raised {type(e).__name__}: {e}") from e
+    raise AssertionError("limit: a request past the limit did not raise")
+
+
 def main():
     base_url = os.environ["TOLLGATE_BASE_URL"].rstrip("/") + "/v1"
     client = OpenAI(base_url=base_url, api_key=os.environ["TOLLGATE_KEY"], max_retries=0)
@@ -165,6 +186,7 @@ def main():
         ("tools", lambda: tools(client)),
         ("models", lambda: models(client)),
         ("errors", lambda: errors(client, base_url)),
+        ("limit", lambda: limit(base_url)),
     ]
     failed = 0
     for name, check in checks:

@@ -91,11 +91,14 @@ async fn openai_python_sdk() {
         .await;
 
     let tenant = g.tenant("credits", 5.0, &[], None).await;
+    // A $0.00002 limit: any request without a small `max_tokens` may cost more.
+    let limited = g.tenant("credits", 5.0, &[], Some(0.00002)).await;
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/test_openai_sdk.py");
     let run = tokio::process::Command::new(&python)
         .arg(&script)
         .env("TOLLGATE_BASE_URL", &g.t.base)
         .env("TOLLGATE_KEY", &tenant.token)
+        .env("TOLLGATE_LIMITED_KEY", &limited.token)
         .env("PYTHONUNBUFFERED", "1")
         // The gateway is on loopback: never through a proxy from the environment.
         .env("NO_PROXY", "127.0.0.1,localhost")
@@ -119,6 +122,12 @@ async fn openai_python_sdk() {
         script.display(),
         out.status
     );
+
+    // The refusal past the limit was sent once: the SDK did not retry it (each attempt is a
+    // usage record; the script has ended, so any retry was already made).
+    g.usage_logs(&limited.project, 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(g.usage_logs(&limited.project, 1).await.len(), 1);
 
     // The SDK's requests reached OpenAI as sent: one plain, one streamed, one with tools
     // (the unknown model and the wrong key never leave the gateway).

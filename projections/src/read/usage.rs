@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
+use tollgate_aggregates::types::add_nanos;
 
 use super::flag;
 use crate::{Db, Result};
@@ -177,9 +178,10 @@ pub async fn usage_summary(db: &Db, f: &UsageFilter, by: GroupBy) -> Result<Vec<
         let (g, latencies) = groups.entry(key.clone()).or_default();
         g.group = key;
         g.requests += 1;
-        g.prompt_tokens += r.prompt_tokens;
-        g.completion_tokens += r.completion_tokens;
-        g.cost_nano_usd += r.cost_nano_usd + r.fee_nano_usd;
+        // Token counts are stored saturated at `i64::MAX`; money within its ceiling.
+        g.prompt_tokens = g.prompt_tokens.saturating_add(r.prompt_tokens);
+        g.completion_tokens = g.completion_tokens.saturating_add(r.completion_tokens);
+        g.cost_nano_usd = add_nanos(g.cost_nano_usd, add_nanos(r.cost_nano_usd, r.fee_nano_usd));
         g.cache_hits += i64::from(r.cached);
         g.errors += i64::from(r.status >= 400);
         latencies.push(r.latency_ms);

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 /// The batch's maps are keyed by ids the gateway generated, so a fast hash is safe.
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
+use tollgate_aggregates::types::add_nanos;
 use tollgate_aggregates::usage::UsageRecord;
 
 use super::Tx;
@@ -40,7 +41,7 @@ impl Bulk {
 
     /// Record `index` of the usage event at `position` (its row id keeps log order).
     pub(crate) fn usage(&mut self, position: i64, index: usize, r: UsageRecord) {
-        let total = r.cost_nano_usd + r.fee_nano_usd;
+        let total = r.total_nano_usd();
         for (totals, id) in
             self.spend
                 .iter_mut()
@@ -52,12 +53,12 @@ impl Bulk {
                 None => totals.entry(id.clone()).or_default(),
             };
             e.0 += 1;
-            e.1 += total;
+            e.1 = add_nanos(e.1, total);
         }
         let charged = r.charged_to_credits();
         if charged != 0 {
             match self.credits.get_mut(r.organization_id.as_str()) {
-                Some(c) => *c += charged,
+                Some(c) => *c = add_nanos(*c, charged),
                 None => {
                     self.credits.insert(r.organization_id.clone(), charged);
                 }
@@ -162,9 +163,11 @@ fn spend_rows(
 
 async fn debit(tx: &mut Tx<'_>, credits: Map<String, i64>) -> Result<()> {
     for (org, charged) in credits {
-        sqlx::query(
-            "UPDATE rm_organizations SET credits_nano_usd = credits_nano_usd - $1 WHERE id = $2",
-        )
+        sqlx::query(concat!(
+            "UPDATE rm_organizations SET credits_nano_usd = ",
+            clamped_sum!("credits_nano_usd - $1"),
+            " WHERE id = $2"
+        ))
         .bind(charged)
         .bind(org)
         .execute(&mut **tx)
@@ -174,9 +177,11 @@ async fn debit(tx: &mut Tx<'_>, credits: Map<String, i64>) -> Result<()> {
 }
 
 const SPEND_COLUMNS: &[&str] = &["scope", "id", "requests", "cost_nano_usd"];
-pub(super) const SPEND_CONFLICT: &str = "ON CONFLICT (scope, id) DO UPDATE SET \
-    requests = rm_spend.requests + excluded.requests, \
-    cost_nano_usd = rm_spend.cost_nano_usd + excluded.cost_nano_usd";
+pub(super) const SPEND_CONFLICT: &str = concat!(
+    "ON CONFLICT (scope, id) DO UPDATE SET \
+    requests = rm_spend.requests + excluded.requests, cost_nano_usd = ",
+    clamped_sum!("rm_spend.cost_nano_usd + excluded.cost_nano_usd")
+);
 
 pub(super) const AUDIT_COLUMNS: &[&str] = &[
     "position",

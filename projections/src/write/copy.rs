@@ -100,10 +100,11 @@ impl Bulk {
             .await?;
         }
         for (org, charged) in credits {
-            sqlx::query(
-                "UPDATE rm_organizations SET credits_nano_usd = credits_nano_usd - $1 \
-                 WHERE id = $2",
-            )
+            sqlx::query(concat!(
+                "UPDATE rm_organizations SET credits_nano_usd = ",
+                super::clamped_sum!("credits_nano_usd - $1"),
+                " WHERE id = $2"
+            ))
             .bind(charged)
             .bind(storable_owned(org))
             .execute(&mut *conn)

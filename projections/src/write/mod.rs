@@ -1,5 +1,23 @@
 //! Applying one event to the read models, inside the projector's transaction.
 
+/// SQL for a money sum kept within `[-MAX_NANOS, MAX_NANOS]` (the same on SQLite and Postgres):
+/// each operand is within that range, so the sum itself cannot overflow a BIGINT, and the
+/// projector never stops on an out-of-range total.
+macro_rules! clamped_sum {
+    ($e:literal) => {
+        concat!(
+            "CASE WHEN ",
+            $e,
+            " > 1000000000000000000 THEN 1000000000000000000 WHEN ",
+            $e,
+            " < -1000000000000000000 THEN -1000000000000000000 ELSE ",
+            $e,
+            " END"
+        )
+    };
+}
+pub(crate) use clamped_sum;
+
 mod api_key;
 mod bulk;
 mod copy;
@@ -85,4 +103,14 @@ pub(crate) async fn owner_of(tx: &mut Tx<'_>, table: &str, id: &str) -> Result<O
     .fetch_optional(&mut **tx)
     .await?;
     Ok(row.map(|r| r.try_get("organization_id")).transpose()?)
+}
+
+#[cfg(test)]
+mod money_tests {
+    #[test]
+    fn the_sql_ceiling_is_the_money_ceiling() {
+        let sql = clamped_sum!("a + b");
+        let ceiling = tollgate_aggregates::types::MAX_NANOS.to_string();
+        assert_eq!(sql.matches(&ceiling).count(), 4, "{sql}");
+    }
 }

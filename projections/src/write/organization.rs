@@ -69,10 +69,11 @@ pub(super) async fn apply(tx: &mut Tx<'_>, ev: &StoredEvent, event: &E) -> Resul
             amount_nano_usd,
             reference,
         } => {
-            sqlx::query(
-                "UPDATE rm_organizations SET credits_nano_usd = credits_nano_usd + $1, \
-                 updated_at = $2 WHERE id = $3",
-            )
+            sqlx::query(concat!(
+                "UPDATE rm_organizations SET credits_nano_usd = ",
+                super::clamped_sum!("credits_nano_usd + $1"),
+                ", updated_at = $2 WHERE id = $3"
+            ))
             .bind(*amount_nano_usd)
             .bind(at)
             .bind(org)
