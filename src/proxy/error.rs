@@ -172,7 +172,11 @@ impl ProxyError {
             Self::UpstreamRejected { status, .. } => {
                 matches!(status, 408 | 409 | 429) || *status >= 500
             }
-            Self::Upstream { .. } | Self::UpstreamTimeout | Self::Internal(_) => true,
+            // A body that came too slowly may come in time on another try.
+            Self::BodyTimeout
+            | Self::Upstream { .. }
+            | Self::UpstreamTimeout
+            | Self::Internal(_) => true,
         }
     }
 
