@@ -230,8 +230,14 @@ mod tests {
         drop(token);
         assert!(!path.exists(), "rotated and committed: removed");
         let refused = Spool::open(dir.path(), "j").err().unwrap().to_string();
-        assert!(refused.contains("in use by another tollgate process"), "{refused}");
+        assert!(
+            refused.contains("in use by another tollgate process"),
+            "{refused}"
+        );
         drop(spool);
-        assert!(Spool::open(dir.path(), "j").is_ok(), "the lock went with its holder");
+        assert!(
+            Spool::open(dir.path(), "j").is_ok(),
+            "the lock went with its holder"
+        );
     }
 }

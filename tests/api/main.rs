@@ -21,5 +21,6 @@ mod proxy_modes;
 mod replicas;
 mod roles;
 mod secrets;
+mod spool;
 mod threads;
 mod usage_rebuild;
