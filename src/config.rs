@@ -379,5 +379,8 @@ mod tests {
         c.database_url = "postgres://localhost/x".into();
         assert_eq!(c.data_dir(), None);
         assert_eq!(c.spool_dir(), PathBuf::from("tollgate-spool"));
+        c.apply_env(|k| (k == "TOLLGATE_SPOOL_DIR").then(|| "/run/tg-spool".into()))
+            .unwrap();
+        assert_eq!(c.spool_dir(), PathBuf::from("/run/tg-spool"));
     }
 }

@@ -149,7 +149,7 @@ async fn client_loop(base: String, token: String, n: usize, answered: Arc<Mutex<
     let client = reqwest::Client::new();
     for i in 0.. {
         let id = format!("kill9-{n}-{i}");
-        let stream = (n + i) % 2 == 0;
+        let stream = (n + i).is_multiple_of(2);
         let body = json!({
             "model": "gpt-4o-mini",
             "messages": [{"role": "user", "content": "hello"}],
