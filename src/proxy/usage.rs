@@ -1,7 +1,8 @@
 //! Usage recording off the hot path: requests hand records to a bounded channel; one batch
 //! writer appends them as `UsageRecorded` events (one per organization per flush, on this
 //! process's own stream, so it never conflicts) every 2,000 records or 100 ms, then projects
-//! them. Shutdown drains the channel.
+//! them. Shutdown drains the channel. Each record is written to the spool (`spool`) before it
+//! is queued, and holds its spool segment until the writer has committed it.
 
 use std::sync::Arc;
 use std::time::Duration;
