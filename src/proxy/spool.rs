@@ -16,6 +16,11 @@ use std::sync::{Arc, Mutex};
 
 use tollgate_aggregates::usage::UsageRecord;
 
+thread_local! {
+    /// A line's bytes, reused: one allocation per serving thread rather than per request.
+    static LINE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// The lock file that keeps a second process off a spool directory.
 const LOCK: &str = "spool.lock";
 const EXTENSION: &str = "jsonl";
@@ -89,16 +94,14 @@ impl Spool {
     /// Appends `record` as one line to the current segment, in one `write`.
     pub fn append(&self, record: &UsageRecord) -> Token {
         let segment = self.current.lock().ok()?.clone()?;
-        let mut line = match serde_json::to_vec(record) {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::error!(error = %e, "usage record not spooled");
-                return None;
-            }
-        };
-        line.push(b'\n');
-        // O_APPEND: concurrent writers' lines never overlap.
-        if let Err(e) = (&segment.file).write_all(&line) {
+        let written = LINE.with_borrow_mut(|line| {
+            line.clear();
+            serde_json::to_writer(&mut *line, record).map_err(std::io::Error::other)?;
+            line.push(b'\n');
+            // O_APPEND: concurrent writers' lines never overlap.
+            (&segment.file).write_all(line)
+        });
+        if let Err(e) = written {
             tracing::error!(error = %e, request_id = %record.request_id, "usage record not spooled");
             return None;
         }
