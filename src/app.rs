@@ -19,6 +19,8 @@ use crate::crypto::Cipher;
 use crate::providers::ProviderCatalog;
 use crate::proxy::cache::MemoryCache;
 use crate::proxy::catalog::Catalog;
+use crate::proxy::replay::replay;
+use crate::proxy::spool::Spool;
 use crate::proxy::state::ProxyState;
 use crate::proxy::usage::UsageWriter;
 use crate::proxy::Proxy;
@@ -81,22 +83,43 @@ fn upstream_client(config: &Config) -> anyhow::Result<crate::proxy::providers::H
 }
 
 impl App {
-    /// Connects, migrates, loads the cipher and catches the read models up.
+    /// Connects, migrates, loads the cipher, catches the read models up and replays the usage
+    /// spool, ready to serve.
     pub async fn start(config: Config) -> anyhow::Result<AppState> {
+        Self::open(config, true).await
+    }
+
+    /// Like `start`, for commands that record no usage (`bootstrap`, `projections rebuild`):
+    /// without the spool, so that they can run beside a serving process.
+    pub async fn start_without_spool(config: Config) -> anyhow::Result<AppState> {
+        Self::open(config, false).await
+    }
+
+    async fn open(config: Config, spooled: bool) -> anyhow::Result<AppState> {
         crate::metrics::handle();
         let db = Db::connect(&config.database_url).await?;
         db.migrate().await?;
         let cipher = Cipher::load(config.secret_key.as_ref(), config.data_dir().as_deref())?;
         let projector = Projector::new(db.clone());
         projector.catch_up().await?;
+        // Before the proxy state is loaded: it counts the replayed spend like any other.
+        let instance_id = uuid::Uuid::now_v7().to_string();
+        let spool = if spooled {
+            let (spool, left) = Spool::open(&config.spool_dir(), &instance_id)?;
+            replay(&db, &projector, &left).await?;
+            Some(spool)
+        } else {
+            None
+        };
         let admin_token_hash = config
             .admin_token()
             .map(|t| Sha256::digest(t.as_bytes()).into());
-        let state = ProxyState::load(db.clone(), cipher.clone()).await?;
+        let state = ProxyState::load(db.clone(), cipher.clone(), instance_id).await?;
         let (usage, writer) = UsageWriter::start(
             db.clone(),
             projector.clone(),
             state.clone(),
+            spool.clone(),
             config.usage_batch_size,
             Duration::from_millis(config.usage_flush_ms),
         );
@@ -106,6 +129,7 @@ impl App {
             cache: Arc::new(MemoryCache::new(config.cache_max_bytes)),
             http: upstream_client(&config)?,
             usage,
+            spool,
             tasks: tokio_util::task::TaskTracker::new(),
         };
         Ok(Arc::new(Self {
@@ -148,6 +172,10 @@ impl App {
         let writer = self.usage_writer.lock().ok().and_then(|mut w| w.take());
         if let Some(writer) = writer {
             writer.finish().await;
+        }
+        // Everything is committed: the last segment goes.
+        if let Some(spool) = &self.proxy.spool {
+            spool.retire();
         }
     }
 

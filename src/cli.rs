@@ -151,7 +151,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Projections {
             action: ProjectionsAction::Rebuild,
         } => {
-            let app = App::start(config).await?;
+            let app = App::start_without_spool(config).await?;
             let started = std::time::Instant::now();
             let position = app.projector.rebuild().await?;
             println!(
@@ -163,7 +163,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             organization,
             email,
         } => {
-            let app = App::start(config).await?;
+            let app = App::start_without_spool(config).await?;
             let b = bootstrap(&app, &organization, &email).await?;
             println!("organization_id: {}", b.organization_id);
             println!("member_id:       {}", b.member_id);

@@ -61,6 +61,10 @@ pub struct Config {
     /// Networks a tenant's provider `base_url` may reach although they are internal
     /// (loopback, private, link-local...), in CIDR notation. Empty: none.
     pub allowed_upstream_networks: Vec<String>,
+    /// Where usage records are spooled before they are committed (see `proxy::spool`). One
+    /// process per directory. Default: `tollgate-spool` next to the SQLite file, or in the
+    /// working directory.
+    pub spool_dir: Option<PathBuf>,
 }
 
 /// One provider as the gateway itself uses it (credits mode) and where it lives.
@@ -103,6 +107,7 @@ impl Default for Config {
             body_timeout_ms: 20_000,
             max_connections: default_max_connections(),
             allowed_upstream_networks: Vec::new(),
+            spool_dir: None,
         }
     }
 }
@@ -210,6 +215,9 @@ impl Config {
                 .parse()
                 .map_err(|_| invalid("TOLLGATE_SERVER_THREADS", "must be a number of threads"))?;
         }
+        if let Some(v) = get("TOLLGATE_SPOOL_DIR").filter(|v| !v.is_empty()) {
+            self.spool_dir = Some(PathBuf::from(v));
+        }
         for provider in crate::providers::KNOWN_PROVIDERS {
             let name = provider.to_uppercase();
             let key = get(&format!("TOLLGATE_PROVIDER_{name}_API_KEY")).filter(|v| !v.is_empty());
@@ -285,6 +293,16 @@ impl Config {
         } else {
             parent.to_path_buf()
         })
+    }
+
+    /// The usage spool's directory: as set, else `tollgate-spool` in the data directory (or
+    /// the working directory).
+    pub fn spool_dir(&self) -> PathBuf {
+        match (&self.spool_dir, self.data_dir()) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(data)) => data.join("tollgate-spool"),
+            (None, None) => PathBuf::from("tollgate-spool"),
+        }
     }
 
     pub fn admin_token(&self) -> Option<&str> {
@@ -377,7 +395,12 @@ mod tests {
         assert_eq!(c.data_dir(), Some(PathBuf::from(".")));
         c.database_url = "sqlite:///var/lib/tg/x.db?mode=rwc".into();
         assert_eq!(c.data_dir(), Some(PathBuf::from("/var/lib/tg")));
+        assert_eq!(c.spool_dir(), PathBuf::from("/var/lib/tg/tollgate-spool"));
         c.database_url = "postgres://localhost/x".into();
         assert_eq!(c.data_dir(), None);
+        assert_eq!(c.spool_dir(), PathBuf::from("tollgate-spool"));
+        c.apply_env(|k| (k == "TOLLGATE_SPOOL_DIR").then(|| "/run/tg-spool".into()))
+            .unwrap();
+        assert_eq!(c.spool_dir(), PathBuf::from("/run/tg-spool"));
     }
 }

@@ -13,7 +13,7 @@ use super::pricing::{self, usd_short};
 use super::providers::Usage;
 use super::route::Route;
 use super::state::{KeyEntry, ProxyState};
-use super::usage::Recorder;
+use super::usage::{Queued, Recorder};
 
 pub struct Meter {
     state: Arc<ProxyState>,
@@ -172,13 +172,19 @@ impl Meter {
     }
 
     /// Sends the final record with `status` (and an error code when it failed).
-    pub async fn finish(mut self, status: u16, error: Option<&ProxyError>) {
+    pub async fn finish(self, status: u16, error: Option<&ProxyError>) {
+        self.seal(status, error).send().await;
+    }
+
+    /// Closes the record and writes it to the spool now; `Sealed::send` queues it later (a
+    /// stream seals before its last chunk leaves, and sends from a task of its own).
+    pub fn seal(mut self, status: u16, error: Option<&ProxyError>) -> Sealed {
         self.close(status, error);
         // Closed: `Drop` will not look at the record again.
         let record = std::mem::take(&mut self.record);
-        if let Some(r) = &self.recorder {
-            r.record(record).await;
-        }
+        let recorder = self.recorder.take();
+        let queued = recorder.as_ref().map(|r| r.spool(record));
+        Sealed { recorder, queued }
     }
 
     fn close(&mut self, status: u16, error: Option<&ProxyError>) {
@@ -213,6 +219,20 @@ impl Meter {
             request_id: &record.request_id,
         }
         .log();
+    }
+}
+
+/// A final record already in the spool, to be queued for the writer.
+pub struct Sealed {
+    recorder: Option<Recorder>,
+    queued: Option<Queued>,
+}
+
+impl Sealed {
+    pub async fn send(self) {
+        if let (Some(r), Some(q)) = (self.recorder, self.queued) {
+            r.send(q).await;
+        }
     }
 }
 

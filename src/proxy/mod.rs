@@ -17,7 +17,9 @@ mod models;
 pub mod pricing;
 mod prompt_fields;
 pub mod providers;
+pub mod replay;
 pub mod route;
+pub mod spool;
 pub mod state;
 mod stream;
 pub mod usage;
@@ -49,6 +51,8 @@ pub struct Proxy {
     pub cache: Arc<dyn ResponseCache>,
     pub http: Http,
     pub usage: UsageSink,
+    /// The usage spool (none for commands that record no usage).
+    pub spool: Option<Arc<spool::Spool>>,
     /// Work a request leaves behind (a finished stream's usage record, its cache entry):
     /// shutdown waits for it before the usage writer is drained.
     pub tasks: tokio_util::task::TaskTracker,

@@ -111,11 +111,11 @@ type Result<T> = std::result::Result<T, tollgate_projections::Error>;
 
 impl ProxyState {
     /// Loads everything from the read models at their current checkpoint.
-    pub async fn load(db: Db, cipher: Cipher) -> Result<Arc<Self>> {
+    pub async fn load(db: Db, cipher: Cipher, instance_id: String) -> Result<Arc<Self>> {
         let state = Arc::new(Self {
             db,
             cipher,
-            instance_id: uuid::Uuid::now_v7().to_string(),
+            instance_id,
             tokens: FastMap::default(),
             keys: FastMap::default(),
             projects: FastMap::default(),

@@ -212,12 +212,11 @@ impl Forwarding {
             Some(Err(e)) => {
                 // Mid-stream errors are sent as an error chunk, then the stream ends cleanly.
                 let (meter, _) = self.finishing()?;
-                // Finished in a task of its own: dropping the body must not lose the record.
+                // Spooled before the last chunk leaves; queued in a task of its own, so that
+                // dropping the body does not lose it.
+                let sealed = meter.seal(e.status().as_u16(), Some(&e));
                 let body = e.body().to_string();
-                self.app
-                    .proxy
-                    .tasks
-                    .spawn(async move { meter.finish(e.status().as_u16(), Some(&e)).await });
+                self.app.proxy.tasks.spawn(sealed.send());
                 self.tail = vec![sse_bytes("[DONE]")];
                 Some(Step::Send(sse_bytes(&body)))
             }
@@ -232,12 +231,14 @@ impl Forwarding {
                     };
                     (key, answer, ttl)
                 });
+                // Spooled before `[DONE]` leaves.
+                let sealed = meter.seal(200, None);
                 let app = self.app.clone();
                 self.app.proxy.tasks.spawn(async move {
                     if let Some((key, answer, ttl)) = cache {
                         app.proxy.cache.put(key, answer, ttl).await;
                     }
-                    meter.finish(200, None).await;
+                    sealed.send().await;
                 });
                 Some(Step::Finished(sse_bytes("[DONE]")))
             }

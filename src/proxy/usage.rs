@@ -1,7 +1,8 @@
 //! Usage recording off the hot path: requests hand records to a bounded channel; one batch
 //! writer appends them as `UsageRecorded` events (one per organization per flush, on this
 //! process's own stream, so it never conflicts) every 2,000 records or 100 ms, then projects
-//! them. Shutdown drains the channel.
+//! them. Shutdown drains the channel. Each record is written to the spool (`spool`) before it
+//! is queued, and holds its spool segment until the writer has committed it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use tollgate_aggregates::usage::{UsageRecord, MAX_RECORDS_PER_EVENT, USAGE_AGGRE
 use tollgate_aggregates::usage_json::usage_recorded_json;
 use tollgate_projections::{Backend, Db, Projector};
 
+use super::spool::{Spool, Token};
 use super::state::ProxyState;
 
 /// Records waiting beyond this make requests wait (backpressure) rather than drop usage.
@@ -23,14 +25,19 @@ const QUEUE: usize = 10_000;
 /// Where requests get their recorder. Closing it lets the writer finish once every request
 /// in flight (each holding its own recorder) is done.
 pub struct UsageSink {
-    tx: std::sync::Mutex<Option<mpsc::Sender<UsageRecord>>>,
+    tx: std::sync::Mutex<Option<mpsc::Sender<Queued>>>,
+    spool: Option<Arc<Spool>>,
     /// Cuts the writer's flush-interval wait short on shutdown.
     closing: Arc<tokio::sync::Notify>,
 }
 
 impl UsageSink {
     pub fn recorder(&self) -> Option<Recorder> {
-        self.tx.lock().ok()?.clone().map(Recorder)
+        let tx = self.tx.lock().ok()?.clone()?;
+        Some(Recorder {
+            tx,
+            spool: self.spool.clone(),
+        })
     }
 
     /// Records waiting to be written.
@@ -50,21 +57,56 @@ impl UsageSink {
     }
 }
 
+/// A record on its way to the writer, with the spool segment that holds it until committed.
+pub struct Queued {
+    record: UsageRecord,
+    token: Token,
+}
+
+impl Queued {
+    /// Not handed over: its segment stays for the next start-up to replay.
+    fn keep(self) -> UsageRecord {
+        if let Some(s) = &self.token {
+            s.keep();
+        }
+        self.record
+    }
+}
+
 #[derive(Clone)]
-pub struct Recorder(mpsc::Sender<UsageRecord>);
+pub struct Recorder {
+    tx: mpsc::Sender<Queued>,
+    spool: Option<Arc<Spool>>,
+}
 
 impl Recorder {
     /// Queues a record; waits if the writer is far behind. Never drops one.
     pub async fn record(&self, record: UsageRecord) {
-        if let Err(e) = self.0.send(record).await {
-            tracing::error!(request_id = %e.0.request_id, "usage writer is gone; record lost");
+        let queued = self.spool(record);
+        self.send(queued).await;
+    }
+
+    /// Writes the record to the spool (synchronously): once this returns, a killed process
+    /// loses it no more. `send` then queues it.
+    pub fn spool(&self, record: UsageRecord) -> Queued {
+        let token = self.spool.as_ref().and_then(|s| s.append(&record));
+        Queued { record, token }
+    }
+
+    pub async fn send(&self, queued: Queued) {
+        if let Err(e) = self.tx.send(queued).await {
+            let record = e.0.keep();
+            tracing::error!(request_id = %record.request_id, "usage writer is gone; record left in the spool");
         }
     }
 
-    /// For `Drop`, which cannot wait: queues unless the queue is full.
+    /// For `Drop`, which cannot wait: spools, and queues unless the queue is full.
     pub fn record_now(&self, record: UsageRecord) {
-        if let Err(e) = self.0.try_send(record) {
-            tracing::error!(error = %e, "usage queue full while a request was cancelled; record lost");
+        if let Err(e) = self.tx.try_send(self.spool(record)) {
+            let failed = e.to_string();
+            let record = e.into_inner().keep();
+            tracing::error!(error = %failed, request_id = %record.request_id,
+                "usage queue full while a request was cancelled; record left in the spool");
         }
     }
 }
@@ -78,6 +120,7 @@ impl UsageWriter {
         db: Db,
         projector: Arc<Projector>,
         state: Arc<ProxyState>,
+        spool: Option<Arc<Spool>>,
         batch: usize,
         every: Duration,
     ) -> (UsageSink, Self) {
@@ -87,10 +130,12 @@ impl UsageWriter {
             batch: batch.max(1),
             every,
             closing: closing.clone(),
+            spool: spool.clone(),
         };
         let handle = tokio::spawn(run(rx, db, projector, state, pace));
         let sink = UsageSink {
             tx: std::sync::Mutex::new(Some(tx)),
+            spool,
             closing,
         };
         (sink, Self { handle })
@@ -107,10 +152,11 @@ struct Pace {
     batch: usize,
     every: Duration,
     closing: Arc<tokio::sync::Notify>,
+    spool: Option<Arc<Spool>>,
 }
 
 async fn run(
-    mut rx: mpsc::Receiver<UsageRecord>,
+    mut rx: mpsc::Receiver<Queued>,
     db: Db,
     projector: Arc<Projector>,
     state: Arc<ProxyState>,
@@ -120,6 +166,7 @@ async fn run(
         batch,
         every,
         closing,
+        spool,
     } = pace;
     let mut draining = false;
     let mut sequence = 0i64;
@@ -142,11 +189,23 @@ async fn run(
                 }
             }
         }
+        // Records from here on go to a new segment, so that this batch's can go once all
+        // their records are committed.
+        if let Some(s) = &spool {
+            if let Err(e) = s.rotate() {
+                tracing::error!(error = %e, "spool segment not rotated");
+            }
+        }
         // A failed write is retried: usage is never dropped while the process lives.
         let started = std::time::Instant::now();
         let records = buffer.len();
-        // A buffer of full size again: taking it would leave one to grow from nothing.
-        let events = events_of(std::mem::replace(&mut buffer, Vec::with_capacity(batch)));
+        let mut batch_records = Vec::with_capacity(records);
+        let mut tokens: Vec<Token> = Vec::with_capacity(records);
+        for q in buffer.drain(..) {
+            batch_records.push(q.record);
+            tokens.push(q.token);
+        }
+        let events = events_of(batch_records);
         let rows = event_rows(sequence, &events);
         // Handed over before the commit, so that a projector batch woken by the commit's
         // notification has them and does not decode what was just encoded.
@@ -159,6 +218,8 @@ async fn run(
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));
         }
+        // Committed: their spool segments may go.
+        drop(tokens);
         crate::metrics::usage_flush(records, started.elapsed(), rx.len());
         crate::metrics::db_queries("usage_writer", 2 + rows.len() as u64);
         let projected = projector.catch_up().await;
@@ -178,7 +239,7 @@ async fn run(
 /// Records are counted per organization first, so that each event's vector is allocated once
 /// at its final size: growing vectors of records (about 300 bytes each) copied them again
 /// and again.
-fn events_of(records: Vec<UsageRecord>) -> Vec<Vec<UsageRecord>> {
+pub(super) fn events_of(records: Vec<UsageRecord>) -> Vec<Vec<UsageRecord>> {
     // Per organization: its record count, then [its first event, records placed so far].
     let mut plan: BTreeMap<String, [usize; 2]> = BTreeMap::new();
     for r in &records {
@@ -211,7 +272,7 @@ fn events_of(records: Vec<UsageRecord>) -> Vec<Vec<UsageRecord>> {
 }
 
 /// One usage event as bound: its sequence, payload and metadata.
-struct EventRow {
+pub(super) struct EventRow {
     sequence: i64,
     payload: String,
     metadata: String,
@@ -221,7 +282,7 @@ const INSERT_EVENT: &str = "INSERT INTO events (aggregate_type, aggregate_id, se
     event_version, payload, metadata) VALUES ($1, $2, $3, $4, $5, CAST($6 AS json), CAST($7 AS json))";
 
 /// The events after `sequence` on this process's usage stream, as bound.
-fn event_rows(sequence: i64, events: &[Vec<UsageRecord>]) -> Vec<EventRow> {
+pub(super) fn event_rows(sequence: i64, events: &[Vec<UsageRecord>]) -> Vec<EventRow> {
     (sequence + 1..)
         .zip(events)
         .filter_map(|(sequence, records)| {
@@ -243,7 +304,7 @@ fn event_rows(sequence: i64, events: &[Vec<UsageRecord>]) -> Vec<EventRow> {
 }
 
 /// Appends the rows to this process's usage stream, in one transaction.
-async fn write(db: &Db, stream: &str, rows: &[EventRow]) -> Result<(), sqlx::Error> {
+pub(super) async fn write(db: &Db, stream: &str, rows: &[EventRow]) -> Result<(), sqlx::Error> {
     match &db.backend {
         Backend::Postgres(pool) => write_postgres(pool, stream, rows).await,
         Backend::Sqlite(_) => write_sqlite(db, stream, rows).await,

@@ -48,7 +48,19 @@ pub struct TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        // Its spool (a directory of its own, see `test_config`) goes with it.
+        if let Some(dir) = &self.app.config.spool_dir {
+            if dir.starts_with(test_spool_root()) {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
     }
+}
+
+/// Where the tests' spool directories are made: one per gateway, since gateways of one test
+/// may share a database (replicas) and two processes never share a spool.
+pub fn test_spool_root() -> std::path::PathBuf {
+    std::env::temp_dir().join("tollgate-test-spools")
 }
 
 /// Where the test databases live (the `test` database's server by default).
@@ -176,6 +188,7 @@ pub fn test_config(database_url: &str) -> Config {
         projector_poll_ms: 50,
         // The mock providers listen on loopback.
         allowed_upstream_networks: vec!["127.0.0.0/8,::1/128".into()],
+        spool_dir: Some(test_spool_root().join(uuid::Uuid::new_v4().simple().to_string())),
         ..Config::default()
     }
 }

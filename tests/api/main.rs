@@ -22,6 +22,7 @@ mod proxy_overflow;
 mod replicas;
 mod roles;
 mod secrets;
+mod spool;
 mod ssrf;
 mod threads;
 mod usage_rebuild;

@@ -16,7 +16,10 @@ pub use organizations::{
 pub use projects::{
     project, projects_of, provider_key, provider_keys_of, ProjectRow, ProviderKeyRow,
 };
-pub use usage::{spend, usage_logs, usage_summary, GroupBy, UsageFilter, UsageGroup, UsageLogRow};
+pub use usage::{
+    recorded_requests, spend, usage_logs, usage_summary, GroupBy, UsageFilter, UsageGroup,
+    UsageLogRow,
+};
 
 use sqlx::any::AnyRow;
 use sqlx::Row;

@@ -222,6 +222,29 @@ fn chrono_day(micros: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// The `(request_id, started_at)` of a project's usage rows started within `[from, to]` (µs):
+/// what a spool replay checks its records against, so that a record already in the log is not
+/// appended twice. Served by the `(project_id, started_at)` index.
+pub async fn recorded_requests(
+    db: &Db,
+    project_id: &str,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT request_id, started_at FROM rm_usage_logs \
+         WHERE project_id = $1 AND started_at >= $2 AND started_at <= $3",
+    )
+    .bind(project_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(&db.any)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("request_id")?, r.try_get("started_at")?)))
+        .collect()
+}
+
 /// Total spend (nano-USD, fee included) and request count of a key, project or organization.
 pub async fn spend(db: &Db, scope: &str, id: &str) -> Result<(i64, i64)> {
     let row =

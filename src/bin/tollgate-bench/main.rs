@@ -232,6 +232,7 @@ async fn bench_store(store: &str, o: &Options) -> Results {
         };
     }
     let database_url = rebuild::fresh_database(store).await;
+    let spool = std::env::temp_dir().join(format!("tollgate-bench-spool-{}", uuid::Uuid::new_v4()));
     let mock_port = free_port();
     let mock = start("--serve-mock", mock_port, &[], "/stats").await;
     let port = free_port();
@@ -249,6 +250,9 @@ async fn bench_store(store: &str, o: &Options) -> Results {
         ),
         ("RUST_LOG", "warn".to_string()),
         ("TOLLGATE_WORKER_THREADS", o.gateway_workers.to_string()),
+        // A spool of this run's own: one left by an earlier run (killed) must not be
+        // replayed into this fresh database.
+        ("TOLLGATE_SPOOL_DIR", spool.display().to_string()),
     ];
     let mut gateway = start("--serve-gateway", port, &env, "/readyz").await;
     let pid = gateway.child.id();
@@ -387,6 +391,7 @@ async fn bench_store(store: &str, o: &Options) -> Results {
     r.sent_through_gateway = sent;
     r.usage_records = rebuild::usage_records(&database_url).await;
     rebuild::remove_database(&database_url).await;
+    let _ = std::fs::remove_dir_all(&spool);
     drop(mock);
     // The rebuild gets a store of its own holding exactly the synthetic log, so its figure
     // does not depend on how much usage the load phases left.
