@@ -46,6 +46,10 @@ pub enum ProxyError {
     },
     #[error("the upstream provider did not answer in time")]
     UpstreamTimeout,
+    /// A tenant's provider `base_url` is, or resolves to, an address the upstream policy
+    /// refuses; nothing was sent.
+    #[error("{0}")]
+    UpstreamBlocked(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -84,6 +88,7 @@ impl ProxyError {
             }
             Self::Upstream { .. } => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::UpstreamBlocked(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -102,6 +107,7 @@ impl ProxyError {
             Self::UpstreamRejected { status: 429, .. } => "rate_limit_exceeded",
             Self::UpstreamRejected { .. } | Self::Upstream { .. } => "upstream_error",
             Self::UpstreamTimeout => "upstream_timeout",
+            Self::UpstreamBlocked(_) => "upstream_address_blocked",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -115,9 +121,10 @@ impl ProxyError {
                 "rate_limit_error"
             }
             Self::ModelNotFound(_) => "not_found_error",
-            Self::Upstream { .. } | Self::UpstreamTimeout | Self::UpstreamRejected { .. } => {
-                "upstream_error"
-            }
+            Self::Upstream { .. }
+            | Self::UpstreamTimeout
+            | Self::UpstreamRejected { .. }
+            | Self::UpstreamBlocked(_) => "upstream_error",
             Self::Internal(_) => "server_error",
             _ => "invalid_request_error",
         }
@@ -168,7 +175,8 @@ impl ProxyError {
             | Self::ModelNotFound(_)
             | Self::PayloadTooLarge
             | Self::UnsupportedMediaType(_)
-            | Self::UsageLimitExceeded(_) => false,
+            | Self::UsageLimitExceeded(_)
+            | Self::UpstreamBlocked(_) => false,
             Self::UpstreamRejected { status, .. } => {
                 matches!(status, 408 | 409 | 429) || *status >= 500
             }

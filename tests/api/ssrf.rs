@@ -128,8 +128,8 @@ async fn the_address_is_checked_again_when_connecting(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(chat.status(), StatusCode::BAD_GATEWAY);
-    let text = chat.text().await.unwrap();
-    assert!(text.contains("blocked"), "{text}");
+    let body: serde_json::Value = chat.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "upstream_address_blocked", "{body}");
     let embed = post(
         "/v1/embeddings",
         json!({"model": "openai/text-embedding-3-small", "input": "hi"}),
@@ -139,6 +139,7 @@ async fn the_address_is_checked_again_when_connecting(backend: Backend) {
     let status = embed.status();
     let text = embed.text().await.unwrap();
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{text}");
+    assert!(text.contains("upstream_address_blocked"), "{text}");
     assert!(!text.contains("internal service secret"), "{text}");
     let sent = g.mock.received_requests().await.unwrap_or_default();
     assert!(

@@ -64,9 +64,12 @@ pub fn check_literal(policy: &UpstreamPolicy, host: &str) -> Result<(), std::io:
     }
 }
 
+/// Begins the message of a refusal, which the client's error carries up from the connector.
+pub const BLOCKED: &str = "upstream address blocked";
+
 fn blocked(host: &str, why: &str) -> std::io::Error {
     std::io::Error::new(
         std::io::ErrorKind::PermissionDenied,
-        format!("upstream address blocked for `{host}`: {why}"),
+        format!("{BLOCKED} for `{host}`: {why}"),
     )
 }

@@ -29,6 +29,11 @@ impl HttpError {
         Self(message.to_string())
     }
 
+    /// The upstream policy refused the address: nothing was sent.
+    pub fn is_blocked(&self) -> bool {
+        self.0.contains(super::guard::BLOCKED)
+    }
+
     pub(super) fn from_chain(e: &(dyn std::error::Error + 'static)) -> Self {
         // hyper's errors say little at the top ("client error (Connect)"): add the causes.
         let mut message = e.to_string();

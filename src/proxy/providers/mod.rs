@@ -145,6 +145,9 @@ fn post<'h>(http: &'h Http, target: &Target, path: &str) -> Req<'h> {
 async fn send(req: Req<'_>, timeout: Duration) -> Result<Resp, ProxyError> {
     match tokio::time::timeout(timeout, req.send()).await {
         Err(_) => Err(ProxyError::UpstreamTimeout),
+        Ok(Err(e)) if e.is_blocked() => Err(ProxyError::UpstreamBlocked(format!(
+            "the provider's base_url may not be reached: {e}"
+        ))),
         Ok(Err(e)) => Err(ProxyError::Upstream {
             status: None,
             message: format!("cannot reach the provider: {e}"),
