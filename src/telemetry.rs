@@ -21,15 +21,24 @@ pub fn init(format: LogFormat) -> Option<tracing_appender::non_blocking::WorkerG
         .lossy(true)
         .thread_name("tollgate-log")
         .finish(std::io::BufWriter::new(std::io::stdout()));
+    let access = writer.clone();
+    // Colour codes only for a terminal: in a file or a collector they are noise, and
+    // writing them was a fifth of an access line's cost.
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal())
         .with_writer(writer);
     // A second init (tests) is harmless: the first subscriber stays.
     let installed = match format {
         LogFormat::Json => builder.json().with_current_span(true).try_init(),
         LogFormat::Text => builder.try_init(),
     };
-    installed.is_ok().then_some(guard)
+    // Access lines skip the formatter, into the same queue (`proxy::access_line`).
+    installed.is_ok().then(|| {
+        crate::proxy::access_line::install(access, format == LogFormat::Json);
+        guard
+    })
 }
 
 /// The span of one HTTP request. The query string is left out: it may carry filters only,

@@ -28,16 +28,24 @@ pub struct Line<'a> {
 
 impl Line<'_> {
     pub fn log(&self) {
+        if !tracing::enabled!(target: TARGET, tracing::Level::INFO)
+            || super::access_line::write(self)
+        {
+            return;
+        }
         tracing::info!(
             target: TARGET,
-            method = self.method,
-            path = self.path,
+            // Written as they are (no quoting and escaping): the gateway's own words, and
+            // request ids are visible ASCII. The model is the client's text, so it is quoted
+            // and escaped: a line break in it cannot forge a log line.
+            method = %self.method,
+            path = %self.path,
             status = self.status,
             latency_us = u64::try_from(self.latency.as_micros()).unwrap_or(u64::MAX),
-            key_id = self.key_id,
+            key_id = %self.key_id,
             model = self.model,
-            provider = self.provider,
-            request_id = self.request_id,
+            provider = %self.provider,
+            request_id = %self.request_id,
             "proxy request"
         );
     }

@@ -2,6 +2,7 @@
 //! the upstream providers, with IAM, limits, credits, caching and usage metering.
 
 mod access;
+pub mod access_line;
 mod accumulate;
 pub mod cache;
 mod cache_key;
