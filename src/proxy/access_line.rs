@@ -97,7 +97,7 @@ pub fn write(line: &Line<'_>) -> bool {
             out.push('\n');
         }
         // The queue drops lines when full (never blocks a request); a closed one, at exit.
-        let _ = (&sink.writer).clone().write_all(out.as_bytes());
+        let _ = sink.writer.clone().write_all(out.as_bytes());
     });
     true
 }
