@@ -21,7 +21,8 @@ pub fn usage_recorded_json(records: &[UsageRecord]) -> String {
     out
 }
 
-fn write_record(out: &mut String, r: &UsageRecord) {
+/// One record as `serde_json` writes it, appended to `out`.
+pub fn write_record(out: &mut String, r: &UsageRecord) {
     field(out, '{', "request_id");
     string(out, &r.request_id);
     field(out, ',', "organization_id");
