@@ -248,7 +248,11 @@ async fn bench_store(store: &str, o: &Options) -> Results {
             "TOLLGATE_PROVIDER_OPENAI_BASE_URL",
             format!("{}/v1", mock.base),
         ),
-        ("RUST_LOG", "warn".to_string()),
+        // `TOLLGATE_BENCH_LOG=info` measures the gateway as deployed, access log included.
+        (
+            "RUST_LOG",
+            std::env::var("TOLLGATE_BENCH_LOG").unwrap_or_else(|_| "warn".to_string()),
+        ),
         ("TOLLGATE_WORKER_THREADS", o.gateway_workers.to_string()),
         // A spool of this run's own: one left by an earlier run (killed) must not be
         // replayed into this fresh database.
