@@ -64,12 +64,28 @@ pub fn check_literal(policy: &UpstreamPolicy, host: &str) -> Result<(), std::io:
     }
 }
 
-/// Begins the message of a refusal, which the client's error carries up from the connector.
-pub const BLOCKED: &str = "upstream address blocked";
+/// A refusal of the policy, carried up from the connector inside hyper's errors.
+#[derive(Debug, thiserror::Error)]
+#[error("upstream address blocked for `{host}`: {why}")]
+pub struct Blocked {
+    host: String,
+    why: String,
+}
 
 fn blocked(host: &str, why: &str) -> std::io::Error {
     std::io::Error::new(
         std::io::ErrorKind::PermissionDenied,
-        format!("{BLOCKED} for `{host}`: {why}"),
+        Blocked {
+            host: host.to_string(),
+            why: why.to_string(),
+        },
     )
+}
+
+/// Whether `e` is a refusal of the policy.
+pub fn is_blocked(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.is::<Blocked>()
+        || e.downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .is_some_and(|inner| inner.is::<Blocked>())
 }

@@ -21,28 +21,42 @@ use crate::upstream_policy::UpstreamPolicy;
 
 /// A failed call: the request could not be built or sent, or the answer not read.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct HttpError(String);
+#[error("{message}")]
+pub struct HttpError {
+    message: String,
+    /// The upstream policy refused the address: nothing was sent.
+    blocked: bool,
+}
 
 impl HttpError {
     pub(super) fn new(message: &str) -> Self {
-        Self(message.to_string())
+        Self::from(message.to_string())
     }
 
-    /// The upstream policy refused the address: nothing was sent.
     pub fn is_blocked(&self) -> bool {
-        self.0.contains(super::guard::BLOCKED)
+        self.blocked
     }
 
     pub(super) fn from_chain(e: &(dyn std::error::Error + 'static)) -> Self {
         // hyper's errors say little at the top ("client error (Connect)"): add the causes.
         let mut message = e.to_string();
+        let mut blocked = super::guard::is_blocked(e);
         let mut source = e.source();
         while let Some(s) = source {
             message = format!("{message}: {s}");
+            blocked |= super::guard::is_blocked(s);
             source = s.source();
         }
-        Self(message)
+        Self { message, blocked }
+    }
+}
+
+impl From<String> for HttpError {
+    fn from(message: String) -> Self {
+        Self {
+            message,
+            blocked: false,
+        }
     }
 }
 
@@ -107,7 +121,7 @@ fn connector(resolver: GuardResolver) -> Result<Connector, HttpError> {
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
-    .map_err(|e| HttpError(format!("TLS configuration: {e}")))?
+    .map_err(|e| HttpError::from(format!("TLS configuration: {e}")))?
     .with_root_certificates(rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     })
@@ -194,7 +208,7 @@ impl Req<'_> {
 
     pub async fn send(self) -> Result<Resp, HttpError> {
         if let Some(why) = self.invalid {
-            return Err(HttpError(format!("invalid request: {why}")));
+            return Err(HttpError::from(format!("invalid request: {why}")));
         }
         let mut headers = self.headers;
         if !headers.contains_key(http::header::HOST) {
