@@ -9,7 +9,45 @@ use std::sync::OnceLock;
 
 use tracing_appender::non_blocking::NonBlocking;
 
-use super::access::{Line, TARGET};
+use std::time::Duration;
+
+/// The target of the access lines, for filtering (`RUST_LOG=tollgate::access=off`).
+pub const TARGET: &str = "tollgate::access";
+
+/// One finished proxy request.
+pub struct Line<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub status: u16,
+    pub latency: Duration,
+    pub key_id: &'a str,
+    pub model: &'a str,
+    pub provider: &'a str,
+    pub request_id: &'a str,
+}
+
+impl Line<'_> {
+    pub fn log(&self) {
+        if !tracing::enabled!(target: TARGET, tracing::Level::INFO) || write(self) {
+            return;
+        }
+        tracing::info!(
+            target: TARGET,
+            // Written as they are (no quoting and escaping): the gateway's own words, and
+            // request ids are visible ASCII. The model is the client's text, so it is quoted
+            // and escaped: a line break in it cannot forge a log line.
+            method = %self.method,
+            path = %self.path,
+            status = self.status,
+            latency_us = u64::try_from(self.latency.as_micros()).unwrap_or(u64::MAX),
+            key_id = %self.key_id,
+            model = self.model,
+            provider = %self.provider,
+            request_id = %self.request_id,
+            "proxy request"
+        );
+    }
+}
 
 struct Sink {
     writer: NonBlocking,
