@@ -218,3 +218,21 @@ impl IntoResponse for ProxyError {
         response
     }
 }
+
+/// The error a request body that did not arrive in time ends with (the server's body
+/// timeout raises it; the proxy answers it with 408).
+#[derive(Debug, thiserror::Error)]
+#[error("the request body was not received within {0:?}")]
+pub struct BodyTimedOut(pub std::time::Duration);
+
+/// Whether `error` (or an error it wraps) is a body timeout.
+pub fn is_body_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<BodyTimedOut>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}

@@ -156,7 +156,7 @@ pub async fn read_body(
         // axum reports the limit as "length limit exceeded".
         if e.to_string().contains("length limit") {
             ProxyError::PayloadTooLarge
-        } else if crate::server::is_body_timeout(&e) {
+        } else if error::is_body_timeout(&e) {
             ProxyError::BodyTimeout
         } else {
             ProxyError::InvalidRequest {

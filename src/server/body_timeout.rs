@@ -12,10 +12,7 @@ use axum::body::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::time::Sleep;
 
-/// The error a body that did not arrive in time ends with.
-#[derive(Debug, thiserror::Error)]
-#[error("the request body was not received within {0:?}")]
-pub struct BodyTimedOut(pub Duration);
+use crate::proxy::error::BodyTimedOut;
 
 pub struct TimedBody {
     inner: Incoming,
@@ -62,16 +59,4 @@ impl Body for TimedBody {
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
     }
-}
-
-/// Whether `error` (or an error it wraps) is a body timeout.
-pub fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cause = Some(error);
-    while let Some(e) = cause {
-        if e.is::<BodyTimedOut>() {
-            return true;
-        }
-        cause = e.source();
-    }
-    false
 }

@@ -17,7 +17,6 @@ mod dispatch;
 mod head_timeout;
 mod request_id;
 mod threads;
-pub use body_timeout::is_timeout as is_body_timeout;
 pub use conn::Connections;
 pub use threads::{bind_shared, serve_threads};
 
