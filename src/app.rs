@@ -1,7 +1,6 @@
 //! The running service: its state (database, event store, projector, cipher) and the
 //! command path every write takes — execute with metadata, retry on conflict, project.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +12,8 @@ use tollgate_aggregates::project::Project;
 use tollgate_aggregates::{DomainError, DomainServices};
 use tollgate_projections::{Db, Projector};
 
-use crate::api::error::{ApiError, ApiResult};
+use crate::command::CommandError;
+pub use crate::command::Meta;
 use crate::config::Config;
 use crate::crypto::Cipher;
 use crate::providers::ProviderCatalog;
@@ -23,7 +23,7 @@ use crate::proxy::replay::replay;
 use crate::proxy::spool::Spool;
 use crate::proxy::state::ProxyState;
 use crate::proxy::usage::UsageWriter;
-use crate::proxy::Proxy;
+use crate::proxy::{ProviderSettings, Proxy, ProxySettings};
 use crate::store::{framework, Framework};
 
 /// How many times a command is retried on fresh state after losing an optimistic-lock race.
@@ -37,7 +37,7 @@ pub struct App {
     pub organizations: Framework<Organization>,
     pub projects: Framework<Project>,
     pub keys: Framework<ApiKey>,
-    pub proxy: Proxy,
+    pub proxy: Arc<Proxy>,
     usage_writer: std::sync::Mutex<Option<UsageWriter>>,
     admin_token_hash: Option<[u8; 32]>,
     /// The runtime the app was started on, which outlives the serving loops: the management
@@ -46,26 +46,6 @@ pub struct App {
 }
 
 pub type AppState = Arc<App>;
-
-/// Who issued a command and in which request: stored with every event.
-#[derive(Debug, Clone)]
-pub struct Meta {
-    pub actor: String,
-    pub request_id: String,
-}
-
-impl Meta {
-    fn to_map(&self) -> HashMap<String, String> {
-        HashMap::from([
-            ("actor".to_string(), self.actor.clone()),
-            ("request_id".to_string(), self.request_id.clone()),
-            (
-                "time".to_string(),
-                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            ),
-        ])
-    }
-}
 
 /// The providers' client: the operator's configured base URLs are trusted, every other host
 /// (a tenant's `base_url`) is reached only at addresses the upstream policy allows.
@@ -80,6 +60,27 @@ fn upstream_client(config: &Config) -> anyhow::Result<crate::proxy::providers::H
         Arc::new(config.upstream_policy()?),
         &trusted,
     )?)
+}
+
+/// What the proxy takes from the configuration.
+fn proxy_settings(config: &Config) -> ProxySettings {
+    let providers = config
+        .providers
+        .iter()
+        .map(|(id, p)| {
+            let settings = ProviderSettings {
+                api_key: p.api_key.clone(),
+                base_url: p.base_url.clone(),
+            };
+            (id.clone(), settings)
+        })
+        .collect();
+    ProxySettings {
+        credits_fee_percent: config.credits_fee_percent,
+        max_body_bytes: config.max_body_bytes,
+        upstream_timeout: Duration::from_secs(config.upstream_timeout_secs),
+        providers,
+    }
 }
 
 impl App {
@@ -123,7 +124,8 @@ impl App {
             config.usage_batch_size,
             Duration::from_millis(config.usage_flush_ms),
         );
-        let proxy = Proxy {
+        let proxy = Arc::new(Proxy {
+            settings: proxy_settings(&config),
             state,
             catalog: Catalog::embedded().map_err(|e| anyhow::anyhow!("model catalog: {e}"))?,
             cache: Arc::new(MemoryCache::new(config.cache_max_bytes)),
@@ -131,7 +133,7 @@ impl App {
             usage,
             spool,
             tasks: tokio_util::task::TaskTracker::new(),
-        };
+        });
         Ok(Arc::new(Self {
             proxy,
             usage_writer: std::sync::Mutex::new(Some(writer)),
@@ -188,15 +190,15 @@ impl App {
     }
 
     /// Executes a command; on a lost optimistic-lock race it re-runs it against fresh state
-    /// (where it is validated again), and answers 409 if it keeps losing. Afterwards the
-    /// read models are caught up, so the caller's next read sees its write.
+    /// (where it is validated again), and fails as `Concurrent` if it keeps losing. Afterwards
+    /// the read models are caught up, so the caller's next read sees its write.
     pub async fn execute<A>(
         &self,
         framework: &Framework<A>,
         id: &str,
         command: A::Command,
         meta: &Meta,
-    ) -> ApiResult<()>
+    ) -> Result<(), CommandError>
     where
         A: Aggregate<Error = DomainError>,
         A::Command: Clone,
@@ -216,13 +218,9 @@ impl App {
                 Err(e) => return Err(e.into()),
             }
         }
-        let position = self.projector.catch_up().await.map_err(ApiError::from)?;
+        let position = self.projector.catch_up().await?;
         // The proxy honors the change from the very next request.
-        self.proxy
-            .state
-            .follow(position)
-            .await
-            .map_err(ApiError::from)?;
+        self.proxy.state.follow(position).await?;
         Ok(())
     }
 }

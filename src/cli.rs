@@ -90,8 +90,7 @@ pub async fn bootstrap(
     };
     for cmd in [create, owner] {
         app.execute(&app.organizations, &organization_id, cmd, &meta)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .await?;
     }
     Ok(Bootstrapped {
         organization_id,

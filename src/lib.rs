@@ -5,6 +5,7 @@
 pub mod api;
 pub mod app;
 pub mod cli;
+pub mod command;
 pub mod config;
 pub mod crypto;
 pub mod metrics;

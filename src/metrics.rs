@@ -1,16 +1,12 @@
 //! Prometheus metrics (`GET /metrics`): requests by route, status and provider, latency and the
 //! gateway's own overhead (total minus upstream time), cache hits and misses, the usage queue
-//! and its flushes, projector lag, and the database queries the proxy side makes.
+//! and its flushes, projector lag, and the database queries the proxy side makes. A leaf: the
+//! callers hand it what they measured.
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
-use crate::app::AppState;
 
 /// Latency buckets from 10 µs to 30 s.
 const BUCKETS: &[f64] = &[
@@ -116,16 +112,14 @@ pub fn usage_flush(records: usize, took: Duration, queue_depth: usize) {
     metrics::gauge!("tollgate_usage_queue_depth").set(queue_depth as f64);
 }
 
-pub async fn serve(State(app): State<AppState>) -> impl IntoResponse {
-    let projected = *app.projector.subscribe().borrow();
-    if let Ok(head) = tollgate_projections::events::head(&app.db).await {
-        metrics::gauge!("tollgate_projector_lag_events").set((head - projected).max(0) as f64);
+/// The exposition text, with the gauges only the caller can read (the projector's lag behind
+/// the log, when the log could be read, and the usage queue's depth) set first.
+pub fn render(projector_lag: Option<i64>, usage_queue_depth: usize) -> String {
+    if let Some(lag) = projector_lag {
+        metrics::gauge!("tollgate_projector_lag_events").set(lag.max(0) as f64);
     }
-    metrics::gauge!("tollgate_usage_queue_depth").set(app.proxy.usage.depth() as f64);
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        handle().render(),
-    )
+    metrics::gauge!("tollgate_usage_queue_depth").set(usage_queue_depth as f64);
+    handle().render()
 }
 
 /// A connection refused because the server holds as many as it may.

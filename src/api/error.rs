@@ -4,9 +4,10 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use cqrs_es::AggregateError;
 use serde::Serialize;
 use tollgate_aggregates::DomainError;
+
+use crate::command::CommandError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -131,15 +132,15 @@ impl From<DomainError> for ApiError {
     }
 }
 
-impl From<AggregateError<DomainError>> for ApiError {
-    fn from(e: AggregateError<DomainError>) -> Self {
+impl From<CommandError> for ApiError {
+    fn from(e: CommandError) -> Self {
         match e {
-            AggregateError::UserError(e) => e.into(),
-            AggregateError::AggregateConflict => Self::Conflict {
+            CommandError::Domain(e) => e.into(),
+            CommandError::Concurrent => Self::Conflict {
                 code: "concurrent_modification",
-                message: "the resource was changed concurrently; retry the request".into(),
+                message: e.to_string(),
             },
-            other => Self::internal(other),
+            CommandError::Storage(detail) => Self::Internal(detail),
         }
     }
 }

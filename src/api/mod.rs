@@ -74,7 +74,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/projects/{id}/usage-summary", get(usage::summary))
         .route("/api/audit", get(audit::list))
         .route("/api/openapi.json", get(openapi::serve))
-        .route("/metrics", get(crate::metrics::serve))
+        .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::NotFound("route") })
@@ -104,6 +104,23 @@ async fn refuse_nul(
         .into_response();
     }
     next.run(req).await
+}
+
+/// Prometheus metrics: the recorder's text, with the projector's lag and the usage queue.
+async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoResponse {
+    let projected = *app.projector.subscribe().borrow();
+    let lag = tollgate_projections::events::head(&app.db)
+        .await
+        .ok()
+        .map(|head| head - projected);
+    let text = crate::metrics::render(lag, app.proxy.usage.depth());
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        text,
+    )
 }
 
 async fn healthz() -> Json<serde_json::Value> {

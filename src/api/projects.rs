@@ -105,7 +105,7 @@ pub async fn create(
         let release = OrganizationCommand::ReleaseProjectSlot { project_id: id };
         app.execute(&app.organizations, org, release, &caller.meta)
             .await?;
-        return Err(e);
+        return Err(e.into());
     }
     Ok((StatusCode::CREATED, JsonOut(reload(&app, &id).await?)))
 }

@@ -1,6 +1,8 @@
 //! `POST /v1/chat/completions`: authenticate, validate, route, serve from cache or forward,
 //! meter. Streaming answers are handled in `stream`.
 
+use std::sync::Arc;
+
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -13,25 +15,24 @@ use super::chat_request::ChatRequest;
 use super::error::ProxyError;
 use super::meter::Meter;
 use super::providers::{adapter, Incoming, Usage};
+use super::request::{authenticate, read_body, request_id};
 use super::route::{plan, resolve, Plan, Route};
-use super::{access, authenticate, cache_key, pricing, read_body, request_id, stream};
-use crate::app::AppState;
+use super::{access, cache_key, pricing, stream, Proxy};
 
 /// The route's handler as the router calls it (the server calls [`completions_at`]).
-pub async fn completions(state: State<AppState>, request: axum::extract::Request) -> Response {
+pub async fn completions(state: State<Arc<Proxy>>, request: axum::extract::Request) -> Response {
     completions_at(state, request, std::time::Instant::now()).await
 }
 
 /// The request, received at `started`.
 pub async fn completions_at(
-    State(app): State<AppState>,
+    State(proxy): State<Arc<Proxy>>,
     request: axum::extract::Request,
     started: std::time::Instant,
 ) -> Response {
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
-    let proxy = &app.proxy;
-    let key = match authenticate(proxy, &headers) {
+    let key = match authenticate(&proxy, &headers) {
         Ok(k) => k,
         Err(e) => {
             let path = access::path_of("chat");
@@ -44,23 +45,23 @@ pub async fn completions_at(
         &key,
         &request_id(&headers),
         "chat",
-        app.config.credits_fee_percent,
+        proxy.settings.credits_fee_percent,
         started,
     );
-    let body = match read_body(body, app.config.max_body_bytes).await {
+    let body = match read_body(body, proxy.settings.max_body_bytes).await {
         Ok(b) => b,
         Err(e) => {
             meter.finish(e.status().as_u16(), Some(&e)).await;
             return e.into_response();
         }
     };
-    match handle(&app, &key, &headers, &body, &mut meter).await {
+    match handle(&proxy, &key, &headers, &body, &mut meter).await {
         Ok(Outcome::Done(response)) => {
             meter.finish(200, None).await;
             response
         }
         // The stream's task owns the meter from here on.
-        Ok(Outcome::Stream(s)) => stream::forward(app.clone(), *s, meter),
+        Ok(Outcome::Stream(s)) => stream::forward(proxy.clone(), *s, meter),
         Err(e) => {
             meter.finish(e.status().as_u16(), Some(&e)).await;
             e.into_response()
@@ -74,13 +75,12 @@ enum Outcome {
 }
 
 async fn handle(
-    app: &AppState,
+    proxy: &Proxy,
     key: &super::state::KeyEntry,
     headers: &HeaderMap,
     raw: &Bytes,
     meter: &mut Meter,
 ) -> Result<Outcome, ProxyError> {
-    let proxy = &app.proxy;
     let request = ChatRequest::read(headers, raw)?;
     let requested = &request.body.model;
     let streaming = request.streaming();
@@ -111,7 +111,14 @@ async fn handle(
     let Plan {
         primary: mut route,
         mut fallback,
-    } = plan(&app.config, &proxy.state, key, &project, &model, &offers)?;
+    } = plan(
+        &proxy.settings,
+        &proxy.state,
+        key,
+        &project,
+        &model,
+        &offers,
+    )?;
     meter.route(&route);
 
     let cache_key = match project.caching_enabled {
@@ -139,7 +146,7 @@ async fn handle(
     let prompt = request.prompt_bound;
     let max_output = pricing::max_output_tokens(request.max_output, request.n, &model);
     meter.reserve(key, &route, prompt, max_output)?;
-    let first = attempt(app, &route, &request.body, streaming, meter).await;
+    let first = attempt(proxy, &route, &request.body, streaming, meter).await;
     let result = match first {
         Err(e) if e.allows_fallback() && fallback.is_some() => {
             // Hybrid: the project's own key failed; record that attempt, retry once on credits.
@@ -154,7 +161,7 @@ async fn handle(
             route = fallback.take().unwrap_or(route);
             meter.route(&route);
             meter.reserve(key, &route, prompt, max_output)?;
-            attempt(app, &route, &request.body, streaming, meter).await
+            attempt(proxy, &route, &request.body, streaming, meter).await
         }
         other => other,
     };
@@ -191,14 +198,14 @@ pub(super) enum Answer {
 }
 
 async fn attempt(
-    app: &AppState,
+    proxy: &Proxy,
     route: &Route,
     request: &Incoming,
     streaming: bool,
     meter: &mut Meter,
 ) -> Result<Answer, ProxyError> {
     let provider = adapter(&route.offer.provider);
-    let http = &app.proxy.http;
+    let http = &proxy.http;
     let started = std::time::Instant::now();
     let answer = if streaming {
         provider

@@ -16,7 +16,7 @@ use super::lenient::{member_names, Skip};
 use super::pricing::{self, text_bound, PROMPT_BASE_TOKENS};
 use super::prompt_fields::Messages;
 use super::providers::Incoming;
-use super::{json_content, json_object};
+use super::request::{json_content, json_object};
 
 pub struct ChatRequest {
     pub body: Incoming,

@@ -19,7 +19,9 @@ pub mod pricing;
 mod prompt_fields;
 pub mod providers;
 pub mod replay;
+mod request;
 pub mod route;
+mod settings;
 pub mod spool;
 pub mod state;
 mod stream;
@@ -27,17 +29,14 @@ pub mod usage;
 
 use std::sync::Arc;
 
-use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::app::AppState;
-use crate::crypto::token_digest;
 use cache::ResponseCache;
 use catalog::Catalog;
-use error::ProxyError;
 use providers::Http;
-use state::{KeyEntry, ProxyState};
+pub use settings::{ProviderSettings, ProxySettings};
+use state::ProxyState;
 use usage::UsageSink;
 
 /// The hot path's maps. Their keys are SHA-256 digests and server-made ids, which callers
@@ -47,6 +46,7 @@ pub type FastMap<K, V> = dashmap::DashMap<K, V, foldhash::fast::RandomState>;
 
 /// What the proxy shares between requests.
 pub struct Proxy {
+    pub settings: ProxySettings,
     pub state: Arc<ProxyState>,
     pub catalog: Catalog,
     pub cache: Arc<dyn ResponseCache>,
@@ -73,7 +73,8 @@ pub mod headers {
 /// The chat route's handler, which the server calls without the router (see `server::dispatch`).
 pub use chat::completions_at as chat_completions;
 
-pub fn router() -> Router<AppState> {
+/// The proxy's routes; the server merges them with the management API's.
+pub fn router() -> Router<Arc<Proxy>> {
     use access::method_not_allowed as not_allowed;
     Router::new()
         .route(
@@ -92,86 +93,4 @@ pub fn router() -> Router<AppState> {
             "/v1/models/{*id}",
             get(models::get).fallback(not_allowed("models")),
         )
-}
-
-/// The key presented as `Authorization: Bearer` or `x-api-key`, if it may be used now.
-pub fn authenticate(proxy: &Proxy, headers: &HeaderMap) -> Result<Arc<KeyEntry>, ProxyError> {
-    let token = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .or_else(|| headers.get(headers::API_KEY).and_then(|v| v.to_str().ok()))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or(ProxyError::InvalidApiKey)?;
-    proxy
-        .state
-        .key(&token_digest(token), chrono::Utc::now().timestamp())
-        .ok_or(ProxyError::InvalidApiKey)
-}
-
-/// Parses a JSON request body: 415 unless JSON, 400 with the parser's reason.
-pub fn json_body(headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, ProxyError> {
-    json_content(headers)?;
-    json_object(body)
-}
-
-/// A body's JSON tree: 400 with the parser's reason unless it is a JSON object.
-pub fn json_object(body: &[u8]) -> Result<serde_json::Value, ProxyError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| ProxyError::malformed_json(&e))?;
-    if !value.is_object() {
-        return Err(ProxyError::InvalidRequest {
-            message: "the body must be a JSON object".into(),
-            param: None,
-            code: "invalid_json",
-        });
-    }
-    Ok(value)
-}
-
-/// 415 unless the request says its body is JSON.
-pub fn json_content(headers: &HeaderMap) -> Result<(), ProxyError> {
-    let is_json = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if is_json {
-        Ok(())
-    } else {
-        Err(ProxyError::UnsupportedMediaType(
-            "expected Content-Type: application/json".into(),
-        ))
-    }
-}
-
-/// Reads the body after the key was checked, so that a body over the limit is a 413 in
-/// OpenAI's shape with a usage record like any other refusal.
-pub async fn read_body(
-    body: axum::body::Body,
-    limit: usize,
-) -> Result<axum::body::Bytes, ProxyError> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        // axum reports the limit as "length limit exceeded".
-        if e.to_string().contains("length limit") {
-            ProxyError::PayloadTooLarge
-        } else if error::is_body_timeout(&e) {
-            ProxyError::BodyTimeout
-        } else {
-            ProxyError::InvalidRequest {
-                message: format!("cannot read the body: {e}"),
-                param: None,
-                code: "invalid_body",
-            }
-        }
-    })
-}
-
-pub fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get(headers::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
 }

@@ -14,16 +14,16 @@ use super::catalog::{ModelEntry, ModelKind};
 use super::error::ProxyError;
 use super::meter::Meter;
 use super::providers::{adapter, Incoming};
+use super::request::{authenticate, json_body, read_body, request_id};
 use super::route::{plan, resolve};
 use super::state::KeyEntry;
-use super::{access, authenticate, json_body, pricing, read_body, request_id, Proxy};
-use crate::app::AppState;
+use super::{access, pricing, Proxy};
 
-fn usable(app: &AppState, key: &KeyEntry, model: &Arc<ModelEntry>) -> Option<String> {
-    let project = app.proxy.state.project(&key.project_id)?;
+fn usable(proxy: &Proxy, key: &KeyEntry, model: &Arc<ModelEntry>) -> Option<String> {
+    let project = proxy.state.project(&key.project_id)?;
     let plan = plan(
-        &app.config,
-        &app.proxy.state,
+        &proxy.settings,
+        &proxy.state,
         key,
         &project,
         model,
@@ -37,17 +37,16 @@ fn entry(model: &ModelEntry, provider: &str) -> Value {
     json!({"id": model.id, "object": "model", "created": 0, "owned_by": provider})
 }
 
-pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn list(State(proxy): State<Arc<Proxy>>, headers: HeaderMap) -> Response {
     let started = Instant::now();
-    let key = match authenticate(&app.proxy, &headers) {
+    let key = match authenticate(&proxy, &headers) {
         Ok(k) => k,
         Err(e) => return access::refused("models", "GET", "/v1/models", &headers, started, e),
     };
-    let data: Vec<Value> = app
-        .proxy
+    let data: Vec<Value> = proxy
         .catalog
         .entries()
-        .filter_map(|m| usable(&app, &key, m).map(|p| entry(m, &p)))
+        .filter_map(|m| usable(&proxy, &key, m).map(|p| entry(m, &p)))
         .collect();
     access::answered(
         "models",
@@ -63,19 +62,19 @@ pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 pub async fn get(
-    State(app): State<AppState>,
+    State(proxy): State<Arc<Proxy>>,
     headers: HeaderMap,
     uri: axum::http::Uri,
     Path(id): Path<String>,
 ) -> Response {
     let started = Instant::now();
-    let key = match authenticate(&app.proxy, &headers) {
+    let key = match authenticate(&proxy, &headers) {
         Ok(k) => k,
         Err(e) => return access::refused("models", "GET", uri.path(), &headers, started, e),
     };
-    let found = resolve(&app.proxy.catalog, &id).and_then(|(model, _)| {
+    let found = resolve(&proxy.catalog, &id).and_then(|(model, _)| {
         let provider =
-            usable(&app, &key, &model).ok_or_else(|| ProxyError::ModelNotFound(id.clone()))?;
+            usable(&proxy, &key, &model).ok_or_else(|| ProxyError::ModelNotFound(id.clone()))?;
         Ok(entry(&model, &provider))
     });
     let (status, response) = match found {
@@ -96,12 +95,14 @@ pub async fn get(
     response
 }
 
-pub async fn embeddings(State(app): State<AppState>, request: axum::extract::Request) -> Response {
+pub async fn embeddings(
+    State(proxy): State<Arc<Proxy>>,
+    request: axum::extract::Request,
+) -> Response {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
-    let proxy: &Proxy = &app.proxy;
-    let key = match authenticate(proxy, &headers) {
+    let key = match authenticate(&proxy, &headers) {
         Ok(k) => k,
         Err(e) => {
             let path = access::path_of("embeddings");
@@ -114,17 +115,17 @@ pub async fn embeddings(State(app): State<AppState>, request: axum::extract::Req
         &key,
         &request_id(&headers),
         "embeddings",
-        app.config.credits_fee_percent,
+        proxy.settings.credits_fee_percent,
         started,
     );
-    let body = match read_body(body, app.config.max_body_bytes).await {
+    let body = match read_body(body, proxy.settings.max_body_bytes).await {
         Ok(b) => b,
         Err(e) => {
             meter.finish(e.status().as_u16(), Some(&e)).await;
             return e.into_response();
         }
     };
-    match embed(&app, &key, &headers, &body, &mut meter).await {
+    match embed(&proxy, &key, &headers, &body, &mut meter).await {
         Ok(response) => {
             meter.finish(200, None).await;
             response
@@ -140,7 +141,7 @@ pub async fn embeddings(State(app): State<AppState>, request: axum::extract::Req
 const MAX_DIMENSIONS: u64 = 65_536;
 
 async fn embed(
-    app: &AppState,
+    proxy: &Proxy,
     key: &KeyEntry,
     headers: &HeaderMap,
     raw: &axum::body::Bytes,
@@ -173,12 +174,11 @@ async fn embed(
         ));
     }
     meter.record.requested_model = requested.to_string();
-    let project = app
-        .proxy
+    let project = proxy
         .state
         .project(&key.project_id)
         .ok_or(ProxyError::InvalidApiKey)?;
-    let (model, offers) = resolve(&app.proxy.catalog, requested)?;
+    let (model, offers) = resolve(&proxy.catalog, requested)?;
     if model.kind != ModelKind::Embedding {
         return Err(ProxyError::invalid(
             "model",
@@ -186,8 +186,8 @@ async fn embed(
         ));
     }
     let plan = plan(
-        &app.config,
-        &app.proxy.state,
+        &proxy.settings,
+        &proxy.state,
         key,
         &project,
         &model,
@@ -199,7 +199,7 @@ async fn embed(
     meter.reserve(key, &route, prompt, 0)?;
     let (answer, mut usage) = adapter(&route.offer.provider)
         .embed(
-            &app.proxy.http,
+            &proxy.http,
             &route.target,
             &Incoming::parsed(raw.clone(), body),
         )

@@ -2,7 +2,6 @@
 //! mode and the key's IAM rules (checked against the provider actually chosen).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tollgate_aggregates::types::ProjectMode;
 use tollgate_aggregates::usage::PaidWith;
@@ -11,8 +10,8 @@ use super::catalog::{Catalog, ModelEntry, ProviderOffer, ResolveError};
 use super::error::ProxyError;
 use super::iam;
 use super::providers::{default_base_url, Target};
+use super::settings::ProxySettings;
 use super::state::{KeyEntry, ProjectEntry, ProxyState};
-use crate::config::Config;
 
 /// One way to send the request: a provider offer and the credentials to use.
 #[derive(Debug, Clone)]
@@ -46,41 +45,40 @@ pub fn resolve(
     })
 }
 
-fn base_url(config: &Config, provider: &str, own: Option<&str>) -> Option<String> {
+fn base_url(settings: &ProxySettings, provider: &str, own: Option<&str>) -> Option<String> {
     own.map(str::to_string)
-        .or_else(|| {
-            config
-                .providers
-                .get(provider)
-                .and_then(|p| p.base_url.clone())
-        })
+        .or_else(|| settings.base_url(provider).map(str::to_string))
         .or_else(|| default_base_url(provider).map(str::to_string))
 }
 
-fn target(config: &Config, offer: &ProviderOffer, url: String, api_key: String) -> Target {
+fn target(settings: &ProxySettings, offer: &ProviderOffer, url: String, api_key: String) -> Target {
     Target {
         provider: offer.provider.clone(),
         model: offer.model.clone(),
         base_url: url,
         api_key,
-        timeout: Duration::from_secs(config.upstream_timeout_secs),
+        timeout: settings.upstream_timeout,
     }
 }
 
-fn credits_route(config: &Config, model: &Arc<ModelEntry>, offer: &ProviderOffer) -> Option<Route> {
-    let key = config.provider_key(&offer.provider)?;
-    let url = base_url(config, &offer.provider, None)?;
+fn credits_route(
+    settings: &ProxySettings,
+    model: &Arc<ModelEntry>,
+    offer: &ProviderOffer,
+) -> Option<Route> {
+    let key = settings.provider_key(&offer.provider)?;
+    let url = base_url(settings, &offer.provider, None)?;
     Some(Route {
         model: model.clone(),
         offer: offer.clone(),
-        target: target(config, offer, url, key.to_string()),
+        target: target(settings, offer, url, key.to_string()),
         paid_with: PaidWith::Credits,
         own_key_id: None,
     })
 }
 
 fn own_route(
-    config: &Config,
+    settings: &ProxySettings,
     state: &ProxyState,
     project: &ProjectEntry,
     model: &Arc<ModelEntry>,
@@ -91,11 +89,11 @@ fn own_route(
         .own_keys_for(&offer.provider, &state.failed_keys)
         .into_iter()
         .next()?;
-    let url = base_url(config, &offer.provider, own.base_url.as_deref())?;
+    let url = base_url(settings, &offer.provider, own.base_url.as_deref())?;
     Some(Route {
         model: model.clone(),
         offer: offer.clone(),
-        target: target(config, offer, url, own.secret.expose_secret().to_string()),
+        target: target(settings, offer, url, own.secret.expose_secret().to_string()),
         paid_with: PaidWith::OwnKey,
         own_key_id: Some(own.id.clone()),
     })
@@ -103,7 +101,7 @@ fn own_route(
 
 /// Picks the cheapest offer that the key may use and the project can pay for.
 pub fn plan(
-    config: &Config,
+    settings: &ProxySettings,
     state: &ProxyState,
     key: &KeyEntry,
     project: &ProjectEntry,
@@ -119,21 +117,21 @@ pub fn plan(
         }
         let plan = match project.mode {
             ProjectMode::ApiKeys => {
-                own_route(config, state, project, model, offer).map(|primary| Plan {
+                own_route(settings, state, project, model, offer).map(|primary| Plan {
                     primary,
                     fallback: None,
                 })
             }
-            ProjectMode::Credits => credits_route(config, model, offer).map(|primary| Plan {
+            ProjectMode::Credits => credits_route(settings, model, offer).map(|primary| Plan {
                 primary,
                 fallback: None,
             }),
-            ProjectMode::Hybrid => match own_route(config, state, project, model, offer) {
+            ProjectMode::Hybrid => match own_route(settings, state, project, model, offer) {
                 Some(primary) => Some(Plan {
                     primary,
-                    fallback: credits_route(config, model, offer),
+                    fallback: credits_route(settings, model, offer),
                 }),
-                None => credits_route(config, model, offer).map(|primary| Plan {
+                None => credits_route(settings, model, offer).map(|primary| Plan {
                     primary,
                     fallback: None,
                 }),

@@ -4,6 +4,7 @@
 //! answers are replayed as a stream.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -17,7 +18,7 @@ use super::meter::Meter;
 use super::pricing;
 use super::providers::{Chunk, ChunkStream, Incoming, Usage};
 use super::route::Route;
-use crate::app::AppState;
+use super::Proxy;
 
 /// An upstream stream and what is needed to meter and cache it.
 pub struct Upstream {
@@ -59,11 +60,11 @@ fn sse_response(
 /// sends it (no task and channel in between: one wakeup less per chunk). If the client goes
 /// away, the connection drops the body: `Forwarding`'s `Drop` charges what was streamed and
 /// the meter records it as 499, and the upstream request is cancelled with it.
-pub fn forward(app: AppState, upstream: Upstream, meter: Meter) -> Response {
+pub fn forward(proxy: Arc<Proxy>, upstream: Upstream, meter: Meter) -> Response {
     let provider = upstream.route.offer.provider.clone();
     let include_usage = upstream.body.wants_usage();
     let state = Forwarding {
-        app,
+        proxy,
         upstream,
         meter: Some(meter),
         include_usage,
@@ -79,7 +80,7 @@ pub fn forward(app: AppState, upstream: Upstream, meter: Meter) -> Response {
 }
 
 struct Forwarding {
-    app: AppState,
+    proxy: Arc<Proxy>,
     upstream: Upstream,
     /// Taken when the request is finished (then nothing is left for `Drop`).
     meter: Option<Meter>,
@@ -216,7 +217,7 @@ impl Forwarding {
                 // dropping the body does not lose it.
                 let sealed = meter.seal(e.status().as_u16(), Some(&e));
                 let body = e.body().to_string();
-                self.app.proxy.tasks.spawn(sealed.send());
+                self.proxy.tasks.spawn(sealed.send());
                 self.tail = vec![sse_bytes("[DONE]")];
                 Some(Step::Send(sse_bytes(&body)))
             }
@@ -233,10 +234,10 @@ impl Forwarding {
                 });
                 // Spooled before `[DONE]` leaves.
                 let sealed = meter.seal(200, None);
-                let app = self.app.clone();
-                self.app.proxy.tasks.spawn(async move {
+                let proxy = self.proxy.clone();
+                self.proxy.tasks.spawn(async move {
                     if let Some((key, answer, ttl)) = cache {
-                        app.proxy.cache.put(key, answer, ttl).await;
+                        proxy.cache.put(key, answer, ttl).await;
                     }
                     sealed.send().await;
                 });

@@ -16,18 +16,18 @@ use tower::Service;
 use tracing::Instrument;
 
 use super::request_id;
-use crate::app::AppState;
+use crate::proxy::Proxy;
 use crate::telemetry::request_span;
 
 #[derive(Clone)]
 pub struct Dispatch {
-    app: AppState,
+    proxy: std::sync::Arc<Proxy>,
     router: Router,
 }
 
 impl Dispatch {
-    pub fn new(app: AppState, router: Router) -> Self {
-        Self { app, router }
+    pub fn new(proxy: std::sync::Arc<Proxy>, router: Router) -> Self {
+        Self { proxy, router }
     }
 }
 
@@ -49,12 +49,12 @@ impl Service<Request> for Dispatch {
         }
         let id = request_id::ensure(&mut request);
         let span = request_span(&request);
-        let app = self.app.clone();
+        let proxy = self.proxy.clone();
         let started = std::time::Instant::now();
         Either::Left(Box::pin(
             async move {
                 let mut response =
-                    crate::proxy::chat_completions(State(app), request, started).await;
+                    crate::proxy::chat_completions(State(proxy), request, started).await;
                 // As the router's trace layer does for every other route.
                 if response.status().is_server_error() {
                     tracing::error!(

@@ -20,16 +20,19 @@ mod threads;
 pub use conn::Connections;
 pub use threads::{bind_shared, serve_threads};
 
+/// The management API (with health checks and metrics) and the proxy's routes, each over
+/// its own state.
 pub fn router(app: AppState) -> Router {
     let limit = app.config.max_body_bytes;
     let runtime = app.runtime.clone();
+    let proxy = crate::proxy::router().with_state(app.proxy.clone());
     crate::api::router()
         .layer(axum::middleware::from_fn_with_state(
             runtime,
             on_app_runtime,
         ))
-        .merge(crate::proxy::router())
         .with_state(app)
+        .merge(proxy)
         .layer(
             ServiceBuilder::new()
                 .layer(request_id::RequestIdLayer)
@@ -80,7 +83,7 @@ async fn serve_connections(
     connections: std::sync::Arc<Connections>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let service = dispatch::Dispatch::new(app.clone(), router(app.clone()));
+    let service = dispatch::Dispatch::new(app.proxy.clone(), router(app.clone()));
     let timeouts = conn::Timeouts {
         header: std::time::Duration::from_millis(app.config.header_timeout_ms),
         idle: std::time::Duration::from_millis(app.config.idle_timeout_ms),
