@@ -26,6 +26,8 @@ pub enum Error {
     UnsupportedUrl(String),
     #[error("event {position} cannot be decoded: {reason}")]
     Decode { position: i64, reason: String },
+    #[error("read model column {column} holds an unknown value {value:?}")]
+    UnknownValue { column: &'static str, value: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -14,11 +14,13 @@ use crate::{indexes, write, Db, Result, StoredEvent};
 
 mod typed;
 
-const CHECKPOINT: &str = "read_models";
+/// The read models' checkpoint row.
+pub(crate) const CHECKPOINT: &str = "read_models";
 /// Takes the checkpoint row's lock and reads it, in one statement.
 const LOCK_CHECKPOINT: &str =
     "UPDATE projector_checkpoints SET position = position WHERE name = $1 RETURNING position";
-const READ_CHECKPOINT: &str = "SELECT position FROM projector_checkpoints WHERE name = $1";
+pub(crate) const READ_CHECKPOINT: &str =
+    "SELECT position FROM projector_checkpoints WHERE name = $1";
 const MOVE_CHECKPOINT: &str = "UPDATE projector_checkpoints SET position = $1 WHERE name = $2";
 const BATCH: i64 = 10_000;
 

@@ -98,7 +98,7 @@ impl FromRequestParts<AppState> for Caller {
                     .await?
                     .ok_or(ApiError::Unauthorized)?;
             Actor::Member {
-                role: Role::parse(&member.role).ok_or_else(|| ApiError::internal("bad role"))?,
+                role: member.role,
                 id: member.id,
                 organization_id: member.organization_id,
             }

@@ -79,7 +79,7 @@ impl From<MemberRow> for Member {
             id: r.id,
             organization_id: r.organization_id,
             email: r.email,
-            role: r.role,
+            role: r.role.as_str().into(),
             created_at: time(r.created_at),
         }
     }
@@ -131,7 +131,7 @@ impl From<ProjectRow> for Project {
             organization_id: r.organization_id,
             name: r.name,
             description: r.description,
-            mode: r.mode,
+            mode: r.mode.as_str().into(),
             caching_enabled: r.caching_enabled,
             cache_duration_seconds: r.cache_duration_seconds,
             created_at: time(r.created_at),
@@ -191,7 +191,7 @@ impl From<ApiKeyRow> for ApiKey {
             organization_id: r.organization_id,
             description: r.description,
             prefix: r.prefix,
-            status: r.status,
+            status: r.status.as_str().into(),
             usage_limit_usd: r.usage_limit_nano_usd.map(usd),
             created_by: r.created_by,
             created_at: time(r.created_at),

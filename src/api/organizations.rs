@@ -187,7 +187,7 @@ async fn target_member(
         .await?
         .filter(|m| m.organization_id == id)
         .ok_or(ApiError::NotFound("member"))?;
-    let target_role = Role::parse(&target.role).ok_or_else(|| ApiError::internal("bad role"))?;
+    let target_role = target.role;
     Ok((role, target_role))
 }
 

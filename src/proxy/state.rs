@@ -9,12 +9,11 @@ use std::time::{Duration, Instant};
 
 use super::FastMap;
 use secrecy::SecretString;
-use sqlx::Row;
 use tokio::sync::Mutex;
 use tollgate_aggregates::api_key::ApiKey;
 use tollgate_aggregates::organization::{Organization, OrganizationEvent};
 use tollgate_aggregates::project::Project;
-use tollgate_aggregates::types::{IamRule, ProjectMode};
+use tollgate_aggregates::types::{IamRule, KeyStatus, ProjectMode};
 use tollgate_aggregates::usage::{UsageEvent, USAGE_AGGREGATE_TYPE};
 use tollgate_projections::events::fetch_after_except;
 use tollgate_projections::{read, Db};
@@ -126,50 +125,20 @@ impl ProxyState {
         let mut followed = state.followed.lock().await;
         // Money is read together with the checkpoint in one snapshot, so that following
         // the log from that checkpoint counts every later event exactly once.
-        let mut tx = state.db.any.begin().await?;
-        if state.db.is_postgres() {
-            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                .execute(&mut *tx)
-                .await?;
+        let snapshot = read::proxy_snapshot(&state.db).await?;
+        for (organization, credits) in &snapshot.balances {
+            state.ledger.set_balance(organization, *credits);
         }
-        let checkpoint: i64 =
-            sqlx::query("SELECT position FROM projector_checkpoints WHERE name = 'read_models'")
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("position")?;
-        for row in sqlx::query("SELECT id, credits_nano_usd FROM rm_organizations")
-            .fetch_all(&mut *tx)
-            .await?
-        {
-            state.ledger.set_balance(
-                &row.try_get::<String, _>("id")?,
-                row.try_get("credits_nano_usd")?,
-            );
+        for (key, spend) in &snapshot.key_spend {
+            state.ledger.set_key_spend(key, *spend);
         }
-        for row in sqlx::query("SELECT id, cost_nano_usd FROM rm_spend WHERE scope = 'key'")
-            .fetch_all(&mut *tx)
-            .await?
-        {
-            state.ledger.set_key_spend(
-                &row.try_get::<String, _>("id")?,
-                row.try_get("cost_nano_usd")?,
-            );
+        for id in &snapshot.project_ids {
+            state.reload_project(id).await?;
         }
-        tx.commit().await?;
-        for table in ["rm_projects", "rm_api_keys"] {
-            let ids = sqlx::query(&format!("SELECT id FROM {table}"))
-                .fetch_all(&state.db.any)
-                .await?;
-            for row in ids {
-                let id: String = row.try_get("id")?;
-                if table == "rm_projects" {
-                    state.reload_project(&id).await?;
-                } else {
-                    state.reload_key(&id).await?;
-                }
-            }
+        for id in &snapshot.key_ids {
+            state.reload_key(id).await?;
         }
-        *followed = checkpoint;
+        *followed = snapshot.checkpoint;
         drop(followed);
         Ok(state)
     }
@@ -249,17 +218,15 @@ impl ProxyState {
             return Ok(());
         };
         let rules = read::iam_rules(&self.db, id).await?;
-        let tokens =
-            sqlx::query("SELECT token_hash, valid_until FROM rm_key_tokens WHERE key_id = $1")
-                .bind(id)
-                .fetch_all(&self.db.any)
-                .await?;
+        let tokens = read::key_tokens(&self.db, id).await?;
         let mut hashes = Vec::new();
-        for t in tokens {
-            let hash: String = t.try_get("token_hash")?;
-            let valid_until: Option<i64> = t.try_get("valid_until")?;
+        for read::KeyToken {
+            token_hash,
+            valid_until,
+        } in tokens
+        {
             // Every hash the service writes is 64 hex digits; anything else matches no token.
-            let Some(digest) = crate::crypto::digest_of_hash(&hash) else {
+            let Some(digest) = crate::crypto::digest_of_hash(&token_hash) else {
                 tracing::warn!(key_id = id, "stored token hash is not a SHA-256; skipped");
                 continue;
             };
@@ -276,7 +243,7 @@ impl ProxyState {
             key_id: row.id,
             project_id: row.project_id,
             organization_id: row.organization_id,
-            active: row.status == "active",
+            active: row.status == KeyStatus::Active,
             limit_nano_usd: row.usage_limit_nano_usd,
             rules: Arc::new(rules),
         };
@@ -311,7 +278,7 @@ impl ProxyState {
         let entry = ProjectEntry {
             id: row.id,
             organization_id: row.organization_id,
-            mode: ProjectMode::parse(&row.mode).unwrap_or_default(),
+            mode: row.mode,
             caching_enabled: row.caching_enabled,
             cache_ttl: Duration::from_secs(row.cache_duration_seconds.max(0) as u64),
             archived: row.archived,

@@ -1,11 +1,18 @@
 use reqwest::StatusCode;
 use serde_json::json;
-use tollgate::crypto::token_hash;
-use tollgate_projections::read::key_by_token_hash;
+use tollgate::crypto::token_digest;
 
 use crate::both;
-use crate::helpers::{spawn_app, Backend, ADMIN};
+use std::sync::Arc;
+use tollgate::proxy::state::KeyEntry;
+
+use crate::helpers::{spawn_app, Backend, TestApp, ADMIN};
 use crate::projects::urlencode;
+
+/// The key a token opens at `now` in the proxy's memory (what a request is checked against).
+fn usable(t: &TestApp, token: &str, now: i64) -> Option<Arc<KeyEntry>> {
+    t.app.proxy.state.key(&token_digest(token), now)
+}
 
 both!(
     key_lifecycle,
@@ -41,13 +48,10 @@ async fn key_lifecycle(backend: Backend) {
     for body in [&list.body, &got.body] {
         assert!(!body.to_string().contains(&token));
     }
-    let lookup = key_by_token_hash(&t.app.db, &token_hash(&token))
-        .await
-        .unwrap()
-        .unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let lookup = usable(&t, &token, now).expect("the new key opens");
     assert_eq!(lookup.key_id, id);
-    assert_eq!(lookup.usage_limit_nano_usd, Some(12_500_000_000));
-    assert!(lookup.usable(chrono::Utc::now().timestamp()));
+    assert_eq!(lookup.limit_nano_usd, Some(12_500_000_000));
 
     let r = t
         .patch(
@@ -62,14 +66,7 @@ async fn key_lifecycle(backend: Backend) {
         (Some("prod"), Some("disabled"))
     );
     assert_eq!(r.body["usage_limit_usd"], 12.5, "untouched field kept");
-    let lookup = key_by_token_hash(&t.app.db, &token_hash(&token))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        !lookup.usable(chrono::Utc::now().timestamp()),
-        "disabled key is refused"
-    );
+    assert!(usable(&t, &token, now).is_none(), "disabled key is refused");
 
     let r = t
         .patch(
@@ -117,10 +114,7 @@ async fn key_lifecycle(backend: Backend) {
         .status,
         StatusCode::NOT_FOUND
     );
-    assert!(key_by_token_hash(&t.app.db, &token_hash(&token))
-        .await
-        .unwrap()
-        .is_none());
+    assert!(usable(&t, &token, chrono::Utc::now().timestamp()).is_none());
     let list = t.get(&format!("/api/projects/{project}/keys"), ADMIN).await;
     assert!(list.body.as_array().unwrap().is_empty());
 }
@@ -143,17 +137,15 @@ async fn rotation_grace(backend: Backend) {
     assert_ne!(first, second);
     assert!(second.starts_with(r.body["key"]["prefix"].as_str().unwrap()));
     let now = chrono::Utc::now().timestamp();
-    let old = key_by_token_hash(&t.app.db, &token_hash(&first))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(old.usable(now), "old token works during the grace period");
-    assert!(!old.usable(now + 121), "and stops after it");
-    let new = key_by_token_hash(&t.app.db, &token_hash(&second))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(new.usable(now + 10_000) && new.valid_until.is_none());
+    assert!(
+        usable(&t, &first, now).is_some(),
+        "old token works during the grace period"
+    );
+    assert!(
+        usable(&t, &first, now + 121).is_none(),
+        "and stops after it"
+    );
+    assert!(usable(&t, &second, now + 10_000).is_some(), "no end");
 
     // Rotation without a body: the previous token stops at once; the first keeps its grace.
     let r = t
@@ -168,20 +160,9 @@ async fn rotation_grace(backend: Backend) {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(key_by_token_hash(&t.app.db, &token_hash(&second))
-        .await
-        .unwrap()
-        .is_none());
-    assert!(key_by_token_hash(&t.app.db, &token_hash(&first))
-        .await
-        .unwrap()
-        .unwrap()
-        .usable(now));
-    assert!(key_by_token_hash(&t.app.db, &token_hash(&third))
-        .await
-        .unwrap()
-        .unwrap()
-        .usable(now));
+    assert!(usable(&t, &second, now).is_none());
+    assert!(usable(&t, &first, now).is_some());
+    assert!(usable(&t, &third, now).is_some());
 
     let r = t
         .post(
@@ -220,10 +201,7 @@ async fn iam_rules_round_trip(backend: Backend) {
             .body,
         rules
     );
-    let lookup = key_by_token_hash(&t.app.db, &token_hash(&token))
-        .await
-        .unwrap()
-        .unwrap();
+    let lookup = usable(&t, &token, chrono::Utc::now().timestamp()).unwrap();
     assert_eq!(lookup.rules.len(), 6);
 
     for bad in [
@@ -294,11 +272,7 @@ async fn archived_project_keys_stop(backend: Backend) {
     let project = t.project(&org, ADMIN, "main").await;
     let (id, token) = t.key(&project, ADMIN).await;
     t.delete(&format!("/api/projects/{project}"), ADMIN).await;
-    let lookup = key_by_token_hash(&t.app.db, &token_hash(&token))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(!lookup.usable(chrono::Utc::now().timestamp()));
+    assert!(usable(&t, &token, chrono::Utc::now().timestamp()).is_none());
     assert_eq!(
         t.get(&format!("/api/keys/{id}"), ADMIN).await.status,
         StatusCode::NOT_FOUND

@@ -1,8 +1,8 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
-use tollgate_aggregates::types::{IamRule, PricingType};
+use tollgate_aggregates::types::{IamRule, KeyStatus, PricingType};
 
-use super::flag;
+use super::typed;
 use crate::{Db, Error, Result};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -12,37 +12,19 @@ pub struct ApiKeyRow {
     pub organization_id: String,
     pub description: String,
     pub prefix: String,
-    pub status: String,
+    pub status: KeyStatus,
     pub usage_limit_nano_usd: Option<i64>,
     pub created_by: String,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-/// What the proxy needs to authorize a request, found by the SHA-256 of the presented token.
+/// A token of a key, by the SHA-256 (hex) it is stored as.
 #[derive(Debug, Clone, PartialEq)]
-pub struct KeyLookup {
-    pub key_id: String,
-    pub project_id: String,
-    pub organization_id: String,
-    pub status: String,
-    pub usage_limit_nano_usd: Option<i64>,
+pub struct KeyToken {
+    pub token_hash: String,
     /// Set when the token was rotated away: it works until then (Unix seconds).
     pub valid_until: Option<i64>,
-    pub project_mode: String,
-    pub project_archived: bool,
-    pub caching_enabled: bool,
-    pub cache_duration_seconds: i64,
-    pub rules: Vec<IamRule>,
-}
-
-impl KeyLookup {
-    /// Whether the token may be used at `now` (Unix seconds).
-    pub fn usable(&self, now: i64) -> bool {
-        self.status == "active"
-            && !self.project_archived
-            && self.valid_until.is_none_or(|until| now < until)
-    }
 }
 
 fn key_row(r: &AnyRow) -> Result<ApiKeyRow> {
@@ -52,7 +34,7 @@ fn key_row(r: &AnyRow) -> Result<ApiKeyRow> {
         organization_id: r.try_get("organization_id")?,
         description: r.try_get("description")?,
         prefix: r.try_get("prefix")?,
-        status: r.try_get("status")?,
+        status: typed(r, "rm_api_keys.status", KeyStatus::parse)?,
         usage_limit_nano_usd: r.try_get("usage_limit_nano_usd")?,
         created_by: r.try_get("created_by")?,
         created_at: r.try_get("created_at")?,
@@ -130,31 +112,18 @@ fn rule_row(r: &AnyRow) -> Result<IamRule> {
     })
 }
 
-/// The key behind a token hash, with its project's settings and rules; `None` when unknown.
-pub async fn key_by_token_hash(db: &Db, token_hash: &str) -> Result<Option<KeyLookup>> {
-    let row = sqlx::query(
-        "SELECT t.key_id, t.valid_until, k.project_id, k.organization_id, k.status, \
-         k.usage_limit_nano_usd, p.mode, p.archived, p.caching_enabled, p.cache_duration_seconds \
-         FROM rm_key_tokens t JOIN rm_api_keys k ON k.id = t.key_id \
-         JOIN rm_projects p ON p.id = k.project_id WHERE t.token_hash = $1",
-    )
-    .bind(token_hash)
-    .fetch_optional(&db.any)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    let key_id: String = r.try_get("key_id")?;
-    let rules = iam_rules(db, &key_id).await?;
-    Ok(Some(KeyLookup {
-        key_id,
-        project_id: r.try_get("project_id")?,
-        organization_id: r.try_get("organization_id")?,
-        status: r.try_get("status")?,
-        usage_limit_nano_usd: r.try_get("usage_limit_nano_usd")?,
-        valid_until: r.try_get("valid_until")?,
-        project_mode: r.try_get("mode")?,
-        project_archived: flag(&r, "archived")?,
-        caching_enabled: flag(&r, "caching_enabled")?,
-        cache_duration_seconds: r.try_get("cache_duration_seconds")?,
-        rules,
-    }))
+/// The tokens that open a key (the current one, and rotated ones in their grace period).
+pub async fn key_tokens(db: &Db, key_id: &str) -> Result<Vec<KeyToken>> {
+    let rows = sqlx::query("SELECT token_hash, valid_until FROM rm_key_tokens WHERE key_id = $1")
+        .bind(key_id)
+        .fetch_all(&db.any)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(KeyToken {
+                token_hash: r.try_get("token_hash")?,
+                valid_until: r.try_get("valid_until")?,
+            })
+        })
+        .collect()
 }

@@ -1,6 +1,9 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use tollgate_aggregates::types::Role;
+
+use super::typed;
 use crate::{Db, Result};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -19,7 +22,7 @@ pub struct MemberRow {
     pub id: String,
     pub organization_id: String,
     pub email: String,
-    pub role: String,
+    pub role: Role,
     pub created_at: i64,
 }
 
@@ -49,7 +52,7 @@ fn member_row(r: &AnyRow) -> Result<MemberRow> {
         id: r.try_get("id")?,
         organization_id: r.try_get("organization_id")?,
         email: r.try_get("email")?,
-        role: r.try_get("role")?,
+        role: typed(r, "rm_members.role", Role::parse)?,
         created_at: r.try_get("created_at")?,
     })
 }

@@ -1,7 +1,9 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::flag;
+use tollgate_aggregates::types::ProjectMode;
+
+use super::{flag, typed};
 use crate::{Db, Result};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -10,7 +12,7 @@ pub struct ProjectRow {
     pub organization_id: String,
     pub name: String,
     pub description: String,
-    pub mode: String,
+    pub mode: ProjectMode,
     pub caching_enabled: bool,
     pub cache_duration_seconds: i64,
     pub archived: bool,
@@ -39,7 +41,7 @@ fn project_row(r: &AnyRow) -> Result<ProjectRow> {
         organization_id: r.try_get("organization_id")?,
         name: r.try_get("name")?,
         description: r.try_get("description")?,
-        mode: r.try_get("mode")?,
+        mode: typed(r, "rm_projects.mode", ProjectMode::parse)?,
         caching_enabled: flag(r, "caching_enabled")?,
         cache_duration_seconds: r.try_get("cache_duration_seconds")?,
         archived: flag(r, "archived")?,
