@@ -21,7 +21,7 @@ use crate::proxy::cache::MemoryCache;
 use crate::proxy::catalog::Catalog;
 use crate::proxy::replay::replay;
 use crate::proxy::spool::Spool;
-use crate::proxy::state::ProxyState;
+use crate::proxy::state::{ProxyState, LATEST};
 use crate::proxy::usage::UsageWriter;
 use crate::proxy::{ProviderSettings, Proxy, ProxySettings};
 use crate::store::{framework, Framework};
@@ -115,9 +115,9 @@ impl App {
         let admin_token_hash = config
             .admin_token()
             .map(|t| Sha256::digest(t.as_bytes()).into());
-        let state = ProxyState::load(db.clone(), cipher.clone(), instance_id).await?;
+        let state =
+            ProxyState::load(db.clone(), projector.clone(), cipher.clone(), instance_id).await?;
         let (usage, writer) = UsageWriter::start(
-            db.clone(),
             projector.clone(),
             state.clone(),
             spool.clone(),
@@ -160,7 +160,7 @@ impl App {
         let follower = tokio::spawn(async move {
             while position.changed().await.is_ok() {
                 let at = *position.borrow_and_update();
-                if let Err(e) = state.follow(at).await {
+                if let Err(e) = state.settle(at).await {
                     tracing::warn!(error = %e, "proxy state did not follow the log");
                 }
             }
@@ -218,9 +218,8 @@ impl App {
                 Err(e) => return Err(e.into()),
             }
         }
-        let position = self.projector.catch_up().await?;
         // The proxy honors the change from the very next request.
-        self.proxy.state.follow(position).await?;
+        self.proxy.state.settle(LATEST).await?;
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 //! in the same transaction as the checkpoint. Queries over those tables live in `read`.
 #![forbid(unsafe_code)]
 
+mod append;
 pub mod db;
 pub mod events;
 pub mod indexes;
@@ -11,9 +12,10 @@ pub mod projector;
 pub mod read;
 mod write;
 
+pub use append::UsageAppend;
 pub use db::{Backend, Db};
 pub use events::StoredEvent;
-pub use projector::Projector;
+pub use projector::{AppendError, Projector};
 
 /// Errors of the read side: the database, or an event the projector cannot decode.
 #[derive(Debug, thiserror::Error)]

@@ -9,6 +9,7 @@ use sqlx::Row;
 use tokio::sync::{mpsc, watch, Mutex};
 use tollgate_aggregates::usage::{UsageRecord, USAGE_AGGREGATE_TYPE};
 
+use crate::append::UsageAppend;
 use crate::events::{fetch_after, fetch_after_knowing, fetch_payload, Known};
 use crate::{indexes, write, Db, Result, StoredEvent};
 
@@ -51,9 +52,6 @@ pub struct Projector {
     /// One batch at a time in this process; across replicas the checkpoint row lock serializes.
     running: Mutex<()>,
     position: watch::Sender<i64>,
-    /// Usage events' records handed over by the writer that appended them, by (stream,
-    /// sequence), until projected.
-    handed: std::sync::Mutex<HashMap<(String, i64), Vec<UsageRecord>>>,
 }
 
 impl Projector {
@@ -62,49 +60,7 @@ impl Projector {
             db,
             running: Mutex::new(()),
             position: watch::channel(0).0,
-            handed: std::sync::Mutex::new(HashMap::new()),
         })
-    }
-
-    /// Hands over the records of usage events appended to `stream` (by sequence), so that the
-    /// batch that projects them need not decode what was just encoded. Given before the
-    /// events commit, so that a batch woken by the commit's notification finds them; a batch
-    /// uses only the records of events it reads, and gives the rest back. Only for events
-    /// that are (or, once committed, will be) exactly these records.
-    pub fn hand_over(&self, stream: &str, events: Vec<(i64, Vec<UsageRecord>)>) {
-        if let Ok(mut handed) = self.handed.lock() {
-            for (sequence, records) in events {
-                handed.insert((stream.to_string(), sequence), records);
-            }
-        }
-    }
-
-    /// Drops what was handed over and not projected here (another replica projected it).
-    pub fn forget_handed(&self) {
-        if let Ok(mut handed) = self.handed.lock() {
-            handed.clear();
-        }
-    }
-
-    /// Takes everything handed over so far, for one batch.
-    fn take_handed(&self) -> Handed {
-        self.handed
-            .lock()
-            .map(|mut h| std::mem::take(&mut *h))
-            .unwrap_or_default()
-    }
-
-    /// Returns what a batch did not use: records handed over before their events committed,
-    /// which a later batch will find.
-    fn give_back(&self, rest: Handed) {
-        if rest.is_empty() {
-            return;
-        }
-        if let Ok(mut handed) = self.handed.lock() {
-            for (k, v) in rest {
-                handed.entry(k).or_insert(v);
-            }
-        }
     }
 
     /// The position the read models reflect, as last seen by this process.
@@ -121,18 +77,35 @@ impl Projector {
         if seen > 0 && crate::events::head(&self.db).await? <= seen {
             return Ok(seen);
         }
-        self.run_batches(Mode::Live).await
+        self.run_batches(Mode::Live, &mut Handed::new()).await
+    }
+
+    /// Appends usage events to the log, then projects everything up to them. The records
+    /// travel with the rows, so the batch that projects them takes them as they are instead of
+    /// decoding the payloads just encoded; holding the projector's lock from the append to
+    /// the projection keeps any other batch of this process from projecting them first.
+    /// On `NotWritten` nothing was appended and `append` may be tried again.
+    pub async fn append_usage(&self, append: UsageAppend) -> Result<i64, AppendError> {
+        let _guard = self.running.lock().await;
+        if let Err(e) = append.write(&self.db).await {
+            return Err(AppendError::NotWritten(e.into(), append));
+        }
+        let mut handed = append.into_handed();
+        // Whatever is left (another replica projected those events) is dropped here.
+        self.run_batches(Mode::Live, &mut handed)
+            .await
+            .map_err(AppendError::NotProjected)
     }
 
     /// Runs batches until one comes back short; the caller holds `running`. A rebuild reads
     /// the next batch on another connection while the current one is written.
-    async fn run_batches(&self, mode: Mode) -> Result<i64> {
+    async fn run_batches(&self, mode: Mode, handed: &mut Handed) -> Result<i64> {
         let mut ahead = match mode {
             Mode::Rebuild => Some(prefetch(self.db.clone(), 0)),
             Mode::Live => None,
         };
         loop {
-            let (position, applied) = self.run_batch(mode, &mut ahead).await?;
+            let (position, applied) = self.run_batch(mode, &mut ahead, handed).await?;
             self.position.send_replace(position);
             if applied < BATCH as usize {
                 return Ok(position);
@@ -140,14 +113,7 @@ impl Projector {
         }
     }
 
-    async fn run_batch(&self, mode: Mode, ahead: &mut Option<Prefetch>) -> Result<(i64, usize)> {
-        let mut handed = self.take_handed();
-        let done = self.run_batch_with(mode, ahead, &mut handed).await;
-        self.give_back(handed);
-        done
-    }
-
-    async fn run_batch_with(
+    async fn run_batch(
         &self,
         mode: Mode,
         ahead: &mut Option<Prefetch>,
@@ -248,7 +214,7 @@ impl Projector {
         tx.commit().await?;
         self.position.send_replace(0);
         let started = std::time::Instant::now();
-        let replayed = self.run_batches(Mode::Rebuild).await;
+        let replayed = self.run_batches(Mode::Rebuild, &mut Handed::new()).await;
         let replay = started.elapsed();
         let restored = indexes::restore(&self.db).await;
         let indexes = started.elapsed() - replay;
@@ -282,7 +248,19 @@ impl Projector {
     }
 }
 
-type Handed = HashMap<(String, i64), Vec<UsageRecord>>;
+/// Usage events' records as their appender holds them, by (stream, sequence).
+pub(crate) type Handed = HashMap<(String, i64), Vec<UsageRecord>>;
+
+/// Why `append_usage` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// Nothing was appended: the events are given back to be tried again.
+    #[error("usage events not appended: {0}")]
+    NotWritten(crate::Error, UsageAppend),
+    /// Appended, but the projection failed: the background projector will project them.
+    #[error("usage events appended but not projected: {0}")]
+    NotProjected(crate::Error),
+}
 
 /// A usage event's records, when its writer handed them over.
 fn take_records(handed: &mut Handed, event: &StoredEvent) -> Option<Vec<UsageRecord>> {

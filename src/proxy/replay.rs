@@ -9,10 +9,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use tollgate_aggregates::usage::UsageRecord;
-use tollgate_projections::{read, Db, Projector};
+use tollgate_projections::{read, Db, Projector, UsageAppend};
 
 use super::spool::read_segment;
-use super::usage::{event_rows, events_of, write};
+use super::usage::events_of;
 
 /// Appends the segments' records missing from the usage log (on a usage stream of their own),
 /// projects them, then removes the segments. Returns how many records were appended.
@@ -30,11 +30,10 @@ pub async fn replay(db: &Db, projector: &Projector, segments: &[PathBuf]) -> any
     let missing = missing(db, records).await?;
     let appended = missing.len();
     if appended > 0 {
-        let events = events_of(missing);
-        let rows = event_rows(0, &events);
         let stream = uuid::Uuid::now_v7().to_string();
-        write(db, &stream, &rows).await?;
-        projector.catch_up().await?;
+        projector
+            .append_usage(UsageAppend::new(&stream, 0, events_of(missing)))
+            .await?;
     }
     for path in segments {
         std::fs::remove_file(path)

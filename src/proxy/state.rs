@@ -16,7 +16,7 @@ use tollgate_aggregates::project::Project;
 use tollgate_aggregates::types::{IamRule, KeyStatus, ProjectMode};
 use tollgate_aggregates::usage::{UsageEvent, USAGE_AGGREGATE_TYPE};
 use tollgate_projections::events::fetch_after_except;
-use tollgate_projections::{read, Db};
+use tollgate_projections::{read, Db, Projector};
 
 use super::ledger::Ledger;
 use crate::crypto::Cipher;
@@ -92,6 +92,8 @@ impl ProjectEntry {
 
 pub struct ProxyState {
     db: Db,
+    /// The read models this state follows.
+    projector: Arc<Projector>,
     cipher: Cipher,
     /// This process's usage stream id: its own usage is already in the ledger.
     pub instance_id: String,
@@ -108,11 +110,20 @@ pub struct ProxyState {
 
 type Result<T> = std::result::Result<T, tollgate_projections::Error>;
 
+/// `settle` to everything committed so far.
+pub const LATEST: i64 = i64::MAX;
+
 impl ProxyState {
     /// Loads everything from the read models at their current checkpoint.
-    pub async fn load(db: Db, cipher: Cipher, instance_id: String) -> Result<Arc<Self>> {
+    pub async fn load(
+        db: Db,
+        projector: Arc<Projector>,
+        cipher: Cipher,
+        instance_id: String,
+    ) -> Result<Arc<Self>> {
         let state = Arc::new(Self {
             db,
+            projector,
             cipher,
             instance_id,
             tokens: FastMap::default(),
@@ -158,9 +169,22 @@ impl ProxyState {
         self.projects.get(id).map(|p| p.clone())
     }
 
+    /// After a write: brings the read models to at least `position` (`LATEST`: everything
+    /// committed so far) unless they are there already, then this state to them. Every writer
+    /// calls it (a command, the usage writer, the follower of other replicas' events), so that
+    /// the next request here sees the write.
+    pub async fn settle(&self, position: i64) -> Result<i64> {
+        let mut projected = *self.projector.subscribe().borrow();
+        if projected < position {
+            projected = self.projector.catch_up().await?;
+        }
+        self.follow(projected).await?;
+        Ok(projected)
+    }
+
     /// Applies the events between what this state reflects and what the read models reflect
     /// (`projected`), in log order.
-    pub async fn follow(&self, projected: i64) -> Result<()> {
+    async fn follow(&self, projected: i64) -> Result<()> {
         const PAGE: i64 = 1000;
         let mut followed = self.followed.lock().await;
         while *followed < projected {

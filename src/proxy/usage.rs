@@ -1,7 +1,7 @@
 //! Usage recording off the hot path: requests hand records to a bounded channel; one batch
 //! writer appends them as `UsageRecorded` events (one per organization per flush, on this
-//! process's own stream, so it never conflicts) every 2,000 records or 100 ms, then projects
-//! them. Shutdown drains the channel. Each record is written to the spool (`spool`) before it
+//! process's own stream, so it never conflicts; see `tollgate_projections::UsageAppend`)
+//! every 2,000 records or 100 ms, projects them and settles the proxy's state. Shutdown drains the channel. Each record is written to the spool (`spool`) before it
 //! is queued, and holds its spool segment until the writer has committed it.
 
 use std::sync::Arc;
@@ -10,11 +10,8 @@ use std::time::Duration;
 use std::collections::BTreeMap;
 use tokio::sync::mpsc;
 
-use sqlx::postgres::PgArguments;
-use sqlx::{Arguments, PgPool};
-use tollgate_aggregates::usage::{UsageRecord, MAX_RECORDS_PER_EVENT, USAGE_AGGREGATE_TYPE};
-use tollgate_aggregates::usage_json::usage_recorded_json;
-use tollgate_projections::{Backend, Db, Projector};
+use tollgate_aggregates::usage::{UsageRecord, MAX_RECORDS_PER_EVENT};
+use tollgate_projections::{AppendError, Projector, UsageAppend};
 
 use super::spool::{Spool, Token};
 use super::state::ProxyState;
@@ -117,7 +114,6 @@ pub struct UsageWriter {
 
 impl UsageWriter {
     pub fn start(
-        db: Db,
         projector: Arc<Projector>,
         state: Arc<ProxyState>,
         spool: Option<Arc<Spool>>,
@@ -132,7 +128,7 @@ impl UsageWriter {
             closing: closing.clone(),
             spool: spool.clone(),
         };
-        let handle = tokio::spawn(run(rx, db, projector, state, pace));
+        let handle = tokio::spawn(run(rx, projector, state, pace));
         let sink = UsageSink {
             tx: std::sync::Mutex::new(Some(tx)),
             spool,
@@ -157,7 +153,6 @@ struct Pace {
 
 async fn run(
     mut rx: mpsc::Receiver<Queued>,
-    db: Db,
     projector: Arc<Projector>,
     state: Arc<ProxyState>,
     pace: Pace,
@@ -205,32 +200,44 @@ async fn run(
             batch_records.push(q.record);
             tokens.push(q.token);
         }
-        let events = events_of(batch_records);
-        let rows = event_rows(sequence, &events);
-        // Handed over before the commit, so that a projector batch woken by the commit's
-        // notification has them and does not decode what was just encoded.
-        let first = sequence + 1;
-        sequence += events.len() as i64;
-        projector.hand_over(&state.instance_id, (first..).zip(events).collect());
-        let mut delay = Duration::from_millis(100);
-        while let Err(e) = write(&db, &state.instance_id, &rows).await {
-            tracing::error!(error = %e, records, "usage batch not written; retrying");
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(5));
-        }
+        let append = UsageAppend::new(&state.instance_id, sequence, events_of(batch_records));
+        sequence += append.events() as i64;
+        let rows = append.events();
+        let projected = append_until_written(&projector, append, records).await;
         // Committed: their spool segments may go.
         drop(tokens);
         crate::metrics::usage_flush(records, started.elapsed(), rx.len());
-        crate::metrics::db_queries("usage_writer", 2 + rows.len() as u64);
-        let projected = projector.catch_up().await;
-        projector.forget_handed();
-        match projected {
-            Ok(position) => {
-                if let Err(e) = state.follow(position).await {
-                    tracing::warn!(error = %e, "proxy state did not follow the log");
-                }
+        crate::metrics::db_queries("usage_writer", 2 + rows as u64);
+        if let Some(position) = projected {
+            if let Err(e) = state.settle(position).await {
+                tracing::warn!(error = %e, "proxy state did not follow the log");
             }
-            Err(e) => tracing::warn!(error = %e, "projector after usage batch"),
+        }
+    }
+}
+
+/// Appends the batch, retrying a failed write: usage is never dropped while the process
+/// lives. The position projected, unless the projection failed (the background projector
+/// then takes the events up).
+async fn append_until_written(
+    projector: &Projector,
+    mut append: UsageAppend,
+    records: usize,
+) -> Option<i64> {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match projector.append_usage(append).await {
+            Ok(position) => return Some(position),
+            Err(AppendError::NotWritten(e, again)) => {
+                tracing::error!(error = %e, records, "usage batch not written; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+                append = again;
+            }
+            Err(e @ AppendError::NotProjected(_)) => {
+                tracing::warn!(error = %e, "projector after usage batch");
+                return None;
+            }
         }
     }
 }
@@ -269,98 +276,6 @@ pub(super) fn events_of(records: Vec<UsageRecord>) -> Vec<Vec<UsageRecord>> {
         }
     }
     events
-}
-
-/// One usage event as bound: its sequence, payload and metadata.
-pub(super) struct EventRow {
-    sequence: i64,
-    payload: String,
-    metadata: String,
-}
-
-const INSERT_EVENT: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-    event_version, payload, metadata) VALUES ($1, $2, $3, $4, $5, CAST($6 AS json), CAST($7 AS json))";
-
-/// The events after `sequence` on this process's usage stream, as bound.
-pub(super) fn event_rows(sequence: i64, events: &[Vec<UsageRecord>]) -> Vec<EventRow> {
-    (sequence + 1..)
-        .zip(events)
-        .filter_map(|(sequence, records)| {
-            let first = records.first()?;
-            let metadata = serde_json::json!({
-                "actor": "gateway",
-                "request_id": first.request_id,
-                "records": records.len(),
-                "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            })
-            .to_string();
-            Some(EventRow {
-                sequence,
-                payload: usage_recorded_json(records),
-                metadata,
-            })
-        })
-        .collect()
-}
-
-/// Appends the rows to this process's usage stream, in one transaction.
-pub(super) async fn write(db: &Db, stream: &str, rows: &[EventRow]) -> Result<(), sqlx::Error> {
-    match &db.backend {
-        Backend::Postgres(pool) => write_postgres(pool, stream, rows).await,
-        Backend::Sqlite(_) => write_sqlite(db, stream, rows).await,
-    }
-}
-
-/// On Postgres through the typed driver, with the arguments' buffer sized once: the generic
-/// driver grew it by doubling for each payload (up to 600 KB) and then copied it again.
-async fn write_postgres(pool: &PgPool, stream: &str, rows: &[EventRow]) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    for row in rows {
-        let mut args = PgArguments::default();
-        args.reserve(
-            7,
-            row.payload.len() + row.metadata.len() + stream.len() + 128,
-        );
-        let added = args
-            .add(USAGE_AGGREGATE_TYPE)
-            .and_then(|()| args.add(stream))
-            .and_then(|()| args.add(row.sequence))
-            .and_then(|()| args.add("UsageRecorded"))
-            .and_then(|()| args.add("1.0"))
-            .and_then(|()| args.add(row.payload.as_str()))
-            .and_then(|()| args.add(row.metadata.as_str()));
-        added.map_err(sqlx::Error::Encode)?;
-        sqlx::query_with(INSERT_EVENT, args)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await
-}
-
-/// On SQLite, stamped as inserted: the next rowid (the one SQLite would pick; one writer at a
-/// time, so rowid order is commit order) as both rowid and position, and the time. Left to
-/// the stamp trigger, the row would be written again to set them.
-const INSERT_STAMPED_SQLITE: &str = "INSERT INTO events (rowid, aggregate_type, aggregate_id, \
-    sequence, event_type, event_version, payload, metadata, global_pos, recorded_at) \
-    SELECT p, $1, $2, $3, $4, $5, $6, $7, p, CAST(unixepoch('subsec') * 1000000 AS INTEGER) \
-    FROM (SELECT coalesce(max(rowid), 0) + 1 AS p FROM events)";
-
-async fn write_sqlite(db: &Db, stream: &str, rows: &[EventRow]) -> Result<(), sqlx::Error> {
-    let mut tx = db.any.begin().await?;
-    for row in rows {
-        // Bound as `&str`: the generic driver copies every `String` it is given.
-        sqlx::query(INSERT_STAMPED_SQLITE)
-            .bind(USAGE_AGGREGATE_TYPE)
-            .bind(stream)
-            .bind(row.sequence)
-            .bind("UsageRecorded")
-            .bind("1.0")
-            .bind(row.payload.as_str())
-            .bind(row.metadata.as_str())
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await
 }
 
 #[cfg(test)]

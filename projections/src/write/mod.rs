@@ -41,7 +41,7 @@ use crate::{Result, StoredEvent};
 pub(crate) type Tx<'a> = Transaction<'a, Any>;
 
 /// `handed`: a usage event's records as the process that wrote it still holds them (see
-/// `Projector::hand_over`), which spares decoding them again.
+/// `Projector::append_usage`), which spares decoding them again.
 pub(crate) async fn apply(
     tx: &mut Tx<'_>,
     bulk: &mut Bulk,
