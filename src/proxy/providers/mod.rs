@@ -1,12 +1,13 @@
-//! Upstream providers behind one trait. OpenAI and every OpenAI-compatible host share one
-//! adapter; Anthropic and Gemini have adapters over their translation modules. Every adapter
-//! speaks OpenAI's chat format to the rest of the gateway.
+//! Upstream providers behind one trait, [`Adapter`]. OpenAI and every OpenAI-compatible host
+//! share one adapter (`openai/`); Anthropic (`anthropic/`) and Gemini (`gemini/`) each have a
+//! folder with their adapter, request/answer translation, stream translation and tests. Every
+//! adapter speaks OpenAI's chat format to the rest of the gateway. The pieces they share stay
+//! here: the HTTP client (`http`, `pool`, `guard`), server-sent events (`sse`), OpenAI chunks
+//! (`chunk`), the incoming request (`incoming`), usage (`types`, `usage_fields`).
 
 pub mod anthropic;
-mod anthropic_api;
 mod chunk;
 pub mod gemini;
-mod gemini_api;
 mod guard;
 pub mod http;
 pub mod incoming;
@@ -60,7 +61,9 @@ impl std::fmt::Debug for Target {
 /// An OpenAI-format answer as the bytes the client gets, and its usage.
 pub type Answer = (Bytes, Usage);
 
-pub trait Provider: Send + Sync {
+/// How the gateway talks to one kind of upstream API: every adapter takes and gives OpenAI's
+/// chat format.
+pub trait Adapter: Send + Sync {
     /// A non-streaming chat completion.
     fn complete<'a>(
         &'a self,
@@ -90,10 +93,10 @@ pub trait Provider: Send + Sync {
 }
 
 /// The adapter for a provider id.
-pub fn adapter(provider: &str) -> &'static dyn Provider {
+pub fn adapter(provider: &str) -> &'static dyn Adapter {
     match provider {
-        "anthropic" => &anthropic_api::Anthropic,
-        "google" => &gemini_api::Gemini,
+        "anthropic" => &anthropic::Anthropic,
+        "google" => &gemini::Gemini,
         _ => &openai::OpenAiCompatible,
     }
 }
