@@ -19,7 +19,7 @@ use super::state::KeyEntry;
 use super::{access, authenticate, json_body, pricing, read_body, request_id, Proxy};
 use crate::app::AppState;
 
-fn usable(app: &AppState, key: &KeyEntry, model: &Arc<ModelEntry>) -> Option<String> {
+fn usable(app: &AppState, key: &KeyEntry, model: &Arc<ModelEntry>) -> Option<&'static str> {
     let project = app.proxy.state.project(&key.project_id)?;
     let plan = plan(
         &app.config,
@@ -30,7 +30,7 @@ fn usable(app: &AppState, key: &KeyEntry, model: &Arc<ModelEntry>) -> Option<Str
         &model.providers,
     )
     .ok()?;
-    Some(plan.primary.offer.provider)
+    Some(plan.primary.offer.provider.id())
 }
 
 fn entry(model: &ModelEntry, provider: &str) -> Value {
@@ -47,7 +47,7 @@ pub async fn list(State(app): State<AppState>, headers: HeaderMap) -> Response {
         .proxy
         .catalog
         .entries()
-        .filter_map(|m| usable(&app, &key, m).map(|p| entry(m, &p)))
+        .filter_map(|m| usable(&app, &key, m).map(|p| entry(m, p)))
         .collect();
     access::answered(
         "models",
@@ -76,7 +76,7 @@ pub async fn get(
     let found = resolve(&app.proxy.catalog, &id).and_then(|(model, _)| {
         let provider =
             usable(&app, &key, &model).ok_or_else(|| ProxyError::ModelNotFound(id.clone()))?;
-        Ok(entry(&model, &provider))
+        Ok(entry(&model, provider))
     });
     let (status, response) = match found {
         Ok(entry) => (200, Json(entry).into_response()),
@@ -197,7 +197,7 @@ async fn embed(
     meter.route(&route);
     let prompt = pricing::input_bound(&body);
     meter.reserve(key, &route, prompt, 0)?;
-    let (answer, mut usage) = adapter(&route.offer.provider)
+    let (answer, mut usage) = adapter(route.offer.provider)
         .embed(
             &app.proxy.http,
             &route.target,
@@ -215,7 +215,7 @@ async fn embed(
         axum::http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    if let Ok(v) = HeaderValue::from_str(&route.offer.provider) {
+    if let Ok(v) = HeaderValue::from_str(route.offer.provider.id()) {
         h.insert(super::headers::PROVIDER, v);
     }
     if let Ok(v) = HeaderValue::from_str(&pricing::usd(cost)) {

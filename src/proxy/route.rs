@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tollgate_aggregates::types::ProjectMode;
 use tollgate_aggregates::usage::PaidWith;
+use tollgate_aggregates::Provider;
 
 use super::catalog::{Catalog, ModelEntry, ProviderOffer, ResolveError};
 use super::error::ProxyError;
@@ -46,12 +47,12 @@ pub fn resolve(
     })
 }
 
-fn base_url(config: &Config, provider: &str, own: Option<&str>) -> Option<String> {
+fn base_url(config: &Config, provider: Provider, own: Option<&str>) -> Option<String> {
     own.map(str::to_string)
         .or_else(|| {
             config
                 .providers
-                .get(provider)
+                .get(provider.id())
                 .and_then(|p| p.base_url.clone())
         })
         .or_else(|| default_base_url(provider).map(str::to_string))
@@ -59,7 +60,7 @@ fn base_url(config: &Config, provider: &str, own: Option<&str>) -> Option<String
 
 fn target(config: &Config, offer: &ProviderOffer, url: String, api_key: String) -> Target {
     Target {
-        provider: offer.provider.clone(),
+        provider: offer.provider,
         model: offer.model.clone(),
         base_url: url,
         api_key,
@@ -68,8 +69,8 @@ fn target(config: &Config, offer: &ProviderOffer, url: String, api_key: String) 
 }
 
 fn credits_route(config: &Config, model: &Arc<ModelEntry>, offer: &ProviderOffer) -> Option<Route> {
-    let key = config.provider_key(&offer.provider)?;
-    let url = base_url(config, &offer.provider, None)?;
+    let key = config.provider_key(offer.provider.id())?;
+    let url = base_url(config, offer.provider, None)?;
     Some(Route {
         model: model.clone(),
         offer: offer.clone(),
@@ -88,10 +89,10 @@ fn own_route(
 ) -> Option<Route> {
     use secrecy::ExposeSecret;
     let own = project
-        .own_keys_for(&offer.provider, &state.failed_keys)
+        .own_keys_for(offer.provider, &state.failed_keys)
         .into_iter()
         .next()?;
-    let url = base_url(config, &offer.provider, own.base_url.as_deref())?;
+    let url = base_url(config, offer.provider, own.base_url.as_deref())?;
     Some(Route {
         model: model.clone(),
         offer: offer.clone(),
@@ -141,7 +142,7 @@ pub fn plan(
         };
         match plan {
             Some(p) => return Ok(p),
-            None => unpaid.push(offer.provider.clone()),
+            None => unpaid.push(offer.provider.id()),
         }
     }
     if unpaid.is_empty() {
