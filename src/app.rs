@@ -67,12 +67,13 @@ fn proxy_settings(config: &Config) -> ProxySettings {
     let providers = config
         .providers
         .iter()
-        .map(|(id, p)| {
+        // `Config::validate` refused unknown provider ids.
+        .filter_map(|(id, p)| {
             let settings = ProviderSettings {
                 api_key: p.api_key.clone(),
                 base_url: p.base_url.clone(),
             };
-            (id.clone(), settings)
+            Some((tollgate_aggregates::Provider::parse(id)?, settings))
         })
         .collect();
     ProxySettings {

@@ -218,7 +218,7 @@ impl Config {
         if let Some(v) = get("TOLLGATE_SPOOL_DIR").filter(|v| !v.is_empty()) {
             self.spool_dir = Some(PathBuf::from(v));
         }
-        for provider in crate::providers::KNOWN_PROVIDERS {
+        for provider in tollgate_aggregates::Provider::ALL.map(|p| p.id()) {
             let name = provider.to_uppercase();
             let key = get(&format!("TOLLGATE_PROVIDER_{name}_API_KEY")).filter(|v| !v.is_empty());
             let url = get(&format!("TOLLGATE_PROVIDER_{name}_BASE_URL")).filter(|v| !v.is_empty());

@@ -1,26 +1,13 @@
-//! Provider ids the gateway knows. The proxy's catalog (next) maps models onto these.
+//! The aggregates' view of the providers the gateway knows: the ids of [`Provider`].
 
-use tollgate_aggregates::DomainServices;
+use tollgate_aggregates::{DomainServices, Provider};
 
-pub const KNOWN_PROVIDERS: &[&str] = &[
-    "openai",
-    "anthropic",
-    "google",
-    "mistral",
-    "groq",
-    "deepseek",
-    "xai",
-    "together",
-    "openrouter",
-    "custom",
-];
-
-/// The aggregates' view of the provider list.
+/// Answers the aggregates' provider questions from [`Provider`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ProviderCatalog;
 
 impl DomainServices for ProviderCatalog {
     fn is_known_provider(&self, provider: &str) -> bool {
-        KNOWN_PROVIDERS.contains(&provider)
+        Provider::parse(provider).is_some()
     }
 }

@@ -8,12 +8,14 @@ pub mod api_key;
 pub mod error;
 pub mod organization;
 pub mod project;
+pub mod provider;
 pub mod services;
 pub mod types;
 pub mod usage;
 pub mod usage_json;
 
 pub use error::DomainError;
+pub use provider::Provider;
 pub use services::DomainServices;
 
 /// JSON Schemas of every aggregate's events, keyed by aggregate type (`schemas/events/`).

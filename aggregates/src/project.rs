@@ -290,7 +290,7 @@ impl Aggregate for Project {
                 }
                 if let Some(url) = &base_url {
                     validate_base_url(url)?;
-                } else if provider == "custom" {
+                } else if provider == crate::Provider::Custom.id() {
                     return Err(DomainError::invalid(
                         "base_url",
                         "base_url is required for the custom provider",

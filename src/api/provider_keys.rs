@@ -6,6 +6,7 @@ use axum::Json as JsonOut;
 use serde::Deserialize;
 use tollgate_aggregates::project::ProjectCommand as C;
 use tollgate_aggregates::types::{KeyStatus, Role};
+use tollgate_aggregates::Provider;
 use tollgate_projections::read;
 use utoipa::ToSchema;
 
@@ -57,6 +58,12 @@ pub async fn add(
             return Err(ApiError::invalid("base_url", message));
         }
     }
+    let Some(provider) = Provider::parse(&body.provider) else {
+        return Err(ApiError::invalid(
+            "provider",
+            format!("unknown provider '{}'", body.provider),
+        ));
+    };
     let last4: String = secret
         .chars()
         .rev()
@@ -68,7 +75,7 @@ pub async fn add(
     let id = uuid::Uuid::now_v7().to_string();
     let cmd = C::AddProviderKey {
         provider_key_id: id.clone(),
-        provider: body.provider,
+        provider: provider.id().to_string(),
         name: body.name,
         base_url: body.base_url,
         encrypted_key: app.cipher.encrypt(secret),

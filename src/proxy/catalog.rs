@@ -15,23 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-
-/// Provider ids that may appear in the catalog: the gateway's provider ids
-/// (`crate::providers::KNOWN_PROVIDERS`) except "custom".
-pub const CATALOG_PROVIDERS: &[&str] = &[
-    "openai",
-    "anthropic",
-    "google",
-    "mistral",
-    "groq",
-    "deepseek",
-    "xai",
-    "together",
-    "openrouter",
-];
-
-/// Provider id for user-configured upstreams; never listed in the catalog itself.
-pub const CUSTOM_PROVIDER: &str = "custom";
+use tollgate_aggregates::Provider;
 
 const EMBEDDED_CATALOG: &str =
     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/models.json"));
@@ -48,7 +32,9 @@ pub struct Capabilities {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderOffer {
-    pub provider: String,
+    /// Any provider but [`Provider::Custom`] (user-configured upstreams, never listed in the
+    /// catalog itself); an unknown id fails the catalog's parsing.
+    pub provider: Provider,
     pub model: String,
     pub input_usd_per_mtok: f64,
     pub output_usd_per_mtok: f64,
@@ -109,7 +95,7 @@ pub struct Catalog {
     /// Catalog id -> index into `models`.
     by_id: HashMap<String, usize>,
     /// Provider id -> provider's model name -> index into `models`.
-    by_offer: HashMap<String, HashMap<String, usize>>,
+    by_offer: HashMap<Provider, HashMap<String, usize>>,
 }
 
 impl Catalog {
@@ -128,14 +114,14 @@ impl Catalog {
         let file: CatalogFile =
             serde_json::from_str(text).map_err(|e| format!("invalid model catalog: {e}"))?;
         let mut by_id = HashMap::with_capacity(file.models.len());
-        let mut by_offer: HashMap<String, HashMap<String, usize>> = HashMap::new();
+        let mut by_offer: HashMap<Provider, HashMap<String, usize>> = HashMap::new();
         for (idx, entry) in file.models.iter().enumerate() {
             validate_entry(entry)?;
             if by_id.insert(entry.id.clone(), idx).is_some() {
                 return Err(format!("duplicate model id '{}'", entry.id));
             }
             for offer in &entry.providers {
-                let names = by_offer.entry(offer.provider.clone()).or_default();
+                let names = by_offer.entry(offer.provider).or_default();
                 if let Some(&other) = names.get(&offer.model) {
                     let other_id = file.models.get(other).map_or("?", |m| m.id.as_str());
                     return Err(format!(
@@ -192,18 +178,16 @@ impl Catalog {
         let Some((prefix, rest)) = requested.split_once('/') else {
             return self.resolve_bare(requested).ok_or_else(not_found);
         };
-        if prefix == CUSTOM_PROVIDER {
-            return if rest.is_empty() {
-                Err(not_found())
-            } else {
-                Ok(custom_entry(requested, rest))
-            };
-        }
-        if is_known_provider(prefix) {
-            return self
-                .resolve_with_provider(prefix, rest)
-                .or_else(|| self.resolve_bare(requested))
-                .ok_or_else(not_found);
+        match Provider::parse(prefix) {
+            Some(Provider::Custom) if rest.is_empty() => return Err(not_found()),
+            Some(Provider::Custom) => return Ok(custom_entry(requested, rest)),
+            Some(provider) => {
+                return self
+                    .resolve_with_provider(provider, rest)
+                    .or_else(|| self.resolve_bare(requested))
+                    .ok_or_else(not_found)
+            }
+            None => {}
         }
         if let Some(found) = self.resolve_bare(requested) {
             return Ok(found);
@@ -235,7 +219,7 @@ impl Catalog {
     /// `name` is a catalog id offered by `provider`, or `provider`'s own model name.
     fn resolve_with_provider(
         &self,
-        provider: &str,
+        provider: Provider,
         name: &str,
     ) -> Option<(Arc<ModelEntry>, Vec<ProviderOffer>)> {
         if let Some(entry) = self.by_id.get(name).and_then(|&i| self.models.get(i)) {
@@ -243,7 +227,7 @@ impl Catalog {
                 return Some((entry.clone(), vec![offer.clone()]));
             }
         }
-        let idx = *self.by_offer.get(provider)?.get(name)?;
+        let idx = *self.by_offer.get(&provider)?.get(name)?;
         let entry = self.models.get(idx)?;
         let offer = entry
             .providers
@@ -251,10 +235,6 @@ impl Catalog {
             .find(|o| o.provider == provider && o.model == name)?;
         Some((entry.clone(), vec![offer.clone()]))
     }
-}
-
-fn is_known_provider(id: &str) -> bool {
-    CATALOG_PROVIDERS.contains(&id)
 }
 
 /// Non-empty, lowercase ASCII letters, digits and hyphens only (so no dots, no uppercase).
@@ -267,12 +247,12 @@ fn looks_like_provider_id(s: &str) -> bool {
 fn cheapest_first(a: &ProviderOffer, b: &ProviderOffer) -> Ordering {
     a.price_key()
         .total_cmp(&b.price_key())
-        .then_with(|| a.provider.cmp(&b.provider))
+        .then_with(|| a.provider.id().cmp(b.provider.id()))
 }
 
 fn custom_entry(requested: &str, model: &str) -> (Arc<ModelEntry>, Vec<ProviderOffer>) {
     let offer = ProviderOffer {
-        provider: CUSTOM_PROVIDER.to_string(),
+        provider: Provider::Custom,
         model: model.to_string(),
         input_usd_per_mtok: 0.0,
         output_usd_per_mtok: 0.0,
@@ -311,15 +291,15 @@ fn validate_entry(entry: &ModelEntry) -> Result<(), String> {
         return Err(format!("model '{id}' has no providers"));
     }
     for (n, offer) in entry.providers.iter().enumerate() {
-        let provider = &offer.provider;
-        if !is_known_provider(provider) {
+        let provider = offer.provider;
+        if provider == Provider::Custom {
             return Err(format!("model '{id}': unknown provider '{provider}'"));
         }
         if entry
             .providers
             .iter()
             .take(n)
-            .any(|o| &o.provider == provider)
+            .any(|o| o.provider == provider)
         {
             return Err(format!(
                 "model '{id}': provider '{provider}' is listed twice"

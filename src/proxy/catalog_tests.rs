@@ -9,7 +9,7 @@ fn catalog() -> Catalog {
 }
 
 fn providers_of(offers: &[ProviderOffer]) -> Vec<&str> {
-    offers.iter().map(|o| o.provider.as_str()).collect()
+    offers.iter().map(|o| o.provider.id()).collect()
 }
 
 /// A minimal valid model entry as JSON, to be tweaked by validation tests.
@@ -73,11 +73,7 @@ fn embedded_catalog_loads_and_every_rule_holds() {
             }
         }
         for o in &m.providers {
-            assert!(
-                CATALOG_PROVIDERS.contains(&o.provider.as_str()),
-                "{id}: {o:?}"
-            );
-            assert_ne!(o.provider, CUSTOM_PROVIDER);
+            assert_ne!(o.provider, Provider::Custom, "{id}: {o:?}");
             assert!(pairs.insert((&o.provider, &o.model)), "{id}: {o:?}");
             for p in [o.input_usd_per_mtok, o.output_usd_per_mtok] {
                 assert!(p.is_finite() && p >= 0.0, "{id}: {o:?}");
@@ -114,12 +110,12 @@ fn embedded_catalog_has_required_models() {
     for id in REQUIRED.split_whitespace() {
         assert!(cat.get(id).is_some(), "missing {id}");
     }
-    let providers: HashSet<&str> = cat
+    let providers: HashSet<Provider> = cat
         .models()
-        .flat_map(|m| m.providers.iter().map(|o| o.provider.as_str()))
+        .flat_map(|m| m.providers.iter().map(|o| o.provider))
         .collect();
-    for p in CATALOG_PROVIDERS {
-        assert!(providers.contains(p), "no model offered by {p}");
+    for p in Provider::ALL.into_iter().filter(|&p| p != Provider::Custom) {
+        assert!(providers.contains(&p), "no model offered by {p}");
     }
     // At least one model with several differently priced offers, and at least one free model.
     let priced = |m: &ModelEntry| -> HashSet<String> {
@@ -150,7 +146,7 @@ fn resolve_bare_id() {
     assert_eq!(entry.id, "gpt-4.1");
     assert_eq!(offers.len(), 1);
     assert_eq!(
-        (offers[0].provider.as_str(), offers[0].model.as_str()),
+        (offers[0].provider.id(), offers[0].model.as_str()),
         ("openai", "gpt-4.1")
     );
     assert_eq!(offers[0].input_usd_per_mtok, 2.0);
@@ -265,7 +261,7 @@ fn resolve_custom() {
     let c = &entry.capabilities;
     assert!(c.tools && c.json_mode && c.streaming && c.vision);
     assert_eq!(offers.len(), 1);
-    assert_eq!(offers[0].provider, "custom");
+    assert_eq!(offers[0].provider, Provider::Custom);
     assert_eq!(offers[0].model, "my-org/finetune:v2");
     assert!(offers[0].is_free());
     assert_eq!(entry.providers, offers);

@@ -133,7 +133,7 @@ async fn handle(
             meter.record.paid_with = tollgate_aggregates::usage::PaidWith::None;
             meter.record.prompt_tokens = answer.usage.prompt_tokens;
             meter.record.completion_tokens = answer.usage.completion_tokens;
-            let provider = &route.offer.provider;
+            let provider = route.offer.provider.id();
             return Ok(Outcome::Done(if streaming {
                 let parsed = serde_json::from_slice(&answer.body).unwrap_or_default();
                 stream::replay(&parsed, &request.body, provider)
@@ -178,7 +178,7 @@ async fn handle(
             }
             Ok(Outcome::Done(respond(
                 answer,
-                &route.offer.provider,
+                route.offer.provider.id(),
                 cost,
                 "MISS",
             )))
@@ -204,7 +204,7 @@ async fn attempt(
     streaming: bool,
     meter: &mut Meter,
 ) -> Result<Answer, ProxyError> {
-    let provider = adapter(&route.offer.provider);
+    let provider = adapter(route.offer.provider);
     let http = &proxy.http;
     let started = std::time::Instant::now();
     let answer = if streaming {
@@ -257,7 +257,7 @@ fn complete_usage(usage: Usage, body: &Incoming, answer: &[u8]) -> (Usage, bool)
 /// The cache key: from the request's tree when the adapter builds one anyway (translation,
 /// a rewritten body), so the body is read once; else straight from the bytes.
 fn cache_key_of(project: &str, route: &Route, body: &Incoming) -> Result<String, ProxyError> {
-    let tree = match adapter(&route.offer.provider).reads_the_tree(&route.target, body) {
+    let tree = match adapter(route.offer.provider).reads_the_tree(&route.target, body) {
         true => Some(body.json()?),
         false => body.built_tree(),
     };

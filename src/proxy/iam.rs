@@ -2,6 +2,7 @@
 //! when routing chose it) and that provider's prices for the model.
 
 use tollgate_aggregates::types::{IamRule, PricingType};
+use tollgate_aggregates::Provider;
 
 use super::catalog::{ModelEntry, ProviderOffer};
 
@@ -9,7 +10,7 @@ use super::catalog::{ModelEntry, ProviderOffer};
 /// only from that provider; otherwise the catalog id or the provider's own model name.
 fn model_matches(name: &str, model: &ModelEntry, offer: &ProviderOffer) -> bool {
     if let Some((p, m)) = name.split_once('/') {
-        if crate::providers::KNOWN_PROVIDERS.contains(&p) {
+        if let Some(p) = Provider::parse(p) {
             return p == offer.provider && (m == model.id || m == offer.model);
         }
     }
@@ -51,7 +52,7 @@ pub fn check(rules: &[IamRule], model: &ModelEntry, offer: &ProviderOffer) -> Re
                 return denied(&format!("model '{}' is denied", model.id));
             }
             IamRule::DenyProviders { providers }
-                if providers.iter().any(|p| p == &offer.provider) =>
+                if providers.iter().any(|p| p == offer.provider.id()) =>
             {
                 return denied(&format!("provider '{}' is denied", offer.provider));
             }
@@ -77,7 +78,7 @@ pub fn check(rules: &[IamRule], model: &ModelEntry, offer: &ProviderOffer) -> Re
             }
             IamRule::AllowProviders { providers } => {
                 allow_kinds[1].0 = true;
-                allow_kinds[1].1 |= providers.iter().any(|p| p == &offer.provider);
+                allow_kinds[1].1 |= providers.iter().any(|p| p == offer.provider.id());
             }
             IamRule::AllowPricing {
                 pricing_type,

@@ -15,7 +15,10 @@ fn models(list: &[&str]) -> Vec<String> {
 fn each_rule_type_allows_and_denies() {
     let c = catalog();
     let (gpt, offers) = c.resolve("gpt-4o").unwrap();
-    let openai = offers.iter().find(|o| o.provider == "openai").unwrap();
+    let openai = offers
+        .iter()
+        .find(|o| o.provider == tollgate_aggregates::Provider::OpenAi)
+        .unwrap();
     let (free, free_offers) = c.resolve("llama-3.3-70b-instruct-free").unwrap();
     let free_offer = &free_offers[0];
 
@@ -89,6 +92,9 @@ fn deny_wins_over_allow() {
             providers: models(&["openai"]),
         },
     ];
-    let openai = offers.iter().find(|o| o.provider == "openai").unwrap();
+    let openai = offers
+        .iter()
+        .find(|o| o.provider == tollgate_aggregates::Provider::OpenAi)
+        .unwrap();
     assert!(check(&rules, &gpt, openai).is_err());
 }

@@ -81,7 +81,7 @@ impl Meter {
 
     pub fn route(&mut self, route: &Route) {
         self.record.model = route.model.id.clone();
-        self.record.provider = route.offer.provider.clone();
+        self.record.provider = route.offer.provider.id().to_string();
         self.record.paid_with = route.paid_with;
     }
 

@@ -19,7 +19,7 @@ use super::route::{plan, resolve};
 use super::state::KeyEntry;
 use super::{access, pricing, Proxy};
 
-fn usable(proxy: &Proxy, key: &KeyEntry, model: &Arc<ModelEntry>) -> Option<String> {
+fn usable(proxy: &Proxy, key: &KeyEntry, model: &Arc<ModelEntry>) -> Option<&'static str> {
     let project = proxy.state.project(&key.project_id)?;
     let plan = plan(
         &proxy.settings,
@@ -30,7 +30,7 @@ fn usable(proxy: &Proxy, key: &KeyEntry, model: &Arc<ModelEntry>) -> Option<Stri
         &model.providers,
     )
     .ok()?;
-    Some(plan.primary.offer.provider)
+    Some(plan.primary.offer.provider.id())
 }
 
 fn entry(model: &ModelEntry, provider: &str) -> Value {
@@ -46,7 +46,7 @@ pub async fn list(State(proxy): State<Arc<Proxy>>, headers: HeaderMap) -> Respon
     let data: Vec<Value> = proxy
         .catalog
         .entries()
-        .filter_map(|m| usable(&proxy, &key, m).map(|p| entry(m, &p)))
+        .filter_map(|m| usable(&proxy, &key, m).map(|p| entry(m, p)))
         .collect();
     access::answered(
         "models",
@@ -75,7 +75,7 @@ pub async fn get(
     let found = resolve(&proxy.catalog, &id).and_then(|(model, _)| {
         let provider =
             usable(&proxy, &key, &model).ok_or_else(|| ProxyError::ModelNotFound(id.clone()))?;
-        Ok(entry(&model, &provider))
+        Ok(entry(&model, provider))
     });
     let (status, response) = match found {
         Ok(entry) => (200, Json(entry).into_response()),
@@ -197,7 +197,7 @@ async fn embed(
     meter.route(&route);
     let prompt = pricing::input_bound(&body);
     meter.reserve(key, &route, prompt, 0)?;
-    let (answer, mut usage) = adapter(&route.offer.provider)
+    let (answer, mut usage) = adapter(route.offer.provider)
         .embed(
             &proxy.http,
             &route.target,
@@ -215,7 +215,7 @@ async fn embed(
         axum::http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    if let Ok(v) = HeaderValue::from_str(&route.offer.provider) {
+    if let Ok(v) = HeaderValue::from_str(route.offer.provider.id()) {
         h.insert(super::headers::PROVIDER, v);
     }
     if let Ok(v) = HeaderValue::from_str(&pricing::usd(cost)) {

@@ -213,7 +213,7 @@ mod tests {
 
     fn offer() -> ProviderOffer {
         ProviderOffer {
-            provider: "openai".into(),
+            provider: tollgate_aggregates::Provider::OpenAi,
             model: "m".into(),
             input_usd_per_mtok: 2.5,
             output_usd_per_mtok: 10.0,

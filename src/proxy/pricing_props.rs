@@ -19,7 +19,7 @@ fn any_price() -> impl Strategy<Value = f64> {
 
 fn offer(input: f64, output: f64, cached: Option<f64>) -> ProviderOffer {
     ProviderOffer {
-        provider: "p".into(),
+        provider: tollgate_aggregates::Provider::OpenAi,
         model: "m".into(),
         input_usd_per_mtok: input,
         output_usd_per_mtok: output,

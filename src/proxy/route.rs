@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tollgate_aggregates::types::ProjectMode;
 use tollgate_aggregates::usage::PaidWith;
+use tollgate_aggregates::Provider;
 
 use super::catalog::{Catalog, ModelEntry, ProviderOffer, ResolveError};
 use super::error::ProxyError;
@@ -45,7 +46,7 @@ pub fn resolve(
     })
 }
 
-fn base_url(settings: &ProxySettings, provider: &str, own: Option<&str>) -> Option<String> {
+fn base_url(settings: &ProxySettings, provider: Provider, own: Option<&str>) -> Option<String> {
     own.map(str::to_string)
         .or_else(|| settings.base_url(provider).map(str::to_string))
         .or_else(|| default_base_url(provider).map(str::to_string))
@@ -53,7 +54,7 @@ fn base_url(settings: &ProxySettings, provider: &str, own: Option<&str>) -> Opti
 
 fn target(settings: &ProxySettings, offer: &ProviderOffer, url: String, api_key: String) -> Target {
     Target {
-        provider: offer.provider.clone(),
+        provider: offer.provider,
         model: offer.model.clone(),
         base_url: url,
         api_key,
@@ -66,8 +67,8 @@ fn credits_route(
     model: &Arc<ModelEntry>,
     offer: &ProviderOffer,
 ) -> Option<Route> {
-    let key = settings.provider_key(&offer.provider)?;
-    let url = base_url(settings, &offer.provider, None)?;
+    let key = settings.provider_key(offer.provider)?;
+    let url = base_url(settings, offer.provider, None)?;
     Some(Route {
         model: model.clone(),
         offer: offer.clone(),
@@ -86,10 +87,10 @@ fn own_route(
 ) -> Option<Route> {
     use secrecy::ExposeSecret;
     let own = project
-        .own_keys_for(&offer.provider, &state.failed_keys)
+        .own_keys_for(offer.provider, &state.failed_keys)
         .into_iter()
         .next()?;
-    let url = base_url(settings, &offer.provider, own.base_url.as_deref())?;
+    let url = base_url(settings, offer.provider, own.base_url.as_deref())?;
     Some(Route {
         model: model.clone(),
         offer: offer.clone(),
@@ -139,7 +140,7 @@ pub fn plan(
         };
         match plan {
             Some(p) => return Ok(p),
-            None => unpaid.push(offer.provider.clone()),
+            None => unpaid.push(offer.provider.id()),
         }
     }
     if unpaid.is_empty() {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use tollgate_aggregates::Provider;
 
 #[derive(Debug, Clone)]
 pub struct ProxySettings {
@@ -15,8 +16,8 @@ pub struct ProxySettings {
     pub max_body_bytes: usize,
     /// Longest wait for an upstream answer (a stream's first byte).
     pub upstream_timeout: Duration,
-    /// The gateway's own credentials and base URLs, by provider id.
-    pub providers: BTreeMap<String, ProviderSettings>,
+    /// The gateway's own credentials and base URLs.
+    pub providers: BTreeMap<Provider, ProviderSettings>,
 }
 
 /// One provider as the gateway itself uses it (credits mode) and where it lives.
@@ -28,17 +29,17 @@ pub struct ProviderSettings {
 
 impl ProxySettings {
     /// The gateway's own key for `provider`, if configured.
-    pub fn provider_key(&self, provider: &str) -> Option<&str> {
+    pub fn provider_key(&self, provider: Provider) -> Option<&str> {
         self.providers
-            .get(provider)?
+            .get(&provider)?
             .api_key
             .as_ref()
             .map(|k| k.expose_secret())
     }
 
     /// The operator's base URL for `provider`, if configured.
-    pub fn base_url(&self, provider: &str) -> Option<&str> {
-        self.providers.get(provider)?.base_url.as_deref()
+    pub fn base_url(&self, provider: Provider) -> Option<&str> {
+        self.providers.get(&provider)?.base_url.as_deref()
     }
 }
 

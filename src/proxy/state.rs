@@ -41,7 +41,7 @@ struct TokenEntry {
 #[derive(Debug)]
 pub struct OwnKey {
     pub id: String,
-    pub provider: String,
+    pub provider: tollgate_aggregates::Provider,
     pub base_url: Option<String>,
     pub secret: SecretString,
 }
@@ -65,7 +65,7 @@ impl ProjectEntry {
     /// leaving out keys that failed in the last 30 seconds (unless all did).
     pub fn own_keys_for<'a>(
         &'a self,
-        provider: &str,
+        provider: tollgate_aggregates::Provider,
         failed: &FastMap<String, Instant>,
     ) -> Vec<&'a OwnKey> {
         let all: Vec<&OwnKey> = self
@@ -287,10 +287,14 @@ impl ProxyState {
             .into_iter()
             .filter(|k| k.enabled)
         {
+            let Some(provider) = tollgate_aggregates::Provider::parse(&k.provider) else {
+                tracing::error!(provider_key = %k.id, provider = %k.provider, "provider key names an unknown provider; skipped");
+                continue;
+            };
             match self.cipher.decrypt(&k.encrypted_key) {
                 Ok(secret) => own_keys.push(OwnKey {
                     id: k.id,
-                    provider: k.provider,
+                    provider,
                     base_url: k.base_url,
                     secret: secret.into(),
                 }),

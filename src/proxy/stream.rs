@@ -61,7 +61,7 @@ fn sse_response(
 /// away, the connection drops the body: `Forwarding`'s `Drop` charges what was streamed and
 /// the meter records it as 499, and the upstream request is cancelled with it.
 pub fn forward(proxy: Arc<Proxy>, upstream: Upstream, meter: Meter) -> Response {
-    let provider = upstream.route.offer.provider.clone();
+    let provider = upstream.route.offer.provider.id();
     let include_usage = upstream.body.wants_usage();
     let state = Forwarding {
         proxy,
@@ -76,7 +76,7 @@ pub fn forward(proxy: Arc<Proxy>, upstream: Upstream, meter: Meter) -> Response 
     let body = futures::stream::unfold(state, |mut st| async move {
         st.next().await.map(|bytes| (Ok(bytes), st))
     });
-    sse_response(body, &provider, "MISS")
+    sse_response(body, provider, "MISS")
 }
 
 struct Forwarding {

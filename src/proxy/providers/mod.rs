@@ -1,12 +1,13 @@
-//! Upstream providers behind one trait. OpenAI and every OpenAI-compatible host share one
-//! adapter; Anthropic and Gemini have adapters over their translation modules. Every adapter
-//! speaks OpenAI's chat format to the rest of the gateway.
+//! Upstream providers behind one trait, [`Adapter`]. OpenAI and every OpenAI-compatible host
+//! share one adapter (`openai/`); Anthropic (`anthropic/`) and Gemini (`gemini/`) each have a
+//! folder with their adapter, request/answer translation, stream translation and tests. Every
+//! adapter speaks OpenAI's chat format to the rest of the gateway. The pieces they share stay
+//! here: the HTTP client (`http`, `pool`, `guard`), server-sent events (`sse`), OpenAI chunks
+//! (`chunk`), the incoming request (`incoming`), usage (`types`, `usage_fields`).
 
 pub mod anthropic;
-mod anthropic_api;
 mod chunk;
 pub mod gemini;
-mod gemini_api;
 mod guard;
 pub mod http;
 pub mod incoming;
@@ -23,6 +24,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 use serde_json::Value;
+use tollgate_aggregates::Provider;
 
 pub use chunk::{Chunk, ChunkHead};
 pub use http::Http;
@@ -39,7 +41,7 @@ pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Chunk, ProxyError>> + Se
 /// Where and as whom one upstream call goes.
 #[derive(Clone)]
 pub struct Target {
-    pub provider: String,
+    pub provider: Provider,
     /// The provider's own model name.
     pub model: String,
     pub base_url: String,
@@ -50,7 +52,7 @@ pub struct Target {
 impl std::fmt::Debug for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Target")
-            .field("provider", &self.provider)
+            .field("provider", &self.provider.id())
             .field("model", &self.model)
             .field("base_url", &self.base_url)
             .finish_non_exhaustive()
@@ -60,7 +62,9 @@ impl std::fmt::Debug for Target {
 /// An OpenAI-format answer as the bytes the client gets, and its usage.
 pub type Answer = (Bytes, Usage);
 
-pub trait Provider: Send + Sync {
+/// How the gateway talks to one kind of upstream API: every adapter takes and gives OpenAI's
+/// chat format.
+pub trait Adapter: Send + Sync {
     /// A non-streaming chat completion.
     fn complete<'a>(
         &'a self,
@@ -89,28 +93,64 @@ pub trait Provider: Send + Sync {
     }
 }
 
-/// The adapter for a provider id.
-pub fn adapter(provider: &str) -> &'static dyn Provider {
-    match provider {
-        "anthropic" => &anthropic_api::Anthropic,
-        "google" => &gemini_api::Gemini,
-        _ => &openai::OpenAiCompatible,
+/// The protocol the proxy speaks to a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Wire {
+    /// OpenAI's chat completions and embeddings, as OpenAI and many hosts serve them.
+    OpenAiCompatible,
+    /// Anthropic's Messages API.
+    Anthropic,
+    /// Google's Gemini `generateContent`.
+    Gemini,
+}
+
+impl Wire {
+    /// The protocol `provider` speaks. Every provider is listed: a new one does not compile
+    /// until it is placed here.
+    pub const fn of(provider: Provider) -> Self {
+        match provider {
+            Provider::Anthropic => Wire::Anthropic,
+            Provider::Google => Wire::Gemini,
+            Provider::OpenAi
+            | Provider::Mistral
+            | Provider::Groq
+            | Provider::DeepSeek
+            | Provider::Xai
+            | Provider::Together
+            | Provider::OpenRouter
+            | Provider::Custom => Wire::OpenAiCompatible,
+        }
+    }
+
+    /// The adapter that speaks this protocol.
+    pub fn adapter(self) -> &'static dyn Adapter {
+        match self {
+            Wire::OpenAiCompatible => &openai::OpenAiCompatible,
+            Wire::Anthropic => &anthropic::Anthropic,
+            Wire::Gemini => &gemini::Gemini,
+        }
     }
 }
 
-/// Public endpoints; `TOLLGATE_PROVIDER_<NAME>_BASE_URL` or a provider key's base URL override them.
-pub fn default_base_url(provider: &str) -> Option<&'static str> {
+/// The adapter for a provider.
+pub fn adapter(provider: Provider) -> &'static dyn Adapter {
+    Wire::of(provider).adapter()
+}
+
+/// Public endpoints; `TOLLGATE_PROVIDER_<NAME>_BASE_URL` or a provider key's base URL override
+/// them. A custom host has none: its provider key carries it.
+pub const fn default_base_url(provider: Provider) -> Option<&'static str> {
     Some(match provider {
-        "openai" => "https://api.openai.com/v1",
-        "anthropic" => "https://api.anthropic.com",
-        "google" => "https://generativelanguage.googleapis.com",
-        "mistral" => "https://api.mistral.ai/v1",
-        "groq" => "https://api.groq.com/openai/v1",
-        "deepseek" => "https://api.deepseek.com/v1",
-        "xai" => "https://api.x.ai/v1",
-        "together" => "https://api.together.xyz/v1",
-        "openrouter" => "https://openrouter.ai/api/v1",
-        _ => return None,
+        Provider::OpenAi => "https://api.openai.com/v1",
+        Provider::Anthropic => "https://api.anthropic.com",
+        Provider::Google => "https://generativelanguage.googleapis.com",
+        Provider::Mistral => "https://api.mistral.ai/v1",
+        Provider::Groq => "https://api.groq.com/openai/v1",
+        Provider::DeepSeek => "https://api.deepseek.com/v1",
+        Provider::Xai => "https://api.x.ai/v1",
+        Provider::Together => "https://api.together.xyz/v1",
+        Provider::OpenRouter => "https://openrouter.ai/api/v1",
+        Provider::Custom => return None,
     })
 }
 
@@ -355,4 +395,20 @@ struct Translating<T> {
     t: T,
     /// Chunks of one upstream event not yet handed out.
     pending: std::collections::VecDeque<Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{default_base_url, Provider, Wire};
+
+    #[test]
+    fn every_provider_has_a_wire_and_all_but_custom_a_base_url() {
+        for p in Provider::ALL {
+            assert_eq!(default_base_url(p).is_none(), p == Provider::Custom, "{p}");
+        }
+        assert_eq!(Wire::of(Provider::Anthropic), Wire::Anthropic);
+        assert_eq!(Wire::of(Provider::Google), Wire::Gemini);
+        assert_eq!(Wire::of(Provider::Custom), Wire::OpenAiCompatible);
+        assert_eq!(Wire::of(Provider::OpenRouter), Wire::OpenAiCompatible);
+    }
 }

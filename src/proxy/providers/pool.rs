@@ -221,5 +221,4 @@ fn origin_form(uri: &Uri) -> Uri {
 }
 
 #[cfg(test)]
-#[path = "pool_tests.rs"]
 mod tests;

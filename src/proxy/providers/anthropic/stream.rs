@@ -1,8 +1,13 @@
 //! Anthropic's streaming events to OpenAI chunks (part of the `anthropic` translation).
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
 use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+use super::translate::{
+    bad, block_index, error_message, finish_reason, str_at, RawUsage, NEEDS_START,
+};
+use crate::proxy::providers::types::{TranslateError, Usage};
 
 /// Anthropic SSE events -> OpenAI "chat.completion.chunk" JSON objects.
 pub struct StreamState {

@@ -1,13 +1,14 @@
-//! Google Gemini's generateContent / streamGenerateContent, over the translation in `gemini`.
+//! Google Gemini's generateContent / streamGenerateContent, over the translation in `translate`.
 
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::{
-    bad_upstream, call, call_json, gemini, now, post, to_answer, translated, usage_chunk, Answer,
-    ChunkStream, Http, Incoming, Provider, Req, StreamTranslation, Target, TranslateError,
-};
+use super::{translate, StreamState};
 use crate::proxy::error::ProxyError;
+use crate::proxy::providers::{
+    bad_upstream, call, call_json, now, post, to_answer, translated, usage_chunk, Adapter, Answer,
+    ChunkStream, Http, Incoming, Req, StreamTranslation, Target, TranslateError,
+};
 
 pub struct Gemini;
 
@@ -19,14 +20,14 @@ fn request<'h>(http: &'h Http, target: &Target, method: &str, body: &Value) -> R
 }
 
 fn message_of(v: &Value) -> Option<String> {
-    gemini::error_message(v)
+    translate::error_message(v)
 }
 
 fn completion_id() -> String {
     format!("chatcmpl-{}", uuid::Uuid::new_v4().simple())
 }
 
-impl Provider for Gemini {
+impl Adapter for Gemini {
     fn complete<'a>(
         &'a self,
         http: &'a Http,
@@ -35,7 +36,7 @@ impl Provider for Gemini {
     ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
         Box::pin(async move {
             let body = incoming.json()?;
-            let upstream = gemini::request(body).map_err(bad_upstream)?;
+            let upstream = translate::request(body).map_err(bad_upstream)?;
             let answer = call_json(
                 request(http, target, "generateContent", &upstream),
                 target.timeout,
@@ -43,7 +44,7 @@ impl Provider for Gemini {
             )
             .await?;
             let model = body["model"].as_str().unwrap_or(&target.model);
-            gemini::response(&answer, model, &completion_id(), now())
+            translate::response(&answer, model, &completion_id(), now())
                 .map(to_answer)
                 .map_err(bad_upstream)
         })
@@ -57,12 +58,12 @@ impl Provider for Gemini {
     ) -> BoxFuture<'a, Result<ChunkStream, ProxyError>> {
         Box::pin(async move {
             let body = incoming.json()?;
-            let upstream = gemini::request(body).map_err(bad_upstream)?;
+            let upstream = translate::request(body).map_err(bad_upstream)?;
             let req = request(http, target, "streamGenerateContent?alt=sse", &upstream);
             let resp = call(req, target.timeout, message_of).await?;
             let model = body["model"].as_str().unwrap_or(&target.model).to_string();
             let (id, created) = (completion_id(), now());
-            let state = gemini::StreamState::new(&model, &id, created);
+            let state = StreamState::new(&model, &id, created);
             let t = Translation {
                 state,
                 finished: false,
@@ -90,7 +91,7 @@ impl Provider for Gemini {
 }
 
 struct Translation {
-    state: gemini::StreamState,
+    state: StreamState,
     /// Gemini marks the end of an answer with a finish reason on its last chunk.
     finished: bool,
     id: String,

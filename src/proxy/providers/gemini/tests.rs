@@ -1,5 +1,7 @@
-use super::*;
-use serde_json::json;
+use super::translate::*;
+use super::StreamState;
+use crate::proxy::providers::types::{TranslateError, Usage};
+use serde_json::{json, Value};
 
 /// The `param` of the InvalidRequest that `request` returns for `body`.
 fn rejected(body: &Value) -> String {

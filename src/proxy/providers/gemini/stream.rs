@@ -1,7 +1,15 @@
 //! Gemini's streamed chunks to OpenAI chunks (part of the `gemini` translation).
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use super::translate::{
+    bad, candidate_index, candidates_of, field, finish_reason, is_blocked, parse_parts,
+    parse_usage, str_of, tool_call, upstream_error,
+};
+use crate::proxy::providers::types::{TranslateError, Usage};
 
 /// Translates one `streamGenerateContent?alt=sse` stream into OpenAI chunks.
 pub struct StreamState {

@@ -1,13 +1,14 @@
-//! Anthropic's Messages API, over the translation in `anthropic`.
+//! Anthropic's Messages API, over the translation in `translate`.
 
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::{
-    anthropic, bad_upstream, call, call_json, now, post, to_answer, translated, usage_chunk,
-    Answer, ChunkStream, Http, Incoming, Provider, Req, StreamTranslation, Target, TranslateError,
-};
+use super::{translate, StreamState};
 use crate::proxy::error::ProxyError;
+use crate::proxy::providers::{
+    bad_upstream, call, call_json, now, post, to_answer, translated, usage_chunk, Adapter, Answer,
+    ChunkStream, Http, Incoming, Req, StreamTranslation, Target, TranslateError,
+};
 
 pub struct Anthropic;
 
@@ -21,10 +22,10 @@ fn request<'h>(http: &'h Http, target: &Target, body: &Value) -> Req<'h> {
 }
 
 fn message_of(v: &Value) -> Option<String> {
-    anthropic::error_message(v)
+    translate::error_message(v)
 }
 
-impl Provider for Anthropic {
+impl Adapter for Anthropic {
     fn complete<'a>(
         &'a self,
         http: &'a Http,
@@ -33,11 +34,11 @@ impl Provider for Anthropic {
     ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
         Box::pin(async move {
             let body = incoming.json()?;
-            let upstream = anthropic::request(body, &target.model, false).map_err(bad_upstream)?;
+            let upstream = translate::request(body, &target.model, false).map_err(bad_upstream)?;
             let answer =
                 call_json(request(http, target, &upstream), target.timeout, message_of).await?;
             let model = body["model"].as_str().unwrap_or(&target.model);
-            anthropic::response(&answer, model, now())
+            translate::response(&answer, model, now())
                 .map(to_answer)
                 .map_err(bad_upstream)
         })
@@ -51,11 +52,11 @@ impl Provider for Anthropic {
     ) -> BoxFuture<'a, Result<ChunkStream, ProxyError>> {
         Box::pin(async move {
             let body = incoming.json()?;
-            let upstream = anthropic::request(body, &target.model, true).map_err(bad_upstream)?;
+            let upstream = translate::request(body, &target.model, true).map_err(bad_upstream)?;
             let resp = call(request(http, target, &upstream), target.timeout, message_of).await?;
             let model = body["model"].as_str().unwrap_or(&target.model).to_string();
             let created = now();
-            let state = anthropic::StreamState::new(&model, created);
+            let state = StreamState::new(&model, created);
             let t = Translation {
                 state,
                 id: String::new(),
@@ -82,7 +83,7 @@ impl Provider for Anthropic {
 }
 
 struct Translation {
-    state: anthropic::StreamState,
+    state: StreamState,
     /// The message id, from `message_start`.
     id: String,
     model: String,

@@ -2,17 +2,12 @@
 //!
 //! Pure translation, no I/O. The model travels in the request URL, never in the body.
 
-use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-use super::types::{TranslateError, Usage};
-use super::usage_json;
-
-#[cfg(test)]
-#[path = "gemini_tests.rs"]
-mod tests;
+use crate::proxy::providers::types::{TranslateError, Usage};
+use crate::proxy::providers::usage_json;
 
 fn inv(param: &str, message: impl Into<String>) -> TranslateError {
     TranslateError::invalid(param, message)
@@ -23,16 +18,16 @@ fn msg_err(i: usize, what: &str) -> TranslateError {
     TranslateError::invalid("messages", format!("messages[{i}]: {what}"))
 }
 
-fn bad(message: impl Into<String>) -> TranslateError {
+pub(super) fn bad(message: impl Into<String>) -> TranslateError {
     TranslateError::BadUpstream(message.into())
 }
 
 /// `v[key]` unless absent or null.
-fn field<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+pub(super) fn field<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
     v.get(key).filter(|x| !x.is_null())
 }
 
-fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+pub(super) fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
@@ -357,11 +352,11 @@ pub fn error_message(body: &Value) -> Option<String> {
     Some(message.to_string())
 }
 
-fn upstream_error(body: &Value) -> TranslateError {
+pub(super) fn upstream_error(body: &Value) -> TranslateError {
     bad(error_message(body).unwrap_or_else(|| "error without a message".into()))
 }
 
-fn candidates_of(obj: &Map<String, Value>) -> Result<&[Value], TranslateError> {
+pub(super) fn candidates_of(obj: &Map<String, Value>) -> Result<&[Value], TranslateError> {
     match obj.get("candidates") {
         None | Some(Value::Null) => Ok(&[]),
         Some(Value::Array(c)) => Ok(c),
@@ -369,13 +364,13 @@ fn candidates_of(obj: &Map<String, Value>) -> Result<&[Value], TranslateError> {
     }
 }
 
-fn is_blocked(obj: &Map<String, Value>) -> bool {
+pub(super) fn is_blocked(obj: &Map<String, Value>) -> bool {
     let feedback = obj.get("promptFeedback");
     feedback.and_then(|f| str_of(f, "blockReason")).is_some()
 }
 
 /// Gemini omits `index` when it is 0, so fall back to the position.
-fn candidate_index(candidate: &Value, pos: usize) -> Result<u64, TranslateError> {
+pub(super) fn candidate_index(candidate: &Value, pos: usize) -> Result<u64, TranslateError> {
     match field(candidate, "index") {
         None => Ok(pos as u64),
         Some(v) => v.as_u64().ok_or_else(|| bad("bad candidate index")),
@@ -383,12 +378,12 @@ fn candidate_index(candidate: &Value, pos: usize) -> Result<u64, TranslateError>
 }
 
 /// A candidate's visible text (None without text parts) and function calls as (name, args JSON).
-struct Parsed {
-    text: Option<String>,
-    calls: Vec<(String, String)>,
+pub(super) struct Parsed {
+    pub(super) text: Option<String>,
+    pub(super) calls: Vec<(String, String)>,
 }
 
-fn parse_parts(candidate: &Value) -> Result<Parsed, TranslateError> {
+pub(super) fn parse_parts(candidate: &Value) -> Result<Parsed, TranslateError> {
     let mut parsed = Parsed {
         text: None,
         calls: Vec::new(),
@@ -416,12 +411,12 @@ fn is_thought(part: &Value) -> bool {
     part.get("thought") == Some(&Value::Bool(true))
 }
 
-fn tool_call(candidate: u64, n: usize, name: &str, args: &str) -> Value {
+pub(super) fn tool_call(candidate: u64, n: usize, name: &str, args: &str) -> Value {
     json!({"id": format!("call_{candidate}_{n}"), "type": "function",
         "function": {"name": name, "arguments": args}})
 }
 
-fn finish_reason(reason: &str, has_calls: bool) -> &'static str {
+pub(super) fn finish_reason(reason: &str, has_calls: bool) -> &'static str {
     match reason {
         "STOP" if has_calls => "tool_calls",
         "MAX_TOKENS" => "length",
@@ -430,7 +425,7 @@ fn finish_reason(reason: &str, has_calls: bool) -> &'static str {
     }
 }
 
-fn parse_usage(meta: Option<&Value>) -> Result<Usage, TranslateError> {
+pub(super) fn parse_usage(meta: Option<&Value>) -> Result<Usage, TranslateError> {
     let Some(meta) = meta.filter(|m| !m.is_null()) else {
         return Ok(Usage::default());
     };
@@ -448,7 +443,3 @@ fn parse_usage(meta: Option<&Value>) -> Result<Usage, TranslateError> {
         reasoning_tokens: thoughts,
     })
 }
-
-#[path = "gemini_stream.rs"]
-mod stream;
-pub use stream::StreamState;

@@ -1,5 +1,7 @@
-//! OpenAI and every OpenAI-compatible host: the request passes through (unknown fields too),
-//! with the provider's model name, and streams ask for usage.
+//! The adapter for OpenAI and every OpenAI-compatible host (mistral, groq, deepseek, xai,
+//! together, openrouter, custom hosts): the request passes through (unknown fields too), with
+//! the provider's model name, and streams ask for usage. No translation is needed, so the
+//! folder holds this one file.
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -7,8 +9,8 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use super::{
-    call, call_bytes, ended_early, events, post, unreadable, Answer, Chunk, ChunkHead, ChunkStream,
-    Events, Http, Incoming, Provider, Req, Target, UsageFields,
+    call, call_bytes, ended_early, events, post, unreadable, Adapter, Answer, Chunk, ChunkHead,
+    ChunkStream, Events, Http, Incoming, Req, Target, UsageFields,
 };
 use crate::proxy::error::ProxyError;
 
@@ -88,7 +90,7 @@ fn read_head(bytes: &[u8]) -> Result<AnswerHead, ProxyError> {
     serde_json::from_slice(bytes).map_err(unreadable)
 }
 
-impl Provider for OpenAiCompatible {
+impl Adapter for OpenAiCompatible {
     fn complete<'a>(
         &'a self,
         http: &'a Http,

@@ -4,12 +4,12 @@
 
 use serde_json::{json, Map, Value};
 
-use super::types::{TranslateError, Usage};
+use crate::proxy::providers::types::{TranslateError, Usage};
 
 /// Anthropic requires `max_tokens`; this is used when the client sets none.
 const DEFAULT_MAX_TOKENS: u64 = 4096;
 /// Stream events that are invalid before message_start has given the message id.
-const NEEDS_START: [&str; 3] = [
+pub(super) const NEEDS_START: [&str; 3] = [
     "content_block_start",
     "content_block_delta",
     "message_delta",
@@ -161,13 +161,9 @@ pub fn error_message(body: &Value) -> Option<String> {
     body.pointer("/error/message")?.as_str().map(str::to_string)
 }
 
-#[path = "anthropic_stream.rs"]
-mod stream;
-pub use stream::StreamState;
-
 /// Anthropic's usage counters. Events carry cumulative subsets, so each keeps its largest value.
 #[derive(Default)]
-struct RawUsage {
+pub(super) struct RawUsage {
     input: u64,
     cache_read: u64,
     cache_creation: u64,
@@ -175,7 +171,7 @@ struct RawUsage {
 }
 
 impl RawUsage {
-    fn update(&mut self, usage: Option<&Value>) {
+    pub(super) fn update(&mut self, usage: Option<&Value>) {
         let Some(u) = usage else { return };
         let fields = [
             ("input_tokens", &mut self.input),
@@ -190,7 +186,7 @@ impl RawUsage {
         }
     }
 
-    fn usage(&self) -> Usage {
+    pub(super) fn usage(&self) -> Usage {
         Usage {
             prompt_tokens: self.input + self.cache_read + self.cache_creation,
             completion_tokens: self.output,
@@ -200,7 +196,7 @@ impl RawUsage {
     }
 }
 
-fn finish_reason(stop_reason: &str) -> &'static str {
+pub(super) fn finish_reason(stop_reason: &str) -> &'static str {
     match stop_reason {
         "max_tokens" | "model_context_window_exceeded" => "length",
         "tool_use" => "tool_calls",
@@ -210,7 +206,7 @@ fn finish_reason(stop_reason: &str) -> &'static str {
     }
 }
 
-fn block_index(data: &Value) -> Result<u64, TranslateError> {
+pub(super) fn block_index(data: &Value) -> Result<u64, TranslateError> {
     let index = data.get("index").and_then(Value::as_u64);
     index.ok_or_else(|| bad("content block event without an index"))
 }
@@ -224,7 +220,7 @@ fn bad_msg(message: impl Into<String>) -> TranslateError {
     TranslateError::invalid("messages", message)
 }
 
-fn bad(message: &str) -> TranslateError {
+pub(super) fn bad(message: &str) -> TranslateError {
     TranslateError::BadUpstream(message.to_string())
 }
 
@@ -236,7 +232,7 @@ fn with(mut object: Value, key: &str, value: Value) -> Value {
     object
 }
 
-fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+pub(super) fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
@@ -478,7 +474,3 @@ fn tool_choice(req: &Map<String, Value>, has_tools: bool) -> Result<Option<Value
     }
     Ok(Some(choice))
 }
-
-#[cfg(test)]
-#[path = "anthropic_tests.rs"]
-mod tests;

@@ -1,6 +1,8 @@
 use serde_json::{json, Value};
 
-use super::*;
+use super::translate::*;
+use super::StreamState;
+use crate::proxy::providers::types::{TranslateError, Usage};
 
 const MODEL: &str = "claude-sonnet-4-5";
 
