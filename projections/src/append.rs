@@ -8,8 +8,10 @@ use sqlx::{Arguments, PgPool};
 use tollgate_aggregates::usage::{UsageRecord, USAGE_AGGREGATE_TYPE};
 use tollgate_aggregates::usage_json::usage_recorded_json;
 
-use crate::projector::Handed;
 use crate::{Backend, Db};
+
+/// Usage events' records as their appender holds them, by (stream, sequence).
+pub(crate) type Handed = std::collections::HashMap<(String, i64), Vec<UsageRecord>>;
 
 /// Usage events ready to append after `sequence` on `stream`: the rows as they will be bound,
 /// built from the records they carry (so the two cannot disagree).

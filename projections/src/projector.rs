@@ -1,7 +1,6 @@
 //! The catch-up projector: reads events after its checkpoint in global order and applies
 //! them to the read models, checkpoint included, one transaction per batch.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +8,7 @@ use sqlx::Row;
 use tokio::sync::{mpsc, watch, Mutex};
 use tollgate_aggregates::usage::{UsageRecord, USAGE_AGGREGATE_TYPE};
 
-use crate::append::UsageAppend;
+use crate::append::{Handed, UsageAppend};
 use crate::events::{fetch_after, fetch_after_knowing, fetch_payload, Known};
 use crate::{indexes, write, Db, Result, StoredEvent};
 
@@ -248,8 +247,6 @@ impl Projector {
     }
 }
 
-/// Usage events' records as their appender holds them, by (stream, sequence).
-pub(crate) type Handed = HashMap<(String, i64), Vec<UsageRecord>>;
 
 /// Why `append_usage` failed.
 #[derive(Debug, thiserror::Error)]
