@@ -247,7 +247,6 @@ impl Projector {
     }
 }
 
-
 /// Why `append_usage` failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AppendError {

@@ -158,7 +158,7 @@ impl From<ProviderKeyRow> for ProviderKey {
         Self {
             id: r.id,
             project_id: r.project_id,
-            provider: r.provider,
+            provider: r.provider.id().into(),
             name: r.name,
             base_url: r.base_url,
             masked_key: format!("…{}", r.last4),

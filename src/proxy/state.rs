@@ -287,14 +287,10 @@ impl ProxyState {
             .into_iter()
             .filter(|k| k.enabled)
         {
-            let Some(provider) = tollgate_aggregates::Provider::parse(&k.provider) else {
-                tracing::error!(provider_key = %k.id, provider = %k.provider, "provider key names an unknown provider; skipped");
-                continue;
-            };
             match self.cipher.decrypt(&k.encrypted_key) {
                 Ok(secret) => own_keys.push(OwnKey {
                     id: k.id,
-                    provider,
+                    provider: k.provider,
                     base_url: k.base_url,
                     secret: secret.into(),
                 }),

@@ -2,6 +2,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use tollgate_aggregates::types::ProjectMode;
+use tollgate_aggregates::Provider;
 
 use super::{flag, typed};
 use crate::{Db, Result};
@@ -26,7 +27,7 @@ pub struct ProviderKeyRow {
     pub id: String,
     pub project_id: String,
     pub organization_id: String,
-    pub provider: String,
+    pub provider: Provider,
     pub name: Option<String>,
     pub base_url: Option<String>,
     pub encrypted_key: String,
@@ -55,7 +56,7 @@ fn provider_key_row(r: &AnyRow) -> Result<ProviderKeyRow> {
         id: r.try_get("id")?,
         project_id: r.try_get("project_id")?,
         organization_id: r.try_get("organization_id")?,
-        provider: r.try_get("provider")?,
+        provider: typed(r, "rm_provider_keys.provider", Provider::parse)?,
         name: r.try_get("name")?,
         base_url: r.try_get("base_url")?,
         encrypted_key: r.try_get("encrypted_key")?,
