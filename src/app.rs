@@ -97,7 +97,7 @@ impl App {
 
     async fn open(config: Config, spooled: bool) -> anyhow::Result<AppState> {
         crate::metrics::handle();
-        let db = Db::connect(&config.database_url).await?;
+        let db = Db::connect(&config.database.url).await?;
         db.migrate().await?;
         let cipher = Cipher::load(config.secret_key.as_ref(), config.data_dir().as_deref())?;
         let projector = Projector::new(db.clone());
@@ -120,13 +120,13 @@ impl App {
             projector.clone(),
             state.clone(),
             spool.clone(),
-            config.usage_batch_size,
-            Duration::from_millis(config.usage_flush_ms),
+            config.usage.batch_size,
+            Duration::from_millis(config.usage.flush_ms),
         );
         let proxy = Proxy {
             state,
             catalog: Catalog::embedded().map_err(|e| anyhow::anyhow!("model catalog: {e}"))?,
-            cache: Arc::new(MemoryCache::new(config.cache_max_bytes)),
+            cache: Arc::new(MemoryCache::new(config.proxy.cache_max_bytes)),
             http: upstream_client(&config)?,
             usage,
             spool,
@@ -150,9 +150,9 @@ impl App {
     /// Starts the background projector that picks up other replicas' events, and the task
     /// that keeps the proxy's in-memory state following it.
     pub fn spawn_background(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
-        let projector = self
-            .projector
-            .spawn(Duration::from_millis(self.config.projector_poll_ms.max(10)));
+        let projector = self.projector.spawn(Duration::from_millis(
+            self.config.database.projector_poll_ms.max(10),
+        ));
         let mut position = self.projector.subscribe();
         let state = self.proxy.state.clone();
         let follower = tokio::spawn(async move {

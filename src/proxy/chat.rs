@@ -44,10 +44,10 @@ pub async fn completions_at(
         &key,
         &request_id(&headers),
         "chat",
-        app.config.credits_fee_percent,
+        app.config.proxy.credits_fee_percent,
         started,
     );
-    let body = match read_body(body, app.config.max_body_bytes).await {
+    let body = match read_body(body, app.config.proxy.max_body_bytes).await {
         Ok(b) => b,
         Err(e) => {
             meter.finish(e.status().as_u16(), Some(&e)).await;

@@ -63,7 +63,7 @@ fn target(config: &Config, offer: &ProviderOffer, url: String, api_key: String) 
         model: offer.model.clone(),
         base_url: url,
         api_key,
-        timeout: Duration::from_secs(config.upstream_timeout_secs),
+        timeout: Duration::from_secs(config.proxy.upstream_timeout_secs),
     }
 }
 

@@ -21,7 +21,7 @@ pub use conn::Connections;
 pub use threads::{bind_shared, serve_threads};
 
 pub fn router(app: AppState) -> Router {
-    let limit = app.config.max_body_bytes;
+    let limit = app.config.proxy.max_body_bytes;
     let runtime = app.runtime.clone();
     crate::api::router()
         .layer(axum::middleware::from_fn_with_state(
@@ -61,7 +61,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let background = app.spawn_background();
-    let connections = Connections::new(app.config.max_connections);
+    let connections = Connections::new(app.config.server.max_connections);
     let result = serve_connections(&app, listener, connections, shutdown).await;
     // In-flight requests are done: write every usage record.
     app.drain_usage().await;
@@ -82,9 +82,9 @@ async fn serve_connections(
 ) -> std::io::Result<()> {
     let service = dispatch::Dispatch::new(app.clone(), router(app.clone()));
     let timeouts = conn::Timeouts {
-        header: std::time::Duration::from_millis(app.config.header_timeout_ms),
-        idle: std::time::Duration::from_millis(app.config.idle_timeout_ms),
-        body: std::time::Duration::from_millis(app.config.body_timeout_ms),
+        header: std::time::Duration::from_millis(app.config.server.header_timeout_ms),
+        idle: std::time::Duration::from_millis(app.config.server.idle_timeout_ms),
+        body: std::time::Duration::from_millis(app.config.server.body_timeout_ms),
     };
     let result = conn::accept_loop(listener, service, connections, timeouts, shutdown).await;
     app.proxy.tasks.close();

@@ -55,8 +55,8 @@ pub async fn spawn_gateway_with(
             },
         );
     }
-    config.upstream_timeout_secs = 5;
-    config.usage_flush_ms = 20;
+    config.proxy.upstream_timeout_secs = 5;
+    config.usage.flush_ms = 20;
     tweak(&mut config);
     Gateway {
         t: spawn_with(config, dir).await,
