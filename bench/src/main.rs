@@ -1,6 +1,6 @@
 //! tollgate-bench: the gateway against the direct path to a mock provider, on SQLite and on
 //! Postgres, with the figures BENCHMARKS.md reports. Run it with
-//! `cargo run --release --bin tollgate-bench` (`--smoke` for a seconds-long check).
+//! `cargo run --release -p tollgate-bench` (`--smoke` for a seconds-long check).
 #![forbid(unsafe_code)]
 
 // mimalloc: less fragmentation and lower RSS than glibc's malloc under many threads.
