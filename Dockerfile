@@ -8,13 +8,15 @@
 # --- build -------------------------------------------------------------------
 FROM rust:1-bookworm AS builder
 WORKDIR /src
-# Only what the build reads: the workspace (root crate, aggregates, projections) and
+# Only what the build reads: the workspace (root crate, aggregates, projections, bench: the
+# benchmark is not built here, but cargo reads every member's manifest) and
 # schemas/, whose SQL migrations sqlx::migrate! embeds at compile time
 # (projections/src/db.rs: "../schemas/migrations/{postgres,sqlite}").
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY aggregates ./aggregates
 COPY projections ./projections
+COPY bench ./bench
 COPY schemas ./schemas
 # Cache mounts (BuildKit) keep downloaded crates and compiled dependencies between builds.
 # target/ is a cache mount, so the binary is copied out of it in the same step.

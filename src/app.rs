@@ -67,19 +67,18 @@ fn proxy_settings(config: &Config) -> ProxySettings {
     let providers = config
         .providers
         .iter()
-        // `Config::validate` refused unknown provider ids.
-        .filter_map(|(id, p)| {
+        .map(|(provider, p)| {
             let settings = ProviderSettings {
                 api_key: p.api_key.clone(),
                 base_url: p.base_url.clone(),
             };
-            Some((tollgate_aggregates::Provider::parse(id)?, settings))
+            (*provider, settings)
         })
         .collect();
     ProxySettings {
-        credits_fee_percent: config.credits_fee_percent,
-        max_body_bytes: config.max_body_bytes,
-        upstream_timeout: Duration::from_secs(config.upstream_timeout_secs),
+        credits_fee_percent: config.proxy.credits_fee_percent,
+        max_body_bytes: config.proxy.max_body_bytes,
+        upstream_timeout: Duration::from_secs(config.proxy.upstream_timeout_secs),
         providers,
     }
 }
@@ -99,7 +98,7 @@ impl App {
 
     async fn open(config: Config, spooled: bool) -> anyhow::Result<AppState> {
         crate::metrics::handle();
-        let db = Db::connect(&config.database_url).await?;
+        let db = Db::connect(&config.database.url).await?;
         db.migrate().await?;
         let cipher = Cipher::load(config.secret_key.as_ref(), config.data_dir().as_deref())?;
         let projector = Projector::new(db.clone());
@@ -122,14 +121,14 @@ impl App {
             projector.clone(),
             state.clone(),
             spool.clone(),
-            config.usage_batch_size,
-            Duration::from_millis(config.usage_flush_ms),
+            config.usage.batch_size,
+            Duration::from_millis(config.usage.flush_ms),
         );
         let proxy = Arc::new(Proxy {
             settings: proxy_settings(&config),
             state,
             catalog: Catalog::embedded().map_err(|e| anyhow::anyhow!("model catalog: {e}"))?,
-            cache: Arc::new(MemoryCache::new(config.cache_max_bytes)),
+            cache: Arc::new(MemoryCache::new(config.proxy.cache_max_bytes)),
             http: upstream_client(&config)?,
             usage,
             spool,
@@ -153,9 +152,9 @@ impl App {
     /// Starts the background projector that picks up other replicas' events, and the task
     /// that keeps the proxy's in-memory state following it.
     pub fn spawn_background(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
-        let projector = self
-            .projector
-            .spawn(Duration::from_millis(self.config.projector_poll_ms.max(10)));
+        let projector = self.projector.spawn(Duration::from_millis(
+            self.config.database.projector_poll_ms.max(10),
+        ));
         let mut position = self.projector.subscribe();
         let state = self.proxy.state.clone();
         let follower = tokio::spawn(async move {

@@ -126,7 +126,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 .await?;
         }
         Command::Serve => {
-            let listen = config.listen.clone();
+            let listen = config.server.listen.clone();
             let addr = tokio::net::lookup_host(&listen)
                 .await?
                 .next()
@@ -134,11 +134,11 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             // Bound before the database is opened: a busy port is refused at once.
             let listener = crate::server::bind_shared(addr)?;
             let app = App::start(config).await?;
-            let threads = app.config.server_threads;
+            let threads = app.config.server.threads;
             tracing::info!(
                 address = %listener.local_addr()?,
                 threads,
-                max_connections = app.config.max_connections,
+                max_connections = app.config.server.max_connections,
                 "tollgate listening"
             );
             if threads == 0 {

@@ -9,29 +9,12 @@ use tollgate::cli::{run, Cli};
 use tollgate::config::Config;
 
 fn main() {
-    // TOLLGATE_WORKER_THREADS sizes the runtime (default: one per core).
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = std::env::var("TOLLGATE_WORKER_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        runtime.worker_threads(n);
-    }
-    match runtime.enable_all().build() {
-        Ok(rt) => rt.block_on(start()),
-        Err(e) => {
-            eprintln!("tollgate: cannot start the runtime: {e}");
-            std::process::exit(1);
-        }
-    }
-}
-
-async fn start() {
     let cli = Cli::parse();
     // Every connection holds a descriptor: take all the system allows (the soft limit is
     // often 1,024 while the hard one is far higher). Before the config, whose default
     // connection cap follows this limit.
     let files = rlimit::increase_nofile_limit(u64::MAX);
+    // Before the runtime: the config sizes it (`server.worker_threads`).
     let config = match Config::load() {
         Ok(c) => c,
         Err(e) => {
@@ -39,6 +22,20 @@ async fn start() {
             std::process::exit(2);
         }
     };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.server.worker_threads)
+        .enable_all()
+        .build();
+    match runtime {
+        Ok(rt) => rt.block_on(start(cli, config, files)),
+        Err(e) => {
+            eprintln!("tollgate: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+async fn start(cli: Cli, config: Config, files: std::io::Result<u64>) {
     let log = tollgate::telemetry::init(config.log_format);
     match files {
         Ok(n) => tracing::debug!(open_files = n, "open-file limit"),

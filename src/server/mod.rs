@@ -23,7 +23,7 @@ pub use threads::{bind_shared, serve_threads};
 /// The management API (with health checks and metrics) and the proxy's routes, each over
 /// its own state.
 pub fn router(app: AppState) -> Router {
-    let limit = app.config.max_body_bytes;
+    let limit = app.config.proxy.max_body_bytes;
     let runtime = app.runtime.clone();
     let proxy = crate::proxy::router().with_state(app.proxy.clone());
     crate::api::router()
@@ -64,7 +64,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let background = app.spawn_background();
-    let connections = Connections::new(app.config.max_connections);
+    let connections = Connections::new(app.config.server.max_connections);
     let result = serve_connections(&app, listener, connections, shutdown).await;
     // In-flight requests are done: write every usage record.
     app.drain_usage().await;
@@ -85,9 +85,9 @@ async fn serve_connections(
 ) -> std::io::Result<()> {
     let service = dispatch::Dispatch::new(app.proxy.clone(), router(app.clone()));
     let timeouts = conn::Timeouts {
-        header: std::time::Duration::from_millis(app.config.header_timeout_ms),
-        idle: std::time::Duration::from_millis(app.config.idle_timeout_ms),
-        body: std::time::Duration::from_millis(app.config.body_timeout_ms),
+        header: std::time::Duration::from_millis(app.config.server.header_timeout_ms),
+        idle: std::time::Duration::from_millis(app.config.server.idle_timeout_ms),
+        body: std::time::Duration::from_millis(app.config.server.body_timeout_ms),
     };
     let result = conn::accept_loop(listener, service, connections, timeouts, shutdown).await;
     app.proxy.tasks.close();

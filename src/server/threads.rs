@@ -81,7 +81,7 @@ pub async fn serve_threads(
     let mut first = Some(listener.into_std()?);
     let mut joins = Vec::with_capacity(threads.max(1));
     // One cap for the whole server, whichever loop a connection lands on.
-    let connections = super::Connections::new(app.config.max_connections);
+    let connections = super::Connections::new(app.config.server.max_connections);
     let mut result = Ok(());
     for i in 0..threads.max(1) {
         let listener = match first.take() {

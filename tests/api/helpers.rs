@@ -49,7 +49,7 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
         // Its spool (a directory of its own, see `test_config`) goes with it.
-        if let Some(dir) = &self.app.config.spool_dir {
+        if let Some(dir) = &self.app.config.usage.spool_dir {
             if dir.starts_with(test_spool_root()) {
                 let _ = std::fs::remove_dir_all(dir);
             }
@@ -180,17 +180,19 @@ async fn drop_stale_databases(conn: &mut sqlx::PgConnection) {
 }
 
 pub fn test_config(database_url: &str) -> Config {
-    Config {
-        database_url: database_url.to_string(),
+    let mut config = Config {
         admin_token: Some(ADMIN.to_string().into()),
         secret_key: Some(SECRET_KEY.to_string().into()),
-        max_body_bytes: 64 * 1024,
-        projector_poll_ms: 50,
-        // The mock providers listen on loopback.
-        allowed_upstream_networks: vec!["127.0.0.0/8,::1/128".into()],
-        spool_dir: Some(test_spool_root().join(uuid::Uuid::new_v4().simple().to_string())),
         ..Config::default()
-    }
+    };
+    config.database.url = database_url.to_string();
+    config.database.projector_poll_ms = 50;
+    config.proxy.max_body_bytes = 64 * 1024;
+    // The mock providers listen on loopback.
+    config.proxy.allowed_upstream_networks = vec!["127.0.0.0/8,::1/128".into()];
+    config.usage.spool_dir =
+        Some(test_spool_root().join(uuid::Uuid::new_v4().simple().to_string()));
+    config
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -204,7 +206,7 @@ pub async fn spawn_with(config: Config, scratch: Option<Scratch>) -> TestApp {
         .with_test_writer()
         .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
         .try_init();
-    let database_url = config.database_url.clone();
+    let database_url = config.database.url.clone();
     let app = App::start(config).await.expect("app starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -17,7 +17,7 @@ async fn another_replica_honors_a_change_within_a_second() {
     let tenant = a.tenant("credits", 1.0, &[], None).await;
     let mut config = test_config(&a.t.database_url);
     config.providers = a.t.app.config.providers.clone();
-    config.projector_poll_ms = 60_000;
+    config.database.projector_poll_ms = 60_000;
     let b = spawn_with(config, None).await;
     let chat = |base: String, token: String| async move {
         reqwest::Client::new()
@@ -58,8 +58,8 @@ async fn another_replica_honors_a_change_within_a_second() {
 async fn graceful_shutdown_writes_every_usage_record() {
     let g = spawn_gateway_with(Backend::Sqlite, |c| {
         // Nothing is flushed by time or size during the test: only the drain writes.
-        c.usage_flush_ms = 600_000;
-        c.usage_batch_size = 100_000;
+        c.usage.flush_ms = 600_000;
+        c.usage.batch_size = 100_000;
     })
     .await;
     g.answer("openai", openai_answer("hi", 3, 4)).await;
@@ -97,7 +97,7 @@ async fn graceful_shutdown_writes_every_usage_record() {
 fn test_config_like(g: &crate::upstream::Gateway) -> tollgate::config::Config {
     let mut config = test_config(&g.t.database_url);
     config.providers = g.t.app.config.providers.clone();
-    config.usage_flush_ms = 600_000;
-    config.usage_batch_size = 100_000;
+    config.usage.flush_ms = 600_000;
+    config.usage.batch_size = 100_000;
     config
 }

@@ -61,7 +61,7 @@ async fn add_key(g: &Gateway, project: &str, base_url: &str) -> crate::helpers::
 }
 
 async fn internal_base_urls_are_refused(backend: Backend) {
-    let g = spawn_gateway_with(backend, |c| c.allowed_upstream_networks.clear()).await;
+    let g = spawn_gateway_with(backend, |c| c.proxy.allowed_upstream_networks.clear()).await;
     let (project, _) = project(&g).await;
     for url in INTERNAL {
         let r = add_key(&g, &project, url).await;
@@ -114,7 +114,7 @@ async fn the_address_is_checked_again_when_connecting(backend: Backend) {
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
 
     let mut config = test_config(&g.t.database_url);
-    config.allowed_upstream_networks.clear();
+    config.proxy.allowed_upstream_networks.clear();
     let strict = spawn_with(config, None).await;
     let post = |path: &'static str, body: serde_json::Value| {
         strict

@@ -22,8 +22,8 @@ async fn two_event_loops_answer_and_drain_every_record(backend: Backend) {
     let mut config = test_config(&g.t.database_url);
     config.providers = g.t.app.config.providers.clone();
     // Only the drain writes: nothing is flushed by time or size during the test.
-    config.usage_flush_ms = 600_000;
-    config.usage_batch_size = 100_000;
+    config.usage.flush_ms = 600_000;
+    config.usage.batch_size = 100_000;
     let app = tollgate::app::App::start(config).await.unwrap();
     let listener = tollgate::server::bind_shared("127.0.0.1:0".parse().unwrap()).unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -48,15 +48,15 @@ pub async fn spawn_gateway_with(
     let mut config = test_config(&url);
     for p in PROVIDERS {
         config.providers.insert(
-            p.to_string(),
+            tollgate_aggregates::Provider::parse(p).expect("a known provider"),
             ProviderConfig {
                 api_key: Some(format!("gw-{p}").into()),
                 base_url: Some(format!("{}{}", mock.uri(), base_path(p))),
             },
         );
     }
-    config.upstream_timeout_secs = 5;
-    config.usage_flush_ms = 20;
+    config.proxy.upstream_timeout_secs = 5;
+    config.usage.flush_ms = 20;
     tweak(&mut config);
     Gateway {
         t: spawn_with(config, dir).await,

@@ -128,7 +128,10 @@ async fn slow_provider() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
 async fn hang_up_mid_stream(backend: Backend) -> (Gateway, Tenant, Arc<AtomicUsize>, Value) {
     let (addr, produced) = slow_provider().await;
     let g = spawn_gateway_with(backend, |c| {
-        c.providers.get_mut("openai").unwrap().base_url = Some(format!("http://{addr}/openai/v1"));
+        c.providers
+            .get_mut(&tollgate_aggregates::Provider::OpenAi)
+            .unwrap()
+            .base_url = Some(format!("http://{addr}/openai/v1"));
     })
     .await;
     let t = g.tenant("credits", 1.0, &[], None).await;

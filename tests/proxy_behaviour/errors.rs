@@ -355,7 +355,7 @@ async fn upstream_errors(backend: Backend) {
 }
 
 async fn upstream_timeout(backend: Backend) {
-    let g = spawn_gateway_with(backend, |c| c.upstream_timeout_secs = 1).await;
+    let g = spawn_gateway_with(backend, |c| c.proxy.upstream_timeout_secs = 1).await;
     let slow = ResponseTemplate::new(200)
         .set_body_json(openai_answer("late", 10, 5))
         .set_delay(std::time::Duration::from_secs(3));

@@ -21,7 +21,10 @@ async fn chunks_are_forwarded_as_they_arrive(backend: Backend) {
         .await
         .expect("mock provider");
     let g = spawn_gateway_with(backend, |c| {
-        c.providers.get_mut("openai").unwrap().base_url = Some(format!("http://{addr}/v1"));
+        c.providers
+            .get_mut(&tollgate_aggregates::Provider::OpenAi)
+            .unwrap()
+            .base_url = Some(format!("http://{addr}/v1"));
     })
     .await;
     let t = g.tenant("credits", 1.0, &[], None).await;

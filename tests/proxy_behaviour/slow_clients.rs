@@ -69,7 +69,7 @@ async fn exchange(stream: &mut TcpStream, request: &str) -> (u16, String, String
 async fn half_open_connections_are_closed_and_do_not_block(backend: Backend) {
     // Both ends of every connection live in this process.
     rlimit::increase_nofile_limit(u64::MAX).unwrap();
-    let g = spawn_gateway_with(backend, |c| c.max_connections = 4_000).await;
+    let g = spawn_gateway_with(backend, |c| c.server.max_connections = 4_000).await;
     g.answer("openai", openai_answer("hi", 3, 4)).await;
     let tenant = g.tenant("credits", 10.0, &[], None).await;
 
@@ -107,8 +107,8 @@ async fn half_open_connections_are_closed_and_do_not_block(backend: Backend) {
 async fn keep_alive_connections_have_their_own_idle_timeout(backend: Backend) {
     let health = "GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n";
     let g = spawn_gateway_with(backend, |c| {
-        c.header_timeout_ms = 500;
-        c.idle_timeout_ms = 60_000;
+        c.server.header_timeout_ms = 500;
+        c.server.idle_timeout_ms = 60_000;
     })
     .await;
     let mut kept = TcpStream::connect(addr(&g)).await.unwrap();
@@ -125,8 +125,8 @@ async fn keep_alive_connections_have_their_own_idle_timeout(backend: Backend) {
     assert!(closed.is_ok(), "a half-sent head after idling stayed open");
 
     let g = spawn_gateway_with(backend, |c| {
-        c.header_timeout_ms = 60_000;
-        c.idle_timeout_ms = 1_000;
+        c.server.header_timeout_ms = 60_000;
+        c.server.idle_timeout_ms = 1_000;
     })
     .await;
     let mut idle = TcpStream::connect(addr(&g)).await.unwrap();
@@ -138,7 +138,7 @@ async fn keep_alive_connections_have_their_own_idle_timeout(backend: Backend) {
 /// A chat body trickled in one byte at a time is cut off by the body timeout: 408 in
 /// OpenAI's shape, then the connection is closed; nothing reaches the provider.
 async fn a_body_sent_too_slowly_is_cut_off(backend: Backend) {
-    let g = spawn_gateway_with(backend, |c| c.body_timeout_ms = 1_000).await;
+    let g = spawn_gateway_with(backend, |c| c.server.body_timeout_ms = 1_000).await;
     g.answer("openai", openai_answer("hi", 3, 4)).await;
     let tenant = g.tenant("credits", 10.0, &[], None).await;
     let body = ask("gpt-4o-mini").to_string();
@@ -176,9 +176,9 @@ async fn a_body_sent_too_slowly_is_cut_off(backend: Backend) {
 /// OpenAI's shape with `Connection: close`, and once places free up it is served again.
 async fn connections_over_the_cap_are_refused_cleanly(backend: Backend) {
     let g = spawn_gateway_with(backend, |c| {
-        c.max_connections = 3;
+        c.server.max_connections = 3;
         // Idle keep-alive connections stay for the whole test.
-        c.header_timeout_ms = 60_000;
+        c.server.header_timeout_ms = 60_000;
     })
     .await;
     let health = "GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n";

@@ -1,6 +1,6 @@
 //! tollgate-bench: the gateway against the direct path to a mock provider, on SQLite and on
 //! Postgres, with the figures BENCHMARKS.md reports. Run it with
-//! `cargo run --release --bin tollgate-bench` (`--smoke` for a seconds-long check).
+//! `cargo run --release -p tollgate-bench` (`--smoke` for a seconds-long check).
 #![forbid(unsafe_code)]
 
 // mimalloc: less fragmentation and lower RSS than glibc's malloc under many threads.
@@ -108,14 +108,12 @@ fn main() {
 
 fn serve_role(role: &str, port: &str) {
     let mut rt = tokio::runtime::Builder::new_multi_thread();
+    let mut config = None;
     if role == "--serve-gateway" {
-        // The gateway's runtime is sized as the real binary sizes it.
-        if let Some(n) = std::env::var("TOLLGATE_WORKER_THREADS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-        {
-            rt.worker_threads(n);
-        }
+        // The gateway's runtime is sized as the real binary sizes it (`server.worker_threads`).
+        let c = tollgate::config::Config::load().expect("config");
+        rt.worker_threads(c.server.worker_threads);
+        config = Some(c);
     }
     let rt = rt.enable_all().build().expect("runtime");
     rt.block_on(async {
@@ -130,9 +128,8 @@ fn serve_role(role: &str, port: &str) {
                 tollgate::mock::router(Default::default(), counters),
             )
             .await;
-        } else {
-            let mut config = tollgate::config::Config::load().expect("config");
-            config.listen = listen;
+        } else if let Some(mut config) = config {
+            config.server.listen = listen;
             let cli = tollgate::cli::Cli {
                 command: Some(tollgate::cli::Command::Serve),
             };
