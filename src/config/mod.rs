@@ -131,15 +131,6 @@ impl Config {
             .map_err(|message| invalid("proxy.allowed_upstream_networks", &message))
     }
 
-    /// The gateway's own key for `provider`, if configured.
-    pub fn provider_key(&self, provider: Provider) -> Option<&str> {
-        self.providers
-            .get(&provider)?
-            .api_key
-            .as_ref()
-            .map(|k| k.expose_secret())
-    }
-
     pub fn is_sqlite(&self) -> bool {
         self.database.url.starts_with("sqlite:")
     }
