@@ -175,6 +175,8 @@ impl App {
         if let Some(writer) = writer {
             writer.finish().await;
         }
+        // No request is left: the slices of shared limits this replica did not spend go back.
+        self.proxy.state.leases.give_back().await;
         // Everything is committed: the last segment goes.
         if let Some(spool) = &self.proxy.spool {
             spool.retire();

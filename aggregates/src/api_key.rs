@@ -25,12 +25,16 @@ pub enum ApiKeyCommand {
         usage_limit_nano_usd: Option<i64>,
         /// Member id, or `admin` for the gateway admin.
         created_by: String,
+        /// When the key stops working (Unix seconds).
+        expires_at: Option<i64>,
     },
     Update {
         description: Option<String>,
         status: Option<KeyStatus>,
         /// `Some(None)` clears the limit.
         usage_limit_nano_usd: Option<Option<i64>>,
+        /// `Some(None)`: the key no longer expires.
+        expires_at: Option<Option<i64>>,
     },
     Rotate {
         token_hash: String,
@@ -76,6 +80,10 @@ pub enum ApiKeyEvent {
         rules: Vec<IamRule>,
     },
     KeyRevoked,
+    /// The key stops working at `expires_at` (Unix seconds); `None`: it does not expire.
+    KeyExpirySet {
+        expires_at: Option<i64>,
+    },
 }
 
 impl DomainEvent for ApiKeyEvent {
@@ -88,6 +96,7 @@ impl DomainEvent for ApiKeyEvent {
             Self::KeyRotated { .. } => "KeyRotated",
             Self::IamRulesSet { .. } => "IamRulesSet",
             Self::KeyRevoked => "KeyRevoked",
+            Self::KeyExpirySet { .. } => "KeyExpirySet",
         }
         .to_string()
     }
@@ -110,6 +119,7 @@ pub struct ApiKey {
     pub usage_limit_nano_usd: Option<i64>,
     pub created_by: String,
     pub rules: Vec<IamRule>,
+    pub expires_at: Option<i64>,
 }
 
 fn validate_limit(limit: Option<i64>) -> Result<(), DomainError> {
@@ -117,6 +127,17 @@ fn validate_limit(limit: Option<i64>) -> Result<(), DomainError> {
         return Err(DomainError::invalid(
             "usage_limit_usd",
             "usage_limit_usd must not be negative",
+        ));
+    }
+    Ok(())
+}
+
+/// An expiry time a person could mean: after 1970, before the year 10,000.
+fn validate_expiry(at: i64) -> Result<(), DomainError> {
+    if !(1..253_402_300_800).contains(&at) {
+        return Err(DomainError::invalid(
+            "expires_at",
+            "expires_at must be a date between 1970 and 9999",
         ));
     }
     Ok(())
@@ -150,6 +171,7 @@ impl Aggregate for ApiKey {
                 prefix,
                 usage_limit_nano_usd,
                 created_by,
+                expires_at,
             } => {
                 if self.created {
                     return Err(DomainError::conflict(
@@ -168,11 +190,18 @@ impl Aggregate for ApiKey {
                     usage_limit_nano_usd,
                     created_by,
                 });
+                if let Some(at) = expires_at {
+                    validate_expiry(at)?;
+                    events.push(E::KeyExpirySet {
+                        expires_at: Some(at),
+                    });
+                }
             }
             C::Update {
                 description,
                 status,
                 usage_limit_nano_usd,
+                expires_at,
             } => {
                 if let Some(d) = description {
                     validate_text("description", &d)?;
@@ -190,6 +219,12 @@ impl Aggregate for ApiKey {
                 }
                 if let Some(s) = status.filter(|s| *s != self.status) {
                     events.push(E::KeyStatusChanged { status: s });
+                }
+                if let Some(at) = expires_at.filter(|at| *at != self.expires_at) {
+                    if let Some(at) = at {
+                        validate_expiry(at)?;
+                    }
+                    events.push(E::KeyExpirySet { expires_at: at });
                 }
             }
             C::Rotate {
@@ -264,6 +299,7 @@ impl Aggregate for ApiKey {
             }
             E::IamRulesSet { rules } => self.rules = rules,
             E::KeyRevoked => self.revoked = true,
+            E::KeyExpirySet { expires_at } => self.expires_at = expires_at,
         }
     }
 }

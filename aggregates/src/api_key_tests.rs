@@ -22,6 +22,54 @@ fn update(limit: Option<Option<i64>>, status: Option<KeyStatus>) -> ApiKeyComman
         description: None,
         status,
         usage_limit_nano_usd: limit,
+        expires_at: None,
+    }
+}
+
+fn expiry(expires_at: Option<Option<i64>>) -> ApiKeyCommand {
+    ApiKeyCommand::Update {
+        description: None,
+        status: None,
+        usage_limit_nano_usd: None,
+        expires_at,
+    }
+}
+
+#[test]
+fn expiry_is_set_changed_and_cleared_once_each() {
+    let set = |at| ApiKeyEvent::KeyExpirySet { expires_at: at };
+    Fixture::with(())
+        .given(vec![created()])
+        .when(expiry(Some(Some(1_900_000_000))))
+        .then_expect_events(vec![set(Some(1_900_000_000))]);
+    Fixture::with(())
+        .given(vec![created(), set(Some(1_900_000_000))])
+        .when(expiry(Some(Some(1_900_000_000))))
+        .then_expect_events(vec![]);
+    Fixture::with(())
+        .given(vec![created(), set(Some(1_900_000_000))])
+        .when(expiry(Some(None)))
+        .then_expect_events(vec![set(None)]);
+    Fixture::with(())
+        .given(vec![created()])
+        .when(expiry(None))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn an_impossible_expiry_is_refused() {
+    for at in [0, -5, 253_402_300_800] {
+        let r = Fixture::with(())
+            .given(vec![created()])
+            .when(expiry(Some(Some(at))))
+            .inspect_result();
+        assert!(matches!(
+            r,
+            Err(DomainError::Invalid {
+                param: "expires_at",
+                ..
+            })
+        ));
     }
 }
 

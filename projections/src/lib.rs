@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod append;
+pub mod counters;
 pub mod db;
 pub mod events;
 pub mod indexes;

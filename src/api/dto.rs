@@ -178,9 +178,16 @@ pub struct ApiKey {
     pub prefix: String,
     pub status: String,
     pub usage_limit_usd: Option<f64>,
+    /// When the key stops working (RFC 3339); null: it does not expire.
+    pub expires_at: Option<String>,
     pub created_by: String,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// Unix seconds as RFC 3339.
+pub fn time_of_secs(secs: i64) -> String {
+    time(secs.saturating_mul(1_000_000))
 }
 
 impl From<ApiKeyRow> for ApiKey {
@@ -193,6 +200,7 @@ impl From<ApiKeyRow> for ApiKey {
             prefix: r.prefix,
             status: r.status.as_str().into(),
             usage_limit_usd: r.usage_limit_nano_usd.map(usd),
+            expires_at: r.expires_at.map(time_of_secs),
             created_by: r.created_by,
             created_at: time(r.created_at),
             updated_at: time(r.updated_at),

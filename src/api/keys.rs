@@ -25,6 +25,8 @@ pub struct CreateKey {
     #[serde(default)]
     pub description: String,
     pub usage_limit_usd: Option<f64>,
+    /// When the key stops working (RFC 3339, in the future); absent or null: never.
+    pub expires_at: Option<String>,
 }
 
 /// Tells a field left out (`None`) from one set to null (`Some(None)`).
@@ -44,6 +46,11 @@ pub struct UpdateKey {
     #[serde(default, deserialize_with = "explicit")]
     #[schema(value_type = Option<f64>)]
     pub usage_limit_usd: Option<Option<f64>>,
+    /// An RFC 3339 time sets when the key stops working (a past one stops it now), null
+    /// clears it.
+    #[serde(default, deserialize_with = "explicit")]
+    #[schema(value_type = Option<String>)]
+    pub expires_at: Option<Option<String>>,
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -59,6 +66,12 @@ pub struct IamRules {
     /// Rules such as `{"type": "allow_models", "models": ["openai/gpt-4o"]}`.
     #[schema(value_type = Vec<Object>)]
     pub rules: Vec<IamRule>,
+}
+
+/// An `expires_at` value in Unix seconds (rounded up: the key works until that time).
+fn expiry_secs(text: &str) -> ApiResult<i64> {
+    let micros = parse_time("expires_at", text)?;
+    Ok(micros.div_euclid(1_000_000) + i64::from(micros.rem_euclid(1_000_000) > 0))
 }
 
 /// A live key of a live project that the caller may see, and the caller's role.
@@ -105,6 +118,13 @@ pub async fn create(
         .usage_limit_usd
         .map(|v| nanos("usage_limit_usd", v))
         .transpose()?;
+    let expires_at = body.expires_at.as_deref().map(expiry_secs).transpose()?;
+    if expires_at.is_some_and(|at| at <= chrono::Utc::now().timestamp()) {
+        return Err(ApiError::invalid(
+            "expires_at",
+            "expires_at must be in the future",
+        ));
+    }
     let id = uuid::Uuid::now_v7().to_string();
     let (token, prefix) = new_api_key();
     let cmd = C::Create {
@@ -115,6 +135,7 @@ pub async fn create(
         prefix,
         usage_limit_nano_usd: limit,
         created_by: caller.id().to_string(),
+        expires_at,
     };
     app.execute(&app.keys, &id, cmd, &caller.meta).await?;
     let key = reload(&app, &id).await?;
@@ -165,6 +186,7 @@ pub async fn get(
         prefix: k.prefix,
         status: k.status.as_str().into(),
         usage_limit_usd: k.usage_limit_nano_usd.map(usd),
+        expires_at: k.expires_at.map(dto::time_of_secs),
         created_by: k.created_by,
         created_at: time(past.created_at),
         updated_at: time(past.updated_at),
@@ -185,10 +207,16 @@ pub async fn update(
         Some(None) => Some(None),
         None => None,
     };
+    let expires_at = match body.expires_at {
+        Some(Some(t)) => Some(Some(expiry_secs(&t)?)),
+        Some(None) => Some(None),
+        None => None,
+    };
     let cmd = C::Update {
         description: body.description,
         status: body.status,
         usage_limit_nano_usd: limit,
+        expires_at,
     };
     app.execute(&app.keys, &id, cmd, &caller.meta).await?;
     Ok(JsonOut(reload(&app, &id).await?))

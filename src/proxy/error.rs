@@ -16,6 +16,8 @@ pub enum ProxyError {
     },
     #[error("invalid API key")]
     InvalidApiKey,
+    #[error("this API key expired at {0}")]
+    KeyExpired(String),
     #[error("{0}")]
     InsufficientCredits(String),
     #[error("{0}")]
@@ -75,7 +77,7 @@ impl ProxyError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::InvalidApiKey => StatusCode::UNAUTHORIZED,
+            Self::InvalidApiKey | Self::KeyExpired(_) => StatusCode::UNAUTHORIZED,
             Self::InsufficientCredits(_) => StatusCode::PAYMENT_REQUIRED,
             Self::IamDenied(_) => StatusCode::FORBIDDEN,
             Self::ModelNotFound(_) => StatusCode::NOT_FOUND,
@@ -97,6 +99,7 @@ impl ProxyError {
         match self {
             Self::InvalidRequest { code, .. } => code,
             Self::InvalidApiKey => "invalid_api_key",
+            Self::KeyExpired(_) => "key_expired",
             Self::InsufficientCredits(_) => "insufficient_credits",
             Self::IamDenied(_) => "iam_denied",
             Self::ModelNotFound(_) => "model_not_found",
@@ -114,7 +117,7 @@ impl ProxyError {
 
     fn kind(&self) -> &'static str {
         match self {
-            Self::InvalidApiKey => "authentication_error",
+            Self::InvalidApiKey | Self::KeyExpired(_) => "authentication_error",
             Self::IamDenied(_) => "permission_error",
             Self::InsufficientCredits(_) => "insufficient_quota",
             Self::UsageLimitExceeded(_) | Self::UpstreamRejected { status: 429, .. } => {
@@ -170,6 +173,7 @@ impl ProxyError {
         match self {
             Self::InvalidRequest { .. }
             | Self::InvalidApiKey
+            | Self::KeyExpired(_)
             | Self::InsufficientCredits(_)
             | Self::IamDenied(_)
             | Self::ModelNotFound(_)

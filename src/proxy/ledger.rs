@@ -21,6 +21,8 @@ fn to_nanos(v: i128) -> i64 {
 struct Account {
     /// Settled spend (keys) or balance (organizations), nano-USD.
     settled: i64,
+    /// Organizations: every credit ever added (the limit of what may be charged in all).
+    granted: i64,
     /// Reserved by requests in flight: exact (each hold is at most `MAX_NANOS`, so no count of
     /// them overflows an `i128`), so releasing every hold always brings it back to zero.
     reserved: i128,
@@ -60,6 +62,25 @@ impl Ledger {
     pub fn add_key_spend(&self, key_id: &str, amount: i64) {
         let mut key = self.keys.entry(key_id.to_string()).or_default();
         key.settled = add_nanos(key.settled, amount);
+    }
+
+    /// Credits added to an organization (at load, or a top-up): its balance and what it
+    /// was ever given both grow.
+    pub fn add_credits(&self, org_id: &str, amount: i64) {
+        let mut org = self.orgs.entry(org_id.to_string()).or_default();
+        org.settled = add_nanos(org.settled, amount);
+        org.granted = add_nanos(org.granted, amount);
+    }
+
+    /// Every credit the organization was ever given.
+    pub fn granted(&self, org_id: &str) -> i64 {
+        self.orgs.get(org_id).map(|a| a.granted).unwrap_or(0)
+    }
+
+    /// Records what the organization was given, leaving its balance as loaded.
+    pub fn add_granted(&self, org_id: &str, amount: i64) {
+        let mut org = self.orgs.entry(org_id.to_string()).or_default();
+        org.granted = add_nanos(org.granted, amount);
     }
 
     pub fn add_balance(&self, org_id: &str, amount: i64) {

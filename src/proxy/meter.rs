@@ -8,6 +8,7 @@ use tollgate_aggregates::types::add_nanos;
 use tollgate_aggregates::usage::{PaidWith, UsageRecord};
 
 use super::error::ProxyError;
+use super::leases::Budget;
 use super::ledger::{Hold, Refusal};
 use super::pricing::{self, usd_short};
 use super::providers::Usage;
@@ -19,6 +20,8 @@ pub struct Meter {
     state: Arc<ProxyState>,
     recorder: Option<Recorder>,
     hold: Option<Hold>,
+    /// What the hold took of limits shared with other replicas, and how much.
+    leased: Vec<(Budget, i64)>,
     pub record: UsageRecord,
     started: Instant,
     fee_percent: f64,
@@ -70,6 +73,7 @@ impl Meter {
             state,
             recorder,
             hold: None,
+            leased: Vec::new(),
             record,
             started,
             fee_percent,
@@ -85,8 +89,10 @@ impl Meter {
         self.record.paid_with = route.paid_with;
     }
 
-    /// Holds the most the request can cost on the key's limit and, on credits, the balance.
-    pub fn reserve(
+    /// Holds the most the request can cost on the key's limit and, on credits, the balance:
+    /// in this process's ledger, then in the slices it holds of limits shared with other
+    /// replicas.
+    pub async fn reserve(
         &mut self,
         key: &KeyEntry,
         route: &Route,
@@ -101,23 +107,52 @@ impl Meter {
         };
         let total = add_nanos(cost, fee);
         let org = credits.then_some((key.organization_id.as_str(), total));
-        match self.state.ledger.reserve(&key.key_id, key.limit_nano_usd, total, org) {
-            Ok(hold) => {
-                self.hold = Some(hold);
-                Ok(())
+        let ledger = &self.state.ledger;
+        let hold = match ledger.reserve(&key.key_id, key.limit_nano_usd, total, org) {
+            Ok(hold) => hold,
+            Err(Refusal::KeyLimit { limit, committed }) => {
+                return Err(key_limit(limit, committed, total))
             }
-            Err(Refusal::KeyLimit { limit, committed }) => Err(ProxyError::UsageLimitExceeded(format!(
-                "this key's usage limit of ${} is reached (${} spent or in flight; this request may cost up to ${})",
-                usd_short(limit),
-                usd_short(committed),
-                usd_short(total)
-            ))),
-            Err(Refusal::Credits { available }) => Err(ProxyError::InsufficientCredits(format!(
-                "the organization's credits (${} available) do not cover this request (up to ${})",
-                usd_short(available.max(0)),
-                usd_short(total)
-            ))),
+            Err(Refusal::Credits { available }) => return Err(no_credits(available, total)),
+        };
+        self.hold = Some(hold);
+        if !self.state.leases.shared() {
+            return Ok(());
         }
+        let mut budgets = Vec::with_capacity(2);
+        if let Some(limit) = key.limit_nano_usd {
+            let budget = Budget {
+                scope: format!("key:{}", key.key_id),
+                period_start: key.changed_at,
+                limit,
+                spent: ledger.key_spend(&key.key_id),
+            };
+            budgets.push(budget);
+        }
+        if credits {
+            let granted = ledger.granted(&key.organization_id);
+            let budget = Budget {
+                scope: format!("credits:{}", key.organization_id),
+                period_start: 0,
+                limit: granted,
+                spent: granted.saturating_sub(ledger.balance(&key.organization_id)),
+            };
+            budgets.push(budget);
+        }
+        for budget in budgets {
+            if self.state.leases.reserve(&budget, total).await.is_err() {
+                let credits = budget.scope.starts_with("credits:");
+                let room = budget.limit.saturating_sub(budget.spent);
+                // Nothing was charged: every hold goes back whole.
+                self.settle_with(0, 0);
+                return Err(match credits {
+                    true => no_credits(room, total),
+                    false => key_limit(budget.limit, budget.spent, total),
+                });
+            }
+            self.leased.push((budget, total));
+        }
+        Ok(())
     }
 
     /// Records the real usage of the current route and settles the hold; returns the cost
@@ -141,14 +176,30 @@ impl Meter {
     }
 
     fn settle(&mut self) {
+        let total = add_nanos(self.record.cost_nano_usd, self.record.fee_nano_usd);
+        let org = match self.record.paid_with {
+            PaidWith::Credits => total,
+            _ => 0,
+        };
+        self.settle_with(total, org);
+    }
+
+    /// Replaces the holds with what was spent: `total` on the key, `org` from the credits.
+    fn settle_with(&mut self, total: i64, org: i64) {
         if let Some(hold) = self.hold.take() {
-            let total = add_nanos(self.record.cost_nano_usd, self.record.fee_nano_usd);
-            let org = if self.record.paid_with == PaidWith::Credits {
-                total
-            } else {
-                0
-            };
             self.state.ledger.settle(hold, total, org);
+        }
+        for (budget, held) in self.leased.drain(..) {
+            let spent = match budget.scope.starts_with("credits:") {
+                true => org,
+                false => total,
+            };
+            let leases = &self.state.leases;
+            leases.release(
+                &budget.scope,
+                budget.period_start,
+                held.saturating_sub(spent),
+            );
         }
     }
 
@@ -220,6 +271,23 @@ impl Meter {
         }
         .log();
     }
+}
+
+fn key_limit(limit: i64, committed: i64, total: i64) -> ProxyError {
+    ProxyError::UsageLimitExceeded(format!(
+        "this key's usage limit of ${} is reached (${} spent or in flight; this request may cost up to ${})",
+        usd_short(limit),
+        usd_short(committed),
+        usd_short(total)
+    ))
+}
+
+fn no_credits(available: i64, total: i64) -> ProxyError {
+    ProxyError::InsufficientCredits(format!(
+        "the organization's credits (${} available) do not cover this request (up to ${})",
+        usd_short(available.max(0)),
+        usd_short(total)
+    ))
 }
 
 /// A final record already in the spool, to be queued for the writer.

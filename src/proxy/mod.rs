@@ -11,6 +11,7 @@ mod chat;
 mod chat_request;
 pub mod error;
 pub mod iam;
+pub mod leases;
 pub mod ledger;
 mod lenient;
 mod meter;

@@ -21,10 +21,18 @@ pub fn authenticate(proxy: &Proxy, headers: &HeaderMap) -> Result<Arc<KeyEntry>,
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or(ProxyError::InvalidApiKey)?;
+    let now = chrono::Utc::now().timestamp();
     proxy
         .state
-        .key(&token_digest(token), chrono::Utc::now().timestamp())
-        .ok_or(ProxyError::InvalidApiKey)
+        .key_or_expired(&token_digest(token), now)
+        .map_err(|expired| match expired {
+            Some(at) => ProxyError::KeyExpired(
+                chrono::DateTime::from_timestamp(at, 0)
+                    .unwrap_or_default()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ),
+            None => ProxyError::InvalidApiKey,
+        })
 }
 
 /// Parses a JSON request body: 415 unless JSON, 400 with the parser's reason.

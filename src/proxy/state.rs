@@ -18,6 +18,7 @@ use tollgate_aggregates::usage::{UsageEvent, USAGE_AGGREGATE_TYPE};
 use tollgate_projections::events::fetch_after_except;
 use tollgate_projections::{read, Db, Projector};
 
+use super::leases::Leases;
 use super::ledger::Ledger;
 use crate::crypto::Cipher;
 use cqrs_es::Aggregate;
@@ -29,6 +30,11 @@ pub struct KeyEntry {
     pub organization_id: String,
     pub active: bool,
     pub limit_nano_usd: Option<i64>,
+    /// When the key was last changed (Unix seconds): a limit set anew is counted anew
+    /// across replicas (see `leases`).
+    pub changed_at: i64,
+    /// When the key stops working (Unix seconds).
+    pub expires_at: Option<i64>,
     pub rules: Arc<Vec<IamRule>>,
 }
 
@@ -102,6 +108,8 @@ pub struct ProxyState {
     keys: FastMap<String, (Arc<KeyEntry>, Vec<[u8; 32]>)>,
     projects: FastMap<String, Arc<ProjectEntry>>,
     pub ledger: Ledger,
+    /// Slices of limits shared with other replicas (none on SQLite: one process admits).
+    pub leases: Leases,
     /// Provider keys that just failed upstream, by id.
     pub failed_keys: FastMap<String, Instant>,
     /// The log position this state reflects.
@@ -121,6 +129,7 @@ impl ProxyState {
         cipher: Cipher,
         instance_id: String,
     ) -> Result<Arc<Self>> {
+        let state_db = db.clone();
         let state = Arc::new(Self {
             db,
             projector,
@@ -129,6 +138,7 @@ impl ProxyState {
             tokens: FastMap::default(),
             keys: FastMap::default(),
             projects: FastMap::default(),
+            leases: Leases::new(state_db.is_postgres().then(|| state_db.clone())),
             ledger: Ledger::default(),
             failed_keys: FastMap::default(),
             followed: Mutex::new(0),
@@ -139,6 +149,9 @@ impl ProxyState {
         let snapshot = read::proxy_snapshot(&state.db).await?;
         for (organization, credits) in &snapshot.balances {
             state.ledger.set_balance(organization, *credits);
+        }
+        for (organization, amount) in &snapshot.grants {
+            state.ledger.add_granted(organization, *amount);
         }
         for (key, spend) in &snapshot.key_spend {
             state.ledger.set_key_spend(key, *spend);
@@ -156,13 +169,29 @@ impl ProxyState {
 
     /// The key behind a token's digest, if the token may be used now.
     pub fn key(&self, token_digest: &[u8; 32], now: i64) -> Option<Arc<KeyEntry>> {
-        let token = self.tokens.get(token_digest)?;
+        self.key_or_expired(token_digest, now).ok()
+    }
+
+    /// The key behind a token's digest if it may be used now; `Err(Some(at))` when the key
+    /// expired at `at`, `Err(None)` when no usable key is behind it.
+    pub fn key_or_expired(
+        &self,
+        token_digest: &[u8; 32],
+        now: i64,
+    ) -> std::result::Result<Arc<KeyEntry>, Option<i64>> {
+        let token = self.tokens.get(token_digest).ok_or(None)?;
         if token.valid_until.is_some_and(|until| now >= until) {
-            return None;
+            return Err(None);
         }
-        let key = self.keys.get(&token.key_id)?.0.clone();
-        let project = self.projects.get(&key.project_id)?;
-        (key.active && !project.archived).then_some(key)
+        let key = self.keys.get(&token.key_id).ok_or(None)?.0.clone();
+        let project = self.projects.get(&key.project_id).ok_or(None)?;
+        if !key.active || project.archived {
+            return Err(None);
+        }
+        match key.expires_at {
+            Some(at) if now >= at => Err(Some(at)),
+            _ => Ok(key),
+        }
     }
 
     pub fn project(&self, id: &str) -> Option<Arc<ProjectEntry>> {
@@ -215,7 +244,7 @@ impl ProxyState {
                     amount_nano_usd, ..
                 } = event.decode()?
                 {
-                    self.ledger.add_balance(id, amount_nano_usd);
+                    self.ledger.add_credits(id, amount_nano_usd);
                 }
             }
             USAGE_AGGREGATE_TYPE if id != self.instance_id => {
@@ -269,6 +298,8 @@ impl ProxyState {
             organization_id: row.organization_id,
             active: row.status == KeyStatus::Active,
             limit_nano_usd: row.usage_limit_nano_usd,
+            changed_at: row.updated_at,
+            expires_at: row.expires_at,
             rules: Arc::new(rules),
         };
         self.keys.insert(id.to_string(), (Arc::new(entry), hashes));

@@ -1,6 +1,7 @@
 //! Integration tests through HTTP, each on SQLite and on Postgres (see `helpers::both!`).
 
 mod helpers;
+mod processes;
 mod upstream;
 
 mod audit;
@@ -9,6 +10,7 @@ mod cli;
 mod concurrency;
 mod errors;
 mod isolation;
+mod key_expiry;
 mod keys;
 mod openapi;
 mod organizations;
@@ -22,6 +24,7 @@ mod proxy_overflow;
 mod replicas;
 mod roles;
 mod secrets;
+mod shared_limits;
 mod spool;
 mod ssrf;
 mod threads;

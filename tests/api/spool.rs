@@ -3,15 +3,15 @@
 //! replay appends each record once however often it runs.
 
 use std::collections::{HashMap, HashSet};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use tollgate_aggregates::usage::UsageRecord;
 
 use crate::both;
-use crate::helpers::{fresh_database, spawn_app, test_spool_root, Backend, ADMIN, SECRET_KEY};
+use crate::helpers::{fresh_database, spawn_app, test_spool_root, Backend, ADMIN};
+use crate::processes::{call, free_port, gateway, mock_provider, wait_ready};
 
 both!(
     replay_appends_each_record_once,
@@ -80,69 +80,6 @@ async fn replay_appends_each_record_once(backend: Backend) {
     assert_eq!(ids, expected, "each record once");
 }
 
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn gateway(url: &str, port: u16, mock: u16, spool: &std::path::Path) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .arg("serve")
-        .env("TOLLGATE_DATABASE_URL", url)
-        .env("TOLLGATE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("TOLLGATE_ADMIN_TOKEN", ADMIN)
-        .env("TOLLGATE_SECRET_KEY", SECRET_KEY)
-        .env("TOLLGATE_SERVER_THREADS", "2")
-        .env("TOLLGATE_SPOOL_DIR", spool)
-        .env("TOLLGATE_PROVIDER_OPENAI_API_KEY", "upstream-key")
-        .env(
-            "TOLLGATE_PROVIDER_OPENAI_BASE_URL",
-            format!("http://127.0.0.1:{mock}/v1"),
-        )
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    Server(child)
-}
-
-async fn wait_ready(client: &reqwest::Client, base: &str) {
-    for _ in 0..300 {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("gateway at {base} not ready");
-}
-
-async fn call(client: &reqwest::Client, base: &str, path: &str, token: &str, body: Value) -> Value {
-    let r = client
-        .post(format!("{base}{path}"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{path}: {}", r.status());
-    r.json().await.unwrap()
-}
-
 /// One client: requests with its own ids until the gateway goes away; the ids of complete
 /// 200 answers (a stream's up to `[DONE]`) are kept.
 async fn client_loop(base: String, token: String, n: usize, answered: Arc<Mutex<Vec<String>>>) {
@@ -181,17 +118,7 @@ async fn answered_requests_survive_kill_9(backend: Backend) {
     let (url, scratch) = fresh_database(backend).await;
     let spool = test_spool_root().join(uuid::Uuid::new_v4().simple().to_string());
     let mock_port = free_port();
-    let _mock = Server(
-        Command::new(env!("CARGO_BIN_EXE_tollgate"))
-            .args([
-                "mock-provider",
-                "--listen",
-                &format!("127.0.0.1:{mock_port}"),
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _mock = mock_provider(mock_port);
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();

@@ -14,6 +14,8 @@ pub struct ApiKeyRow {
     pub prefix: String,
     pub status: KeyStatus,
     pub usage_limit_nano_usd: Option<i64>,
+    /// Unix seconds.
+    pub expires_at: Option<i64>,
     pub created_by: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -36,6 +38,7 @@ fn key_row(r: &AnyRow) -> Result<ApiKeyRow> {
         prefix: r.try_get("prefix")?,
         status: typed(r, "rm_api_keys.status", KeyStatus::parse)?,
         usage_limit_nano_usd: r.try_get("usage_limit_nano_usd")?,
+        expires_at: r.try_get("expires_at")?,
         created_by: r.try_get("created_by")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,

@@ -14,6 +14,9 @@ pub struct ProxySnapshot {
     pub checkpoint: i64,
     /// Credits by organization id.
     pub balances: Vec<(String, i64)>,
+    /// Every credit grant, by organization id (their sum is what the organization was ever
+    /// given: the limit of what its replicas may charge between them).
+    pub grants: Vec<(String, i64)>,
     /// Spend by API key id.
     pub key_spend: Vec<(String, i64)>,
     pub project_ids: Vec<String>,
@@ -45,6 +48,9 @@ pub async fn proxy_snapshot(db: &Db) -> Result<ProxySnapshot> {
     let balances = sqlx::query("SELECT id, credits_nano_usd FROM rm_organizations")
         .fetch_all(&mut *tx)
         .await?;
+    let grants = sqlx::query("SELECT organization_id AS id, amount_nano_usd FROM rm_credit_grants")
+        .fetch_all(&mut *tx)
+        .await?;
     let spend = sqlx::query("SELECT id, cost_nano_usd FROM rm_spend WHERE scope = 'key'")
         .fetch_all(&mut *tx)
         .await?;
@@ -58,6 +64,7 @@ pub async fn proxy_snapshot(db: &Db) -> Result<ProxySnapshot> {
     Ok(ProxySnapshot {
         checkpoint,
         balances: pairs(balances, "credits_nano_usd")?,
+        grants: pairs(grants, "amount_nano_usd")?,
         key_spend: pairs(spend, "cost_nano_usd")?,
         project_ids: ids(projects)?,
         key_ids: ids(keys)?,

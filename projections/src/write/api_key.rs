@@ -55,6 +55,14 @@ pub(super) async fn apply(tx: &mut Tx<'_>, ev: &StoredEvent, event: &E) -> Resul
             .execute(&mut **tx)
             .await?;
         }
+        E::KeyExpirySet { expires_at } => {
+            sqlx::query("UPDATE rm_api_keys SET expires_at = $1, updated_at = $2 WHERE id = $3")
+                .bind(*expires_at)
+                .bind(at)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+        }
         E::KeyStatusChanged { status } => {
             sqlx::query("UPDATE rm_api_keys SET status = $1, updated_at = $2 WHERE id = $3")
                 .bind(status.as_str())

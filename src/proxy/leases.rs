@@ -1,0 +1,208 @@
+//! Limits that hold across replicas. Each replica takes a slice (a lease) of a limit's room
+//! from a counter shared by all of them (`tollgate_projections::counters`, one atomic
+//! statement), reserves requests locally against it, and takes another slice when it runs
+//! short. A slice is an eighth of the room the counter last showed, and never less than the
+//! request needs, so slices shrink as the limit nears: what the replicas take between them
+//! never passes the limit, and a request only waits on the database when its replica's slice
+//! is spent. Unspent slices go back at shutdown. A single process (SQLite) keeps no counters:
+//! its in-memory ledger is the whole truth.
+
+use std::sync::{Arc, Mutex};
+
+use tollgate_projections::counters::{self, Counter, Taken};
+use tollgate_projections::Db;
+
+use super::FastMap;
+
+/// A limit as this replica sees it.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    /// `key:<id>` or `credits:<organization>`.
+    pub scope: String,
+    /// The period, or for a lifetime limit the time it was last set (a new limit counts anew).
+    pub period_start: i64,
+    pub limit: i64,
+    /// What this replica knows was spent: where a new counter starts.
+    pub spent: i64,
+}
+
+/// The shared counter has no room for the amount.
+#[derive(Debug)]
+pub struct Exhausted;
+
+/// What a replica holds of one budget.
+#[derive(Default)]
+struct Held {
+    slice: Mutex<Slice>,
+    /// One take from the counter at a time per budget: others wait and use what it brought.
+    taking: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Slice {
+    period_start: i64,
+    /// Room taken from the counter and not yet reserved (negative: a request cost more than
+    /// it reserved, and the next slice pays for it).
+    available: i64,
+    /// The counter's room when last seen.
+    room: i64,
+}
+
+impl Held {
+    fn slice(&self) -> std::sync::MutexGuard<'_, Slice> {
+        self.slice.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The counter's room as last seen for this period, else as this replica knows it.
+    fn room(&self, budget: &Budget) -> i64 {
+        let s = self.slice();
+        match s.period_start == budget.period_start && s.room > 0 {
+            true => s.room,
+            false => budget.limit.saturating_sub(budget.spent),
+        }
+    }
+
+    /// Adds a slice taken from the counter, which then stood at `used`.
+    fn add(&self, budget: &Budget, taken: i64, used: i64) {
+        let mut s = self.slice();
+        if s.period_start != budget.period_start {
+            *s = Slice {
+                period_start: budget.period_start,
+                ..Slice::default()
+            };
+        }
+        s.available = s.available.saturating_add(taken);
+        s.room = budget.limit.saturating_sub(used);
+    }
+
+    /// Reserves `amount` from the slice of `period_start`, if it holds enough.
+    fn reserve(&self, period_start: i64, amount: i64) -> Result<(), i64> {
+        let mut s = self.slice();
+        if s.period_start != period_start {
+            // A new period or a new limit: the old slice counted against the old counter.
+            *s = Slice {
+                period_start,
+                ..Slice::default()
+            };
+        }
+        if s.available >= amount {
+            s.available -= amount;
+            Ok(())
+        } else {
+            Err(amount - s.available)
+        }
+    }
+}
+
+pub struct Leases {
+    /// `None`: this process alone admits requests, so nothing is shared.
+    db: Option<Db>,
+    held: FastMap<String, Arc<Held>>,
+}
+
+impl Leases {
+    pub fn new(db: Option<Db>) -> Self {
+        Self {
+            db,
+            held: FastMap::default(),
+        }
+    }
+
+    /// Whether limits are shared with other replicas (a database several processes use).
+    pub fn shared(&self) -> bool {
+        self.db.is_some()
+    }
+
+    /// Reserves `amount` of `budget`'s room, taking a slice from the shared counter when this
+    /// replica's is short.
+    pub async fn reserve(&self, budget: &Budget, amount: i64) -> Result<(), Exhausted> {
+        let Some(db) = &self.db else { return Ok(()) };
+        let held = match self.held.get(&budget.scope) {
+            Some(h) => h.clone(),
+            None => self.held.entry(budget.scope.clone()).or_default().clone(),
+        };
+        if held.reserve(budget.period_start, amount).is_ok() {
+            return Ok(());
+        }
+        let _taking = held.taking.lock().await;
+        // Requests served from the slice meanwhile may use what a take brings: take again
+        // until this one fits, or the counter has no room.
+        loop {
+            let short = match held.reserve(budget.period_start, amount) {
+                Ok(()) => return Ok(()),
+                Err(short) => short,
+            };
+            let room = held.room(budget);
+            // A generous slice first; near the limit, exactly what is missing.
+            let wants = match room / 8 > short {
+                true => [room / 8, short],
+                false => [short, 0],
+            };
+            let mut granted = false;
+            for want in wants.into_iter().filter(|w| *w > 0) {
+                match self.take(db, budget, want).await? {
+                    Taken::Granted { used } => {
+                        held.add(budget, want, used);
+                        granted = true;
+                        break;
+                    }
+                    Taken::Refused { used } => held.add(budget, 0, used),
+                }
+            }
+            if !granted {
+                return Err(Exhausted);
+            }
+        }
+    }
+
+    async fn take(&self, db: &Db, budget: &Budget, want: i64) -> Result<Taken, Exhausted> {
+        let counter = Counter {
+            scope: &budget.scope,
+            period_start: budget.period_start,
+        };
+        crate::metrics::db_queries("budget_counters", 1);
+        counters::take(db, counter, budget.spent, want, budget.limit)
+            .await
+            .map_err(|e| {
+                // Without the counter nothing can be promised: refuse rather than overspend.
+                tracing::error!(scope = %budget.scope, error = %e, "budget counter unavailable");
+                Exhausted
+            })
+    }
+
+    /// Returns to this replica's slice what a hold did not spend (`unspent` may be negative:
+    /// the request cost more than it held, and the slice pays).
+    pub fn release(&self, scope: &str, period_start: i64, unspent: i64) {
+        if self.db.is_none() {
+            return;
+        }
+        if let Some(held) = self.held.get(scope) {
+            let mut s = held.slice();
+            if s.period_start == period_start {
+                s.available = s.available.saturating_add(unspent);
+            }
+        }
+    }
+
+    /// Gives every unspent slice back to its counter (at shutdown, once no request is left).
+    pub async fn give_back(&self) {
+        let Some(db) = &self.db else { return };
+        let slices: Vec<(String, Slice)> = self
+            .held
+            .iter()
+            .map(|h| {
+                let s = *h.slice();
+                (h.key().clone(), s)
+            })
+            .collect();
+        for (scope, s) in slices.into_iter().filter(|(_, s)| s.available > 0) {
+            let counter = Counter {
+                scope: &scope,
+                period_start: s.period_start,
+            };
+            if let Err(e) = counters::give_back(db, counter, s.available).await {
+                tracing::warn!(%scope, error = %e, "unspent budget slice not given back");
+            }
+        }
+    }
+}
