@@ -8,6 +8,7 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
+use crate::period::PeriodBudget;
 use crate::types::{validate_text, IamRule, KeyStatus, MAX_IAM_RULES};
 use crate::DomainError;
 
@@ -27,6 +28,7 @@ pub enum ApiKeyCommand {
         created_by: String,
         /// When the key stops working (Unix seconds).
         expires_at: Option<i64>,
+        period_budget: Option<PeriodBudget>,
     },
     Update {
         description: Option<String>,
@@ -35,6 +37,8 @@ pub enum ApiKeyCommand {
         usage_limit_nano_usd: Option<Option<i64>>,
         /// `Some(None)`: the key no longer expires.
         expires_at: Option<Option<i64>>,
+        /// `Some(None)` clears the period budget.
+        period_budget: Option<Option<PeriodBudget>>,
     },
     Rotate {
         token_hash: String,
@@ -84,6 +88,10 @@ pub enum ApiKeyEvent {
     KeyExpirySet {
         expires_at: Option<i64>,
     },
+    /// A spend limit renewed each period, beside the lifetime limit; `None` clears it.
+    KeyPeriodBudgetSet {
+        budget: Option<PeriodBudget>,
+    },
 }
 
 impl DomainEvent for ApiKeyEvent {
@@ -97,6 +105,7 @@ impl DomainEvent for ApiKeyEvent {
             Self::IamRulesSet { .. } => "IamRulesSet",
             Self::KeyRevoked => "KeyRevoked",
             Self::KeyExpirySet { .. } => "KeyExpirySet",
+            Self::KeyPeriodBudgetSet { .. } => "KeyPeriodBudgetSet",
         }
         .to_string()
     }
@@ -120,6 +129,7 @@ pub struct ApiKey {
     pub created_by: String,
     pub rules: Vec<IamRule>,
     pub expires_at: Option<i64>,
+    pub period_budget: Option<PeriodBudget>,
 }
 
 fn validate_limit(limit: Option<i64>) -> Result<(), DomainError> {
@@ -172,6 +182,7 @@ impl Aggregate for ApiKey {
                 usage_limit_nano_usd,
                 created_by,
                 expires_at,
+                period_budget,
             } => {
                 if self.created {
                     return Err(DomainError::conflict(
@@ -196,12 +207,19 @@ impl Aggregate for ApiKey {
                         expires_at: Some(at),
                     });
                 }
+                if let Some(budget) = period_budget {
+                    budget.validate()?;
+                    events.push(E::KeyPeriodBudgetSet {
+                        budget: Some(budget),
+                    });
+                }
             }
             C::Update {
                 description,
                 status,
                 usage_limit_nano_usd,
                 expires_at,
+                period_budget,
             } => {
                 if let Some(d) = description {
                     validate_text("description", &d)?;
@@ -225,6 +243,12 @@ impl Aggregate for ApiKey {
                         validate_expiry(at)?;
                     }
                     events.push(E::KeyExpirySet { expires_at: at });
+                }
+                if let Some(budget) = period_budget.filter(|b| *b != self.period_budget) {
+                    if let Some(b) = &budget {
+                        b.validate()?;
+                    }
+                    events.push(E::KeyPeriodBudgetSet { budget });
                 }
             }
             C::Rotate {
@@ -300,6 +324,7 @@ impl Aggregate for ApiKey {
             E::IamRulesSet { rules } => self.rules = rules,
             E::KeyRevoked => self.revoked = true,
             E::KeyExpirySet { expires_at } => self.expires_at = expires_at,
+            E::KeyPeriodBudgetSet { budget } => self.period_budget = budget,
         }
     }
 }

@@ -23,6 +23,7 @@ fn update(limit: Option<Option<i64>>, status: Option<KeyStatus>) -> ApiKeyComman
         status,
         usage_limit_nano_usd: limit,
         expires_at: None,
+        period_budget: None,
     }
 }
 
@@ -32,6 +33,7 @@ fn expiry(expires_at: Option<Option<i64>>) -> ApiKeyCommand {
         status: None,
         usage_limit_nano_usd: None,
         expires_at,
+        period_budget: None,
     }
 }
 
@@ -239,4 +241,44 @@ fn revoked_key_takes_no_commands() {
         .given(vec![created(), ApiKeyEvent::KeyRevoked])
         .when(update(None, Some(KeyStatus::Disabled)))
         .then_expect_error(DomainError::NotFound("key"));
+}
+
+#[test]
+fn a_period_budget_is_set_and_cleared() {
+    use crate::period::{Period, PeriodBudget};
+    let daily = PeriodBudget {
+        limit_nano_usd: 5,
+        period: Period::Day,
+    };
+    let budget = |b: Option<Option<PeriodBudget>>| ApiKeyCommand::Update {
+        description: None,
+        status: None,
+        usage_limit_nano_usd: None,
+        expires_at: None,
+        period_budget: b,
+    };
+    let set = |b| ApiKeyEvent::KeyPeriodBudgetSet { budget: b };
+    Fixture::with(())
+        .given(vec![created()])
+        .when(budget(Some(Some(daily))))
+        .then_expect_events(vec![set(Some(daily))]);
+    Fixture::with(())
+        .given(vec![created(), set(Some(daily))])
+        .when(budget(Some(None)))
+        .then_expect_events(vec![set(None)]);
+    let negative = PeriodBudget {
+        limit_nano_usd: -1,
+        ..daily
+    };
+    let r = Fixture::with(())
+        .given(vec![created()])
+        .when(budget(Some(Some(negative))))
+        .inspect_result();
+    assert!(matches!(
+        r,
+        Err(DomainError::Invalid {
+            param: "period_limit_usd",
+            ..
+        })
+    ));
 }

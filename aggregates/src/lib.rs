@@ -7,6 +7,7 @@
 pub mod api_key;
 pub mod error;
 pub mod organization;
+pub mod period;
 pub mod project;
 pub mod provider;
 pub mod services;

@@ -7,6 +7,7 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
+use crate::period::PeriodBudget;
 use crate::types::{
     validate_name, validate_text, ProjectMode, CACHE_DURATION_DEFAULT, CACHE_DURATION_MAX,
     CACHE_DURATION_MIN,
@@ -22,6 +23,7 @@ pub enum ProjectCommand {
         mode: ProjectMode,
         caching_enabled: bool,
         cache_duration_seconds: Option<u32>,
+        period_budget: Option<PeriodBudget>,
     },
     /// A PATCH: every given field is changed in one atomic commit.
     Update {
@@ -30,6 +32,8 @@ pub enum ProjectCommand {
         mode: Option<ProjectMode>,
         caching_enabled: Option<bool>,
         cache_duration_seconds: Option<u32>,
+        /// `Some(None)` clears the period budget.
+        period_budget: Option<Option<PeriodBudget>>,
     },
     AddProviderKey {
         provider_key_id: String,
@@ -91,6 +95,10 @@ pub enum ProjectEvent {
         provider_key_id: String,
     },
     ProjectArchived,
+    /// A spend limit renewed each period for all the project's keys; `None` clears it.
+    ProjectPeriodBudgetSet {
+        budget: Option<PeriodBudget>,
+    },
 }
 
 impl DomainEvent for ProjectEvent {
@@ -106,6 +114,7 @@ impl DomainEvent for ProjectEvent {
             Self::ProviderKeyEnabled { .. } => "ProviderKeyEnabled",
             Self::ProviderKeyRemoved { .. } => "ProviderKeyRemoved",
             Self::ProjectArchived => "ProjectArchived",
+            Self::ProjectPeriodBudgetSet { .. } => "ProjectPeriodBudgetSet",
         }
         .to_string()
     }
@@ -132,6 +141,7 @@ pub struct Project {
     pub caching_enabled: bool,
     pub cache_duration_seconds: u32,
     pub provider_keys: BTreeMap<String, ProviderKeyState>,
+    pub period_budget: Option<PeriodBudget>,
 }
 
 pub const MAX_PROVIDER_KEYS: usize = 100;
@@ -206,6 +216,7 @@ impl Aggregate for Project {
             mode,
             caching_enabled,
             cache_duration_seconds,
+            period_budget,
         } = command
         {
             if self.created {
@@ -215,6 +226,9 @@ impl Aggregate for Project {
                 ));
             }
             validate_new(&name, &description, cache_duration_seconds)?;
+            if let Some(b) = &period_budget {
+                b.validate()?;
+            }
             let cache_duration_seconds = cache_duration_seconds.unwrap_or(CACHE_DURATION_DEFAULT);
             let event = E::ProjectCreated {
                 organization_id,
@@ -225,6 +239,12 @@ impl Aggregate for Project {
                 cache_duration_seconds,
             };
             sink.write(event, self).await;
+            if let Some(budget) = period_budget {
+                let event = E::ProjectPeriodBudgetSet {
+                    budget: Some(budget),
+                };
+                sink.write(event, self).await;
+            }
             return Ok(());
         }
         if !self.created || self.archived {
@@ -239,7 +259,14 @@ impl Aggregate for Project {
                 mode,
                 caching_enabled,
                 cache_duration_seconds,
+                period_budget,
             } => {
+                if let Some(budget) = period_budget.filter(|b| *b != self.period_budget) {
+                    if let Some(b) = &budget {
+                        b.validate()?;
+                    }
+                    events.push(E::ProjectPeriodBudgetSet { budget });
+                }
                 if let Some(name) = name {
                     validate_name("name", &name)?;
                     let name = name.trim().to_string();
@@ -391,6 +418,7 @@ impl Aggregate for Project {
                 self.provider_keys.remove(&provider_key_id);
             }
             E::ProjectArchived => self.archived = true,
+            E::ProjectPeriodBudgetSet { budget } => self.period_budget = budget,
         }
     }
 }

@@ -34,6 +34,7 @@ fn create(name: &str, duration: Option<u32>) -> ProjectCommand {
         mode: ProjectMode::Hybrid,
         caching_enabled: false,
         cache_duration_seconds: duration,
+        period_budget: None,
     }
 }
 
@@ -44,6 +45,7 @@ fn update() -> ProjectCommand {
         mode: None,
         caching_enabled: None,
         cache_duration_seconds: None,
+        period_budget: None,
     }
 }
 
@@ -251,4 +253,37 @@ fn disabling_twice_writes_once() {
             enabled: false,
         })
         .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_project_period_budget_is_set_at_creation_and_cleared() {
+    use crate::period::{Period, PeriodBudget};
+    let weekly = PeriodBudget {
+        limit_nano_usd: 7,
+        period: Period::Week,
+    };
+    let mut cmd = create("Main", None);
+    if let ProjectCommand::Create { period_budget, .. } = &mut cmd {
+        *period_budget = Some(weekly);
+    }
+    fixture()
+        .given_no_previous_events()
+        .when(cmd)
+        .then_expect_events(vec![
+            created(),
+            ProjectEvent::ProjectPeriodBudgetSet {
+                budget: Some(weekly),
+            },
+        ]);
+    let mut clear = update();
+    if let ProjectCommand::Update { period_budget, .. } = &mut clear {
+        *period_budget = Some(None);
+    }
+    let set = ProjectEvent::ProjectPeriodBudgetSet {
+        budget: Some(weekly),
+    };
+    fixture()
+        .given(vec![created(), set])
+        .when(clear)
+        .then_expect_events(vec![ProjectEvent::ProjectPeriodBudgetSet { budget: None }]);
 }

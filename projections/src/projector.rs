@@ -37,6 +37,7 @@ pub const READ_MODEL_TABLES: &[&str] = &[
     "rm_audit",
     "rm_usage_logs",
     "rm_spend",
+    "rm_spend_hourly",
 ];
 
 /// A rebuild's batches may skip the WAL flush at commit; live ones may not.

@@ -1,5 +1,6 @@
 //! The API's response shapes, built from read-model rows (money as USD, times as RFC 3339).
 
+use super::budget::{settings, Spend};
 use serde::Serialize;
 use tollgate_aggregates::types::{MAX_NANOS, NANOS_PER_USD};
 use tollgate_projections::read::{
@@ -120,6 +121,8 @@ pub struct Project {
     pub mode: String,
     pub caching_enabled: bool,
     pub cache_duration_seconds: i64,
+    #[serde(flatten)]
+    pub spend: Spend,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -134,6 +137,7 @@ impl From<ProjectRow> for Project {
             mode: r.mode.as_str().into(),
             caching_enabled: r.caching_enabled,
             cache_duration_seconds: r.cache_duration_seconds,
+            spend: settings(r.period_budget),
             created_at: time(r.created_at),
             updated_at: time(r.updated_at),
         }
@@ -180,6 +184,8 @@ pub struct ApiKey {
     pub usage_limit_usd: Option<f64>,
     /// When the key stops working (RFC 3339); null: it does not expire.
     pub expires_at: Option<String>,
+    #[serde(flatten)]
+    pub spend: Spend,
     pub created_by: String,
     pub created_at: String,
     pub updated_at: String,
@@ -201,6 +207,7 @@ impl From<ApiKeyRow> for ApiKey {
             status: r.status.as_str().into(),
             usage_limit_usd: r.usage_limit_nano_usd.map(usd),
             expires_at: r.expires_at.map(time_of_secs),
+            spend: settings(r.period_budget),
             created_by: r.created_by,
             created_at: time(r.created_at),
             updated_at: time(r.updated_at),

@@ -4,14 +4,16 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json as JsonOut;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use tollgate_aggregates::api_key::{ApiKey, ApiKeyCommand as C};
+use tollgate_aggregates::period::Period;
 use tollgate_aggregates::types::{IamRule, KeyStatus, Role};
 use tollgate_projections::events::aggregate_as_of;
 use tollgate_projections::read;
 use utoipa::ToSchema;
 
 use super::auth::Caller;
+use super::budget::{self, explicit};
 use super::dto::{self, nanos, parse_time, time, usd};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{Json, OptionalJson, Query};
@@ -27,13 +29,10 @@ pub struct CreateKey {
     pub usage_limit_usd: Option<f64>,
     /// When the key stops working (RFC 3339, in the future); absent or null: never.
     pub expires_at: Option<String>,
-}
-
-/// Tells a field left out (`None`) from one set to null (`Some(None)`).
-fn explicit<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
+    /// A spend limit renewed each `period`, beside the lifetime limit.
+    pub period_limit_usd: Option<f64>,
+    #[schema(value_type = Option<String>, example = "month")]
+    pub period: Option<Period>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -51,6 +50,13 @@ pub struct UpdateKey {
     #[serde(default, deserialize_with = "explicit")]
     #[schema(value_type = Option<String>)]
     pub expires_at: Option<Option<String>>,
+    /// A number sets the period budget, null clears it.
+    #[serde(default, deserialize_with = "explicit")]
+    #[schema(value_type = Option<f64>)]
+    pub period_limit_usd: Option<Option<f64>>,
+    /// `hour`, `day`, `week` or `month` (calendar windows in UTC, weeks from Monday).
+    #[schema(value_type = Option<String>, example = "day")]
+    pub period: Option<Period>,
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -99,10 +105,18 @@ async fn load_for_change(app: &AppState, caller: &Caller, id: &str) -> ApiResult
 }
 
 async fn reload(app: &AppState, id: &str) -> ApiResult<dto::ApiKey> {
-    read::api_key(&app.db, id)
+    let row = read::api_key(&app.db, id)
         .await?
-        .map(Into::into)
-        .ok_or_else(|| ApiError::internal("key missing after write"))
+        .ok_or_else(|| ApiError::internal("key missing after write"))?;
+    shown(app, row).await
+}
+
+/// A key as shown, with its spend.
+async fn shown(app: &AppState, row: read::ApiKeyRow) -> ApiResult<dto::ApiKey> {
+    let spend = budget::spend(app, "key", &row.id, row.period_budget).await?;
+    let mut key = dto::ApiKey::from(row);
+    key.spend = spend;
+    Ok(key)
 }
 
 #[utoipa::path(post, path = "/api/projects/{id}/keys", tag = "keys", request_body = CreateKey,
@@ -119,6 +133,7 @@ pub async fn create(
         .map(|v| nanos("usage_limit_usd", v))
         .transpose()?;
     let expires_at = body.expires_at.as_deref().map(expiry_secs).transpose()?;
+    let period_budget = budget::at_creation(body.period_limit_usd, body.period)?;
     if expires_at.is_some_and(|at| at <= chrono::Utc::now().timestamp()) {
         return Err(ApiError::invalid(
             "expires_at",
@@ -136,6 +151,7 @@ pub async fn create(
         usage_limit_nano_usd: limit,
         created_by: caller.id().to_string(),
         expires_at,
+        period_budget,
     };
     app.execute(&app.keys, &id, cmd, &caller.meta).await?;
     let key = reload(&app, &id).await?;
@@ -154,7 +170,11 @@ pub async fn list(
 ) -> ApiResult<JsonOut<Vec<dto::ApiKey>>> {
     projects::load(&app, &caller, &project_id).await?;
     let keys = read::api_keys_of(&app.db, &project_id).await?;
-    Ok(JsonOut(keys.into_iter().map(Into::into).collect()))
+    let mut shown_keys = Vec::with_capacity(keys.len());
+    for k in keys {
+        shown_keys.push(shown(&app, k).await?);
+    }
+    Ok(JsonOut(shown_keys))
 }
 
 #[utoipa::path(get, path = "/api/keys/{id}", tag = "keys", params(AsOfQuery),
@@ -166,7 +186,8 @@ pub async fn get(
     Query(q): Query<AsOfQuery>,
 ) -> ApiResult<JsonOut<dto::ApiKey>> {
     let Some(as_of) = q.as_of else {
-        return Ok(JsonOut(load(&app, &caller, &id).await?.0.into()));
+        let row = load(&app, &caller, &id).await?.0;
+        return Ok(JsonOut(shown(&app, row).await?));
     };
     let until = parse_time("as_of", &as_of)?;
     let past = aggregate_as_of::<ApiKey>(&app.db, &id, until)
@@ -187,6 +208,7 @@ pub async fn get(
         status: k.status.as_str().into(),
         usage_limit_usd: k.usage_limit_nano_usd.map(usd),
         expires_at: k.expires_at.map(dto::time_of_secs),
+        spend: budget::settings(k.period_budget),
         created_by: k.created_by,
         created_at: time(past.created_at),
         updated_at: time(past.updated_at),
@@ -201,7 +223,8 @@ pub async fn update(
     Path(id): Path<String>,
     Json(body): Json<UpdateKey>,
 ) -> ApiResult<JsonOut<dto::ApiKey>> {
-    load_for_change(&app, &caller, &id).await?;
+    let current = load_for_change(&app, &caller, &id).await?;
+    let period_budget = budget::change(body.period_limit_usd, body.period, current.period_budget)?;
     let limit = match body.usage_limit_usd {
         Some(Some(v)) => Some(Some(nanos("usage_limit_usd", v)?)),
         Some(None) => Some(None),
@@ -217,6 +240,7 @@ pub async fn update(
         status: body.status,
         usage_limit_nano_usd: limit,
         expires_at,
+        period_budget,
     };
     app.execute(&app.keys, &id, cmd, &caller.meta).await?;
     Ok(JsonOut(reload(&app, &id).await?))

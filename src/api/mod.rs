@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod budget;
 pub mod dto;
 pub mod error;
 pub mod extract;

@@ -280,6 +280,9 @@ pub async fn list_projects(
     Path(id): Path<String>,
 ) -> ApiResult<JsonOut<Vec<dto::Project>>> {
     load(&app, &caller, &id).await?;
-    let projects = read::projects_of(&app.db, &id).await?;
-    Ok(JsonOut(projects.into_iter().map(Into::into).collect()))
+    let mut shown = Vec::new();
+    for p in read::projects_of(&app.db, &id).await? {
+        shown.push(super::projects::shown(&app, p).await?);
+    }
+    Ok(JsonOut(shown))
 }

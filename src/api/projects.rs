@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::Json as JsonOut;
 use serde::Deserialize;
 use tollgate_aggregates::organization::OrganizationCommand;
+use tollgate_aggregates::period::Period;
 use tollgate_aggregates::project::{self, Project, ProjectCommand as C};
 use tollgate_aggregates::types::{ProjectMode, Role};
 use tollgate_projections::events::aggregate_as_of;
@@ -13,6 +14,7 @@ use tollgate_projections::read;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
+use super::budget::{self, explicit};
 use super::dto::{self, parse_time, time};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{Json, Query};
@@ -30,6 +32,10 @@ pub struct CreateProject {
     #[serde(default)]
     pub caching_enabled: bool,
     pub cache_duration_seconds: Option<u32>,
+    /// A spend limit renewed each `period`, for all the project's keys together.
+    pub period_limit_usd: Option<f64>,
+    #[schema(value_type = Option<String>, example = "month")]
+    pub period: Option<Period>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -41,6 +47,13 @@ pub struct UpdateProject {
     pub mode: Option<ProjectMode>,
     pub caching_enabled: Option<bool>,
     pub cache_duration_seconds: Option<u32>,
+    /// A number sets the period budget, null clears it.
+    #[serde(default, deserialize_with = "explicit")]
+    #[schema(value_type = Option<f64>)]
+    pub period_limit_usd: Option<Option<f64>>,
+    /// `hour`, `day`, `week` or `month` (calendar windows in UTC, weeks from Monday).
+    #[schema(value_type = Option<String>, example = "day")]
+    pub period: Option<Period>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -64,11 +77,18 @@ pub async fn load(
     Ok((project, role))
 }
 
+/// A project as shown, with its spend.
+pub async fn shown(app: &AppState, row: read::ProjectRow) -> ApiResult<dto::Project> {
+    let spend = budget::spend(app, "project", &row.id, row.period_budget).await?;
+    let mut project = dto::Project::from(row);
+    project.spend = spend;
+    Ok(project)
+}
+
 async fn reload(app: &AppState, id: &str) -> ApiResult<dto::Project> {
-    read::project(&app.db, id)
-        .await?
-        .map(Into::into)
-        .ok_or_else(|| ApiError::internal("project missing after write"))
+    let row = read::project(&app.db, id).await?;
+    let row = row.ok_or_else(|| ApiError::internal("project missing after write"))?;
+    shown(app, row).await
 }
 
 #[utoipa::path(post, path = "/api/projects", tag = "projects", request_body = CreateProject,
@@ -85,6 +105,7 @@ pub async fn create(
         .await?
         .ok_or(ApiError::NotFound("organization"))?;
     project::validate_new(&body.name, &body.description, body.cache_duration_seconds)?;
+    let period_budget = budget::at_creation(body.period_limit_usd, body.period)?;
     let id = uuid::Uuid::now_v7().to_string();
     // The slot is taken first: the organization aggregate is where the limit holds under
     // concurrency. A failed creation gives the slot back.
@@ -100,6 +121,7 @@ pub async fn create(
         mode: body.mode.unwrap_or_default(),
         caching_enabled: body.caching_enabled,
         cache_duration_seconds: body.cache_duration_seconds,
+        period_budget,
     };
     if let Err(e) = app.execute(&app.projects, &id, cmd, &caller.meta).await {
         let release = OrganizationCommand::ReleaseProjectSlot { project_id: id };
@@ -119,7 +141,8 @@ pub async fn get(
     Query(q): Query<AsOfQuery>,
 ) -> ApiResult<JsonOut<dto::Project>> {
     let Some(as_of) = q.as_of else {
-        return Ok(JsonOut(load(&app, &caller, &id).await?.0.into()));
+        let row = load(&app, &caller, &id).await?.0;
+        return Ok(JsonOut(shown(&app, row).await?));
     };
     let until = parse_time("as_of", &as_of)?;
     // The project may be archived now; what counts is that the caller's organization owns it.
@@ -140,6 +163,7 @@ pub async fn get(
         mode: p.mode.as_str().into(),
         caching_enabled: p.caching_enabled,
         cache_duration_seconds: p.cache_duration_seconds.into(),
+        spend: budget::settings(p.period_budget),
         created_at: time(past.created_at),
         updated_at: time(past.updated_at),
     }))
@@ -155,12 +179,14 @@ pub async fn update(
 ) -> ApiResult<JsonOut<dto::Project>> {
     let (project, _) = load(&app, &caller, &id).await?;
     caller.require(&project.organization_id, "project", Role::Admin)?;
+    let period_budget = budget::change(body.period_limit_usd, body.period, project.period_budget)?;
     let cmd = C::Update {
         name: body.name,
         description: body.description,
         mode: body.mode,
         caching_enabled: body.caching_enabled,
         cache_duration_seconds: body.cache_duration_seconds,
+        period_budget,
     };
     app.execute(&app.projects, &id, cmd, &caller.meta).await?;
     Ok(JsonOut(reload(&app, &id).await?))

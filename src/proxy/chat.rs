@@ -145,7 +145,9 @@ async fn handle(
 
     let prompt = request.prompt_bound;
     let max_output = pricing::max_output_tokens(request.max_output, request.n, &model);
-    meter.reserve(key, &route, prompt, max_output).await?;
+    meter
+        .reserve(key, &project, &route, prompt, max_output)
+        .await?;
     let first = attempt(proxy, &route, &request.body, streaming, meter).await;
     let result = match first {
         Err(e) if e.allows_fallback() && fallback.is_some() => {
@@ -160,7 +162,9 @@ async fn handle(
             meter.record_attempt(&e).await;
             route = fallback.take().unwrap_or(route);
             meter.route(&route);
-            meter.reserve(key, &route, prompt, max_output).await?;
+            meter
+                .reserve(key, &project, &route, prompt, max_output)
+                .await?;
             attempt(proxy, &route, &request.body, streaming, meter).await
         }
         other => other,

@@ -33,6 +33,9 @@ pub enum ProxyError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     UsageLimitExceeded(String),
+    /// A period budget is reached; it renews in `retry_after` seconds.
+    #[error("{message}")]
+    BudgetExceeded { message: String, retry_after: u64 },
     /// The provider refused the request (4xx): its status and message pass through.
     #[error("{message}")]
     UpstreamRejected {
@@ -84,7 +87,9 @@ impl ProxyError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::UsageLimitExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::UsageLimitExceeded(_) | Self::BudgetExceeded { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::UpstreamRejected { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
             }
@@ -106,7 +111,7 @@ impl ProxyError {
             Self::PayloadTooLarge => "payload_too_large",
             Self::BodyTimeout => "request_timeout",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
-            Self::UsageLimitExceeded(_) => "usage_limit_exceeded",
+            Self::UsageLimitExceeded(_) | Self::BudgetExceeded { .. } => "usage_limit_exceeded",
             Self::UpstreamRejected { status: 429, .. } => "rate_limit_exceeded",
             Self::UpstreamRejected { .. } | Self::Upstream { .. } => "upstream_error",
             Self::UpstreamTimeout => "upstream_timeout",
@@ -120,9 +125,9 @@ impl ProxyError {
             Self::InvalidApiKey | Self::KeyExpired(_) => "authentication_error",
             Self::IamDenied(_) => "permission_error",
             Self::InsufficientCredits(_) => "insufficient_quota",
-            Self::UsageLimitExceeded(_) | Self::UpstreamRejected { status: 429, .. } => {
-                "rate_limit_error"
-            }
+            Self::UsageLimitExceeded(_)
+            | Self::BudgetExceeded { .. }
+            | Self::UpstreamRejected { status: 429, .. } => "rate_limit_error",
             Self::ModelNotFound(_) => "not_found_error",
             Self::Upstream { .. }
             | Self::UpstreamTimeout
@@ -180,6 +185,7 @@ impl ProxyError {
             | Self::PayloadTooLarge
             | Self::UnsupportedMediaType(_)
             | Self::UsageLimitExceeded(_)
+            | Self::BudgetExceeded { .. }
             | Self::UpstreamBlocked(_) => false,
             Self::UpstreamRejected { status, .. } => {
                 matches!(status, 408 | 409 | 429) || *status >= 500
@@ -207,7 +213,7 @@ impl IntoResponse for ProxyError {
         let mut response = (self.status(), Json(self.body())).into_response();
         let retry_after = match &self {
             Self::UpstreamRejected { retry_after, .. } => retry_after.clone(),
-            Self::UsageLimitExceeded(_) => None,
+            Self::BudgetExceeded { retry_after, .. } => Some(retry_after.to_string()),
             _ => None,
         };
         if let Some(v) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {

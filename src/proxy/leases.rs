@@ -4,26 +4,54 @@
 //! short. A slice is an eighth of the room the counter last showed, and never less than the
 //! request needs, so slices shrink as the limit nears: what the replicas take between them
 //! never passes the limit, and a request only waits on the database when its replica's slice
-//! is spent. Unspent slices go back at shutdown. A single process (SQLite) keeps no counters:
-//! its in-memory ledger is the whole truth.
+//! is spent. Unspent slices go back at shutdown. A single process (SQLite) keeps its counters
+//! in memory, with the same slices; lifetime limits and credits it leaves to its ledger.
 
 use std::sync::{Arc, Mutex};
 
 use tollgate_projections::counters::{self, Counter, Taken};
-use tollgate_projections::Db;
+use tollgate_projections::{read, Db};
 
 use super::FastMap;
 
 /// A limit as this replica sees it.
 #[derive(Debug, Clone)]
 pub struct Budget {
-    /// `key:<id>` or `credits:<organization>`.
+    /// `key:<id>`, `credits:<organization>`, `key-period:<id>:<changed>`...
     pub scope: String,
     /// The period, or for a lifetime limit the time it was last set (a new limit counts anew).
     pub period_start: i64,
     pub limit: i64,
-    /// What this replica knows was spent: where a new counter starts.
-    pub spent: i64,
+    /// Where a new counter starts.
+    pub spent: Spent,
+}
+
+/// What was spent before a counter began.
+#[derive(Debug, Clone)]
+pub enum Spent {
+    /// As this replica knows it.
+    Known(i64),
+    /// The spend of a key or project (`scope` of the spend read model) since `period_start`,
+    /// read when the counter is created.
+    InPeriod { scope: &'static str, id: String },
+}
+
+impl Budget {
+    /// The room as this replica knows it, before any counter was seen.
+    fn known_room(&self) -> i64 {
+        match self.spent {
+            Spent::Known(spent) => self.limit.saturating_sub(spent),
+            Spent::InPeriod { .. } => self.limit,
+        }
+    }
+}
+
+/// Where the counters live.
+enum Store {
+    /// Shared by every replica on the database.
+    Database,
+    /// This process's alone: scope -> (period start, used).
+    Memory(Mutex<std::collections::HashMap<String, (i64, i64)>>),
 }
 
 /// The shared counter has no room for the amount.
@@ -58,7 +86,7 @@ impl Held {
         let s = self.slice();
         match s.period_start == budget.period_start && s.room > 0 {
             true => s.room,
-            false => budget.limit.saturating_sub(budget.spent),
+            false => budget.known_room(),
         }
     }
 
@@ -95,28 +123,33 @@ impl Held {
 }
 
 pub struct Leases {
-    /// `None`: this process alone admits requests, so nothing is shared.
-    db: Option<Db>,
+    db: Db,
+    store: Store,
     held: FastMap<String, Arc<Held>>,
 }
 
 impl Leases {
-    pub fn new(db: Option<Db>) -> Self {
+    /// Counters on Postgres (several gateways may share it), else in this process's memory.
+    pub fn new(db: Db) -> Self {
+        let store = match db.is_postgres() {
+            true => Store::Database,
+            false => Store::Memory(Mutex::default()),
+        };
         Self {
             db,
+            store,
             held: FastMap::default(),
         }
     }
 
     /// Whether limits are shared with other replicas (a database several processes use).
     pub fn shared(&self) -> bool {
-        self.db.is_some()
+        matches!(self.store, Store::Database)
     }
 
     /// Reserves `amount` of `budget`'s room, taking a slice from the shared counter when this
     /// replica's is short.
     pub async fn reserve(&self, budget: &Budget, amount: i64) -> Result<(), Exhausted> {
-        let Some(db) = &self.db else { return Ok(()) };
         let held = match self.held.get(&budget.scope) {
             Some(h) => h.clone(),
             None => self.held.entry(budget.scope.clone()).or_default().clone(),
@@ -140,7 +173,7 @@ impl Leases {
             };
             let mut granted = false;
             for want in wants.into_iter().filter(|w| *w > 0) {
-                match self.take(db, budget, want).await? {
+                match self.take(budget, want).await? {
                     Taken::Granted { used } => {
                         held.add(budget, want, used);
                         granted = true;
@@ -155,27 +188,64 @@ impl Leases {
         }
     }
 
-    async fn take(&self, db: &Db, budget: &Budget, want: i64) -> Result<Taken, Exhausted> {
+    async fn take(&self, budget: &Budget, want: i64) -> Result<Taken, Exhausted> {
         let counter = Counter {
             scope: &budget.scope,
             period_start: budget.period_start,
         };
+        let failed = |e: tollgate_projections::Error| {
+            // Without the counter nothing can be promised: refuse rather than overspend.
+            tracing::error!(scope = %budget.scope, error = %e, "budget counter unavailable");
+            Exhausted
+        };
+        if let Store::Memory(counters) = &self.store {
+            let known = counters
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&budget.scope)
+                .filter(|(start, _)| *start == budget.period_start)
+                .is_some();
+            let initial = match known {
+                true => 0,
+                false => self.spent_before(budget).await.map_err(failed)?,
+            };
+            let mut counters = counters.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = counters
+                .entry(budget.scope.clone())
+                .or_insert((budget.period_start, initial));
+            if entry.0 != budget.period_start {
+                *entry = (budget.period_start, initial);
+            }
+            let used = entry.1;
+            return Ok(match used.saturating_add(want) <= budget.limit {
+                true => {
+                    entry.1 = used + want;
+                    Taken::Granted { used: entry.1 }
+                }
+                false => Taken::Refused { used },
+            });
+        }
         crate::metrics::db_queries("budget_counters", 1);
-        counters::take(db, counter, budget.spent, want, budget.limit)
+        let initial = self.spent_before(budget).await.map_err(failed)?;
+        counters::take(&self.db, counter, initial, want, budget.limit)
             .await
-            .map_err(|e| {
-                // Without the counter nothing can be promised: refuse rather than overspend.
-                tracing::error!(scope = %budget.scope, error = %e, "budget counter unavailable");
-                Exhausted
-            })
+            .map_err(failed)
+    }
+
+    /// Where a new counter starts.
+    async fn spent_before(&self, budget: &Budget) -> tollgate_projections::Result<i64> {
+        match &budget.spent {
+            Spent::Known(spent) => Ok(*spent),
+            Spent::InPeriod { scope, id } => {
+                crate::metrics::db_queries("budget_counters", 1);
+                read::period_spend(&self.db, scope, id, budget.period_start).await
+            }
+        }
     }
 
     /// Returns to this replica's slice what a hold did not spend (`unspent` may be negative:
     /// the request cost more than it held, and the slice pays).
     pub fn release(&self, scope: &str, period_start: i64, unspent: i64) {
-        if self.db.is_none() {
-            return;
-        }
         if let Some(held) = self.held.get(scope) {
             let mut s = held.slice();
             if s.period_start == period_start {
@@ -186,7 +256,9 @@ impl Leases {
 
     /// Gives every unspent slice back to its counter (at shutdown, once no request is left).
     pub async fn give_back(&self) {
-        let Some(db) = &self.db else { return };
+        if !self.shared() {
+            return;
+        }
         let slices: Vec<(String, Slice)> = self
             .held
             .iter()
@@ -200,7 +272,7 @@ impl Leases {
                 scope: &scope,
                 period_start: s.period_start,
             };
-            if let Err(e) = counters::give_back(db, counter, s.available).await {
+            if let Err(e) = counters::give_back(&self.db, counter, s.available).await {
                 tracing::warn!(%scope, error = %e, "unspent budget slice not given back");
             }
         }

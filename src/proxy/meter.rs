@@ -7,21 +7,22 @@ use std::time::Instant;
 use tollgate_aggregates::types::add_nanos;
 use tollgate_aggregates::usage::{PaidWith, UsageRecord};
 
+use super::budgets::{self, Kind};
 use super::error::ProxyError;
 use super::leases::Budget;
 use super::ledger::{Hold, Refusal};
 use super::pricing::{self, usd_short};
 use super::providers::Usage;
 use super::route::Route;
-use super::state::{KeyEntry, ProxyState};
+use super::state::{KeyEntry, ProjectEntry, ProxyState};
 use super::usage::{Queued, Recorder};
 
 pub struct Meter {
     state: Arc<ProxyState>,
     recorder: Option<Recorder>,
     hold: Option<Hold>,
-    /// What the hold took of limits shared with other replicas, and how much.
-    leased: Vec<(Budget, i64)>,
+    /// What the hold took of each budget, and how much.
+    leased: Vec<(Kind, Budget, i64)>,
     pub record: UsageRecord,
     started: Instant,
     fee_percent: f64,
@@ -67,7 +68,7 @@ impl Meter {
             error_code: None,
             latency_ms: 0,
             time_to_first_token_ms: None,
-            started_at: chrono::Utc::now().timestamp_micros(),
+            started_at: state.clock.now_micros(),
         };
         Self {
             state,
@@ -89,12 +90,12 @@ impl Meter {
         self.record.paid_with = route.paid_with;
     }
 
-    /// Holds the most the request can cost on the key's limit and, on credits, the balance:
-    /// in this process's ledger, then in the slices it holds of limits shared with other
-    /// replicas.
+    /// Holds the most the request can cost on the key's limit and, on credits, the balance
+    /// (in this process's ledger), then on every budget that applies (`budgets`).
     pub async fn reserve(
         &mut self,
         key: &KeyEntry,
+        project: &ProjectEntry,
         route: &Route,
         prompt: u64,
         max_output: u64,
@@ -116,41 +117,14 @@ impl Meter {
             Err(Refusal::Credits { available }) => return Err(no_credits(available, total)),
         };
         self.hold = Some(hold);
-        if !self.state.leases.shared() {
-            return Ok(());
-        }
-        let mut budgets = Vec::with_capacity(2);
-        if let Some(limit) = key.limit_nano_usd {
-            let budget = Budget {
-                scope: format!("key:{}", key.key_id),
-                period_start: key.changed_at,
-                limit,
-                spent: ledger.key_spend(&key.key_id),
-            };
-            budgets.push(budget);
-        }
-        if credits {
-            let granted = ledger.granted(&key.organization_id);
-            let budget = Budget {
-                scope: format!("credits:{}", key.organization_id),
-                period_start: 0,
-                limit: granted,
-                spent: granted.saturating_sub(ledger.balance(&key.organization_id)),
-            };
-            budgets.push(budget);
-        }
-        for budget in budgets {
+        let now = self.state.clock.now();
+        for (kind, budget) in budgets::budgets(&self.state, key, project, credits, now) {
             if self.state.leases.reserve(&budget, total).await.is_err() {
-                let credits = budget.scope.starts_with("credits:");
-                let room = budget.limit.saturating_sub(budget.spent);
                 // Nothing was charged: every hold goes back whole.
                 self.settle_with(0, 0);
-                return Err(match credits {
-                    true => no_credits(room, total),
-                    false => key_limit(budget.limit, budget.spent, total),
-                });
+                return Err(budgets::refusal(kind, key, project, total, now));
             }
-            self.leased.push((budget, total));
+            self.leased.push((kind, budget, total));
         }
         Ok(())
     }
@@ -189,8 +163,8 @@ impl Meter {
         if let Some(hold) = self.hold.take() {
             self.state.ledger.settle(hold, total, org);
         }
-        for (budget, held) in self.leased.drain(..) {
-            let spent = match budget.scope.starts_with("credits:") {
+        for (kind, budget, held) in self.leased.drain(..) {
+            let spent = match kind.counts_credits() {
                 true => org,
                 false => total,
             };

@@ -4,11 +4,13 @@
 mod access;
 pub mod access_line;
 mod accumulate;
+mod budgets;
 pub mod cache;
 mod cache_key;
 pub mod catalog;
 mod chat;
 mod chat_request;
+pub mod clock;
 pub mod error;
 pub mod iam;
 pub mod leases;

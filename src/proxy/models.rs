@@ -196,7 +196,7 @@ async fn embed(
     let route = plan.primary;
     meter.route(&route);
     let prompt = pricing::input_bound(&body);
-    meter.reserve(key, &route, prompt, 0).await?;
+    meter.reserve(key, &project, &route, prompt, 0).await?;
     let (answer, mut usage) = adapter(route.offer.provider)
         .embed(
             &proxy.http,

@@ -21,7 +21,7 @@ pub fn authenticate(proxy: &Proxy, headers: &HeaderMap) -> Result<Arc<KeyEntry>,
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or(ProxyError::InvalidApiKey)?;
-    let now = chrono::Utc::now().timestamp();
+    let now = proxy.state.clock.now();
     proxy
         .state
         .key_or_expired(&token_digest(token), now)

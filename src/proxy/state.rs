@@ -12,12 +12,14 @@ use secrecy::SecretString;
 use tokio::sync::Mutex;
 use tollgate_aggregates::api_key::ApiKey;
 use tollgate_aggregates::organization::{Organization, OrganizationEvent};
+use tollgate_aggregates::period::PeriodBudget;
 use tollgate_aggregates::project::Project;
 use tollgate_aggregates::types::{IamRule, KeyStatus, ProjectMode};
 use tollgate_aggregates::usage::{UsageEvent, USAGE_AGGREGATE_TYPE};
 use tollgate_projections::events::fetch_after_except;
 use tollgate_projections::{read, Db, Projector};
 
+use super::clock::Clock;
 use super::leases::Leases;
 use super::ledger::Ledger;
 use crate::crypto::Cipher;
@@ -35,6 +37,7 @@ pub struct KeyEntry {
     pub changed_at: i64,
     /// When the key stops working (Unix seconds).
     pub expires_at: Option<i64>,
+    pub period_budget: Option<PeriodBudget>,
     pub rules: Arc<Vec<IamRule>>,
 }
 
@@ -60,6 +63,9 @@ pub struct ProjectEntry {
     pub caching_enabled: bool,
     pub cache_ttl: Duration,
     pub archived: bool,
+    pub period_budget: Option<PeriodBudget>,
+    /// When the project was last changed: a budget set anew is counted anew.
+    pub changed_at: i64,
     /// Enabled provider keys only.
     pub own_keys: Vec<OwnKey>,
     /// Round-robin cursor over `own_keys`.
@@ -108,8 +114,9 @@ pub struct ProxyState {
     keys: FastMap<String, (Arc<KeyEntry>, Vec<[u8; 32]>)>,
     projects: FastMap<String, Arc<ProjectEntry>>,
     pub ledger: Ledger,
-    /// Slices of limits shared with other replicas (none on SQLite: one process admits).
+    /// Slices of limits: shared with other replicas on Postgres, in memory on SQLite.
     pub leases: Leases,
+    pub clock: Clock,
     /// Provider keys that just failed upstream, by id.
     pub failed_keys: FastMap<String, Instant>,
     /// The log position this state reflects.
@@ -138,7 +145,8 @@ impl ProxyState {
             tokens: FastMap::default(),
             keys: FastMap::default(),
             projects: FastMap::default(),
-            leases: Leases::new(state_db.is_postgres().then(|| state_db.clone())),
+            leases: Leases::new(state_db),
+            clock: Clock::default(),
             ledger: Ledger::default(),
             failed_keys: FastMap::default(),
             followed: Mutex::new(0),
@@ -300,6 +308,7 @@ impl ProxyState {
             limit_nano_usd: row.usage_limit_nano_usd,
             changed_at: row.updated_at,
             expires_at: row.expires_at,
+            period_budget: row.period_budget,
             rules: Arc::new(rules),
         };
         self.keys.insert(id.to_string(), (Arc::new(entry), hashes));
@@ -337,6 +346,8 @@ impl ProxyState {
             caching_enabled: row.caching_enabled,
             cache_ttl: Duration::from_secs(row.cache_duration_seconds.max(0) as u64),
             archived: row.archived,
+            period_budget: row.period_budget,
+            changed_at: row.updated_at,
             own_keys,
             next: AtomicUsize::new(0),
         };

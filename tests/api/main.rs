@@ -14,6 +14,7 @@ mod key_expiry;
 mod keys;
 mod openapi;
 mod organizations;
+mod period_budgets;
 mod projector;
 mod projects;
 mod provider_keys;

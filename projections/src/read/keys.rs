@@ -1,8 +1,9 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
+use tollgate_aggregates::period::PeriodBudget;
 use tollgate_aggregates::types::{IamRule, KeyStatus, PricingType};
 
-use super::typed;
+use super::{period_budget, typed};
 use crate::{Db, Error, Result};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +17,7 @@ pub struct ApiKeyRow {
     pub usage_limit_nano_usd: Option<i64>,
     /// Unix seconds.
     pub expires_at: Option<i64>,
+    pub period_budget: Option<PeriodBudget>,
     pub created_by: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -39,6 +41,7 @@ fn key_row(r: &AnyRow) -> Result<ApiKeyRow> {
         status: typed(r, "rm_api_keys.status", KeyStatus::parse)?,
         usage_limit_nano_usd: r.try_get("usage_limit_nano_usd")?,
         expires_at: r.try_get("expires_at")?,
+        period_budget: period_budget(r, "rm_api_keys.period")?,
         created_by: r.try_get("created_by")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,

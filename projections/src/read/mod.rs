@@ -18,6 +18,7 @@ pub use projects::{
     project, projects_of, provider_key, provider_keys_of, ProjectRow, ProviderKeyRow,
 };
 pub use proxy::{proxy_snapshot, ProxySnapshot};
+
 pub use usage::{
     recorded_requests, spend, usage_logs, usage_summary, GroupBy, UsageFilter, UsageGroup,
     UsageLogRow,
@@ -44,4 +45,44 @@ pub(crate) fn typed<T>(
         column,
         value: text,
     })
+}
+
+/// A period budget from its two columns: both set, or none.
+pub(crate) fn period_budget(
+    row: &AnyRow,
+    table: &'static str,
+) -> crate::Result<Option<tollgate_aggregates::period::PeriodBudget>> {
+    use tollgate_aggregates::period::{Period, PeriodBudget};
+    let limit: Option<i64> = row.try_get("period_limit_nano_usd")?;
+    let period: Option<String> = row.try_get("period")?;
+    match (limit, period) {
+        (Some(limit_nano_usd), Some(p)) => {
+            let period = Period::parse(&p).ok_or(crate::Error::UnknownValue {
+                column: table,
+                value: p,
+            })?;
+            Ok(Some(PeriodBudget {
+                limit_nano_usd,
+                period,
+            }))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// What `scope` (`key` or `project`) `id` spent from `since` (Unix seconds, an hour's start).
+pub async fn period_spend(db: &crate::Db, scope: &str, id: &str, since: i64) -> crate::Result<i64> {
+    let rows = sqlx::query(
+        "SELECT cost_nano_usd FROM rm_spend_hourly WHERE scope = $1 AND id = $2 AND hour_start >= $3",
+    )
+    .bind(scope)
+    .bind(id)
+    .bind(since)
+    .fetch_all(&db.any)
+    .await?;
+    let mut total = 0i64;
+    for r in rows {
+        total = tollgate_aggregates::types::add_nanos(total, r.try_get("cost_nano_usd")?);
+    }
+    Ok(total)
 }

@@ -1,10 +1,11 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use tollgate_aggregates::period::PeriodBudget;
 use tollgate_aggregates::types::ProjectMode;
 use tollgate_aggregates::Provider;
 
-use super::{flag, typed};
+use super::{flag, period_budget, typed};
 use crate::{Db, Result};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +18,7 @@ pub struct ProjectRow {
     pub caching_enabled: bool,
     pub cache_duration_seconds: i64,
     pub archived: bool,
+    pub period_budget: Option<PeriodBudget>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -46,6 +48,7 @@ fn project_row(r: &AnyRow) -> Result<ProjectRow> {
         caching_enabled: flag(r, "caching_enabled")?,
         cache_duration_seconds: r.try_get("cache_duration_seconds")?,
         archived: flag(r, "archived")?,
+        period_budget: period_budget(r, "rm_projects.period")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })

@@ -55,6 +55,9 @@ pub(super) async fn apply(tx: &mut Tx<'_>, ev: &StoredEvent, event: &E) -> Resul
             .execute(&mut **tx)
             .await?;
         }
+        E::KeyPeriodBudgetSet { budget } => {
+            super::set_period_budget(tx, "rm_api_keys", id, budget, at).await?;
+        }
         E::KeyExpirySet { expires_at } => {
             sqlx::query("UPDATE rm_api_keys SET expires_at = $1, updated_at = $2 WHERE id = $3")
                 .bind(*expires_at)

@@ -28,6 +28,9 @@ pub(crate) struct Bulk {
     usage: Vec<Vec<Val>>,
     /// Requests and cost per id, one map per scope of `SPEND_SCOPES`.
     spend: [Map<String, (i64, i64)>; 3],
+    /// Requests and cost per key and per project and hour (the first two of
+    /// `SPEND_SCOPES`), from which period budgets' spend is summed.
+    hourly: Map<(usize, String, i64), (i64, i64)>,
     credits: Map<String, i64>,
 }
 
@@ -52,6 +55,12 @@ impl Bulk {
                 Some(e) => e,
                 None => totals.entry(id.clone()).or_default(),
             };
+            e.0 += 1;
+            e.1 = add_nanos(e.1, total);
+        }
+        let hour = (r.started_at.div_euclid(1_000_000)).div_euclid(3600) * 3600;
+        for (scope, id) in [&r.key_id, &r.project_id].into_iter().enumerate() {
+            let e = self.hourly.entry((scope, id.clone(), hour)).or_default();
             e.0 += 1;
             e.1 = add_nanos(e.1, total);
         }
@@ -111,7 +120,25 @@ impl Bulk {
         (self.audit, self.usage, spend_rows(self.spend), self.credits)
     }
 
-    pub(crate) async fn flush(self, tx: &mut Tx<'_>, postgres: bool) -> Result<()> {
+    /// The batch's spend by hour as (scope, id, hour, requests, cost), taken out.
+    pub(super) fn take_hourly(&mut self) -> Vec<(&'static str, String, i64, i64, i64)> {
+        std::mem::take(&mut self.hourly)
+            .into_iter()
+            .map(|((scope, id, hour), (n, cost))| (SPEND_SCOPES[scope], id, hour, n, cost))
+            .collect()
+    }
+
+    pub(crate) async fn flush(mut self, tx: &mut Tx<'_>, postgres: bool) -> Result<()> {
+        for (scope, id, hour, requests, cost) in self.take_hourly() {
+            sqlx::query(HOURLY_INSERT)
+                .bind(scope)
+                .bind(id)
+                .bind(hour)
+                .bind(requests)
+                .bind(cost)
+                .execute(&mut **tx)
+                .await?;
+        }
         insert(tx, "rm_audit", AUDIT_COLUMNS, self.audit, postgres).await?;
         insert(tx, "rm_usage_logs", USAGE_COLUMNS, self.usage, postgres).await?;
         if postgres {
@@ -177,6 +204,25 @@ async fn debit(tx: &mut Tx<'_>, credits: Map<String, i64>) -> Result<()> {
 }
 
 const SPEND_COLUMNS: &[&str] = &["scope", "id", "requests", "cost_nano_usd"];
+
+/// Adds to an hour's row.
+macro_rules! hourly_conflict {
+    () => {
+        concat!(
+            "ON CONFLICT (scope, id, hour_start) DO UPDATE SET \
+            requests = rm_spend_hourly.requests + excluded.requests, cost_nano_usd = ",
+            clamped_sum!("rm_spend_hourly.cost_nano_usd + excluded.cost_nano_usd")
+        )
+    };
+}
+pub(super) use hourly_conflict;
+
+const HOURLY_INSERT: &str = concat!(
+    "INSERT INTO rm_spend_hourly (scope, id, hour_start, requests, cost_nano_usd) \
+     VALUES ($1, $2, $3, $4, $5) ",
+    hourly_conflict!()
+);
+
 pub(super) const SPEND_CONFLICT: &str = concat!(
     "ON CONFLICT (scope, id) DO UPDATE SET \
     requests = rm_spend.requests + excluded.requests, cost_nano_usd = ",

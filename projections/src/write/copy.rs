@@ -74,7 +74,31 @@ async fn copy_in(
 impl Bulk {
     /// The batch's rows on Postgres's typed connection, in its transaction: what `flush`
     /// writes, with `COPY` for the two tables that get a row per event or record.
-    pub(crate) async fn flush_copy(self, conn: &mut PgConnection) -> Result<()> {
+    pub(crate) async fn flush_copy(mut self, conn: &mut PgConnection) -> Result<()> {
+        let hourly = self.take_hourly();
+        if !hourly.is_empty() {
+            let mut cols = (vec![], vec![], vec![], vec![], vec![]);
+            for (scope, id, hour, n, cost) in hourly {
+                cols.0.push(scope);
+                cols.1.push(storable_owned(id));
+                cols.2.push(hour);
+                cols.3.push(n);
+                cols.4.push(cost);
+            }
+            sqlx::query(concat!(
+                "INSERT INTO rm_spend_hourly (scope, id, hour_start, requests, cost_nano_usd) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], \
+                 $5::bigint[]) ",
+                super::bulk::hourly_conflict!()
+            ))
+            .bind(cols.0)
+            .bind(cols.1)
+            .bind(cols.2)
+            .bind(cols.3)
+            .bind(cols.4)
+            .execute(&mut *conn)
+            .await?;
+        }
         let (audit, usage, spend, credits) = self.into_parts();
         copy_in(conn, "rm_audit", AUDIT_COLUMNS, &audit).await?;
         copy_in(conn, "rm_usage_logs", USAGE_COLUMNS, &usage).await?;

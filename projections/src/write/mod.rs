@@ -28,6 +28,7 @@ mod project;
 use sqlx::{Any, Transaction};
 use tollgate_aggregates::api_key::ApiKey;
 use tollgate_aggregates::organization::Organization;
+use tollgate_aggregates::period::PeriodBudget;
 use tollgate_aggregates::project::Project;
 use tollgate_aggregates::usage::{UsageEvent, UsageRecord, USAGE_AGGREGATE_TYPE};
 
@@ -91,6 +92,26 @@ fn audit(bulk: &mut Bulk, event: &StoredEvent, organization_id: Option<String>) 
         Val::T(event.event_type.clone()),
         Val::I(event.recorded_at),
     ]);
+}
+
+/// A key's or a project's period budget (`table` is one of the two).
+pub(crate) async fn set_period_budget(
+    tx: &mut Tx<'_>,
+    table: &str,
+    id: &str,
+    budget: &Option<PeriodBudget>,
+    at: i64,
+) -> Result<()> {
+    sqlx::query(&format!(
+        "UPDATE {table} SET period_limit_nano_usd = $1, period = $2, updated_at = $3 WHERE id = $4"
+    ))
+    .bind(budget.map(|b| b.limit_nano_usd))
+    .bind(budget.map(|b| b.period.as_str()))
+    .bind(at)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// The organization a row of `table` belongs to (projects and keys carry it).

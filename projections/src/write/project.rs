@@ -105,6 +105,9 @@ pub(super) async fn apply(tx: &mut Tx<'_>, ev: &StoredEvent, event: &E) -> Resul
                 .execute(&mut **tx)
                 .await?;
         }
+        E::ProjectPeriodBudgetSet { budget } => {
+            super::set_period_budget(tx, "rm_projects", id, budget, at).await?;
+        }
         E::ProjectArchived => {
             sqlx::query("UPDATE rm_projects SET archived = 1, updated_at = $1 WHERE id = $2")
                 .bind(at)
