@@ -8,7 +8,7 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
-use crate::period::PeriodBudget;
+use crate::period::{PeriodBudget, RateLimits};
 use crate::types::{validate_text, IamRule, KeyStatus, MAX_IAM_RULES};
 use crate::DomainError;
 
@@ -29,6 +29,7 @@ pub enum ApiKeyCommand {
         /// When the key stops working (Unix seconds).
         expires_at: Option<i64>,
         period_budget: Option<PeriodBudget>,
+        rate_limits: RateLimits,
     },
     Update {
         description: Option<String>,
@@ -39,6 +40,8 @@ pub enum ApiKeyCommand {
         expires_at: Option<Option<i64>>,
         /// `Some(None)` clears the period budget.
         period_budget: Option<Option<PeriodBudget>>,
+        /// Replaces both limits (`Some(RateLimits::default())` clears them).
+        rate_limits: Option<RateLimits>,
     },
     Rotate {
         token_hash: String,
@@ -92,6 +95,10 @@ pub enum ApiKeyEvent {
     KeyPeriodBudgetSet {
         budget: Option<PeriodBudget>,
     },
+    /// Requests and tokens per minute; both absent: no rate limit.
+    KeyRateLimitsSet {
+        limits: RateLimits,
+    },
 }
 
 impl DomainEvent for ApiKeyEvent {
@@ -106,6 +113,7 @@ impl DomainEvent for ApiKeyEvent {
             Self::KeyRevoked => "KeyRevoked",
             Self::KeyExpirySet { .. } => "KeyExpirySet",
             Self::KeyPeriodBudgetSet { .. } => "KeyPeriodBudgetSet",
+            Self::KeyRateLimitsSet { .. } => "KeyRateLimitsSet",
         }
         .to_string()
     }
@@ -130,6 +138,7 @@ pub struct ApiKey {
     pub rules: Vec<IamRule>,
     pub expires_at: Option<i64>,
     pub period_budget: Option<PeriodBudget>,
+    pub rate_limits: RateLimits,
 }
 
 fn validate_limit(limit: Option<i64>) -> Result<(), DomainError> {
@@ -183,6 +192,7 @@ impl Aggregate for ApiKey {
                 created_by,
                 expires_at,
                 period_budget,
+                rate_limits,
             } => {
                 if self.created {
                     return Err(DomainError::conflict(
@@ -213,6 +223,12 @@ impl Aggregate for ApiKey {
                         budget: Some(budget),
                     });
                 }
+                if !rate_limits.is_empty() {
+                    rate_limits.validate()?;
+                    events.push(E::KeyRateLimitsSet {
+                        limits: rate_limits,
+                    });
+                }
             }
             C::Update {
                 description,
@@ -220,7 +236,12 @@ impl Aggregate for ApiKey {
                 usage_limit_nano_usd,
                 expires_at,
                 period_budget,
+                rate_limits,
             } => {
+                if let Some(limits) = rate_limits.filter(|l| *l != self.rate_limits) {
+                    limits.validate()?;
+                    events.push(E::KeyRateLimitsSet { limits });
+                }
                 if let Some(d) = description {
                     validate_text("description", &d)?;
                     if d != self.description {
@@ -325,6 +346,7 @@ impl Aggregate for ApiKey {
             E::KeyRevoked => self.revoked = true,
             E::KeyExpirySet { expires_at } => self.expires_at = expires_at,
             E::KeyPeriodBudgetSet { budget } => self.period_budget = budget,
+            E::KeyRateLimitsSet { limits } => self.rate_limits = limits,
         }
     }
 }

@@ -24,6 +24,7 @@ fn update(limit: Option<Option<i64>>, status: Option<KeyStatus>) -> ApiKeyComman
         usage_limit_nano_usd: limit,
         expires_at: None,
         period_budget: None,
+        rate_limits: Default::default(),
     }
 }
 
@@ -34,6 +35,7 @@ fn expiry(expires_at: Option<Option<i64>>) -> ApiKeyCommand {
         usage_limit_nano_usd: None,
         expires_at,
         period_budget: None,
+        rate_limits: Default::default(),
     }
 }
 
@@ -256,6 +258,7 @@ fn a_period_budget_is_set_and_cleared() {
         usage_limit_nano_usd: None,
         expires_at: None,
         period_budget: b,
+        rate_limits: None,
     };
     let set = |b| ApiKeyEvent::KeyPeriodBudgetSet { budget: b };
     Fixture::with(())
@@ -278,6 +281,43 @@ fn a_period_budget_is_set_and_cleared() {
         r,
         Err(DomainError::Invalid {
             param: "period_limit_usd",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn rate_limits_are_replaced_whole_and_checked() {
+    use crate::period::RateLimits;
+    let limits = |rpm, tpm| RateLimits {
+        requests_per_minute: rpm,
+        tokens_per_minute: tpm,
+    };
+    let set = |l: Option<RateLimits>| ApiKeyCommand::Update {
+        description: None,
+        status: None,
+        usage_limit_nano_usd: None,
+        expires_at: None,
+        period_budget: None,
+        rate_limits: l,
+    };
+    let event = |l| ApiKeyEvent::KeyRateLimitsSet { limits: l };
+    Fixture::with(())
+        .given(vec![created()])
+        .when(set(Some(limits(Some(30), None))))
+        .then_expect_events(vec![event(limits(Some(30), None))]);
+    Fixture::with(())
+        .given(vec![created(), event(limits(Some(30), None))])
+        .when(set(Some(RateLimits::default())))
+        .then_expect_events(vec![event(RateLimits::default())]);
+    let r = Fixture::with(())
+        .given(vec![created()])
+        .when(set(Some(limits(Some(0), None))))
+        .inspect_result();
+    assert!(matches!(
+        r,
+        Err(DomainError::Invalid {
+            param: "rate_limits",
             ..
         })
     ));

@@ -1,5 +1,5 @@
-//! Budget periods: calendar windows in UTC (hours, days, weeks starting Monday, months), and
-//! a budget that renews with each window.
+//! Budget periods: calendar windows in UTC (hours, days, weeks starting Monday, months), a
+//! budget that renews with each window, and rate limits per minute.
 
 use serde::{Deserialize, Serialize};
 
@@ -87,6 +87,41 @@ impl PeriodBudget {
         }
         Ok(())
     }
+}
+
+/// Requests and tokens a key or project may use per minute (either may be absent).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct RateLimits {
+    pub requests_per_minute: Option<u64>,
+    pub tokens_per_minute: Option<u64>,
+}
+
+impl RateLimits {
+    pub fn is_empty(&self) -> bool {
+        self.requests_per_minute.is_none() && self.tokens_per_minute.is_none()
+    }
+
+    pub fn validate(&self) -> Result<(), DomainError> {
+        for (name, v) in [
+            ("requests_per_minute", self.requests_per_minute),
+            ("tokens_per_minute", self.tokens_per_minute),
+        ] {
+            if v.is_some_and(|v| v == 0 || v > 1_000_000_000_000) {
+                return Err(DomainError::invalid(
+                    "rate_limits",
+                    format!("{name} must be between 1 and 1000000000000"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The start of the minute holding `now` (rate limits count per calendar minute).
+pub fn minute_start(now: i64) -> i64 {
+    now.div_euclid(60) * 60
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).

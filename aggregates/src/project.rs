@@ -7,7 +7,7 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
-use crate::period::PeriodBudget;
+use crate::period::{PeriodBudget, RateLimits};
 use crate::types::{
     validate_name, validate_text, ProjectMode, CACHE_DURATION_DEFAULT, CACHE_DURATION_MAX,
     CACHE_DURATION_MIN,
@@ -24,6 +24,7 @@ pub enum ProjectCommand {
         caching_enabled: bool,
         cache_duration_seconds: Option<u32>,
         period_budget: Option<PeriodBudget>,
+        rate_limits: RateLimits,
     },
     /// A PATCH: every given field is changed in one atomic commit.
     Update {
@@ -34,6 +35,8 @@ pub enum ProjectCommand {
         cache_duration_seconds: Option<u32>,
         /// `Some(None)` clears the period budget.
         period_budget: Option<Option<PeriodBudget>>,
+        /// Replaces both limits (`Some(RateLimits::default())` clears them).
+        rate_limits: Option<RateLimits>,
     },
     AddProviderKey {
         provider_key_id: String,
@@ -99,6 +102,10 @@ pub enum ProjectEvent {
     ProjectPeriodBudgetSet {
         budget: Option<PeriodBudget>,
     },
+    /// Requests and tokens per minute for all the project's keys; both absent: none.
+    ProjectRateLimitsSet {
+        limits: RateLimits,
+    },
 }
 
 impl DomainEvent for ProjectEvent {
@@ -115,6 +122,7 @@ impl DomainEvent for ProjectEvent {
             Self::ProviderKeyRemoved { .. } => "ProviderKeyRemoved",
             Self::ProjectArchived => "ProjectArchived",
             Self::ProjectPeriodBudgetSet { .. } => "ProjectPeriodBudgetSet",
+            Self::ProjectRateLimitsSet { .. } => "ProjectRateLimitsSet",
         }
         .to_string()
     }
@@ -142,6 +150,7 @@ pub struct Project {
     pub cache_duration_seconds: u32,
     pub provider_keys: BTreeMap<String, ProviderKeyState>,
     pub period_budget: Option<PeriodBudget>,
+    pub rate_limits: RateLimits,
 }
 
 pub const MAX_PROVIDER_KEYS: usize = 100;
@@ -217,6 +226,7 @@ impl Aggregate for Project {
             caching_enabled,
             cache_duration_seconds,
             period_budget,
+            rate_limits,
         } = command
         {
             if self.created {
@@ -229,6 +239,7 @@ impl Aggregate for Project {
             if let Some(b) = &period_budget {
                 b.validate()?;
             }
+            rate_limits.validate()?;
             let cache_duration_seconds = cache_duration_seconds.unwrap_or(CACHE_DURATION_DEFAULT);
             let event = E::ProjectCreated {
                 organization_id,
@@ -242,6 +253,12 @@ impl Aggregate for Project {
             if let Some(budget) = period_budget {
                 let event = E::ProjectPeriodBudgetSet {
                     budget: Some(budget),
+                };
+                sink.write(event, self).await;
+            }
+            if !rate_limits.is_empty() {
+                let event = E::ProjectRateLimitsSet {
+                    limits: rate_limits,
                 };
                 sink.write(event, self).await;
             }
@@ -260,7 +277,12 @@ impl Aggregate for Project {
                 caching_enabled,
                 cache_duration_seconds,
                 period_budget,
+                rate_limits,
             } => {
+                if let Some(limits) = rate_limits.filter(|l| *l != self.rate_limits) {
+                    limits.validate()?;
+                    events.push(E::ProjectRateLimitsSet { limits });
+                }
                 if let Some(budget) = period_budget.filter(|b| *b != self.period_budget) {
                     if let Some(b) = &budget {
                         b.validate()?;
@@ -419,6 +441,7 @@ impl Aggregate for Project {
             }
             E::ProjectArchived => self.archived = true,
             E::ProjectPeriodBudgetSet { budget } => self.period_budget = budget,
+            E::ProjectRateLimitsSet { limits } => self.rate_limits = limits,
         }
     }
 }

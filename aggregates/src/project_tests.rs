@@ -35,6 +35,7 @@ fn create(name: &str, duration: Option<u32>) -> ProjectCommand {
         caching_enabled: false,
         cache_duration_seconds: duration,
         period_budget: None,
+        rate_limits: Default::default(),
     }
 }
 
@@ -46,6 +47,7 @@ fn update() -> ProjectCommand {
         caching_enabled: None,
         cache_duration_seconds: None,
         period_budget: None,
+        rate_limits: Default::default(),
     }
 }
 

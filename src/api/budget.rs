@@ -2,7 +2,7 @@
 //! take them, and the spend a key or project shows (lifetime, this period, when it renews).
 
 use serde::{Deserialize, Serialize};
-use tollgate_aggregates::period::{Period, PeriodBudget};
+use tollgate_aggregates::period::{Period, PeriodBudget, RateLimits};
 use tollgate_projections::read;
 use utoipa::ToSchema;
 
@@ -78,6 +78,59 @@ pub fn settings(budget: Option<PeriodBudget>) -> Spend {
         period: budget.map(|b| b.period),
         ..Spend::default()
     }
+}
+
+/// Requests and tokens per minute, as the API takes and shows them. Read from a JSON object
+/// only (a derived reader would also take an array of the two values).
+#[derive(Serialize, Deserialize, ToSchema, Clone, Copy, Default)]
+#[serde(try_from = "serde_json::Map<String, serde_json::Value>")]
+pub struct Rates {
+    pub requests_per_minute: Option<u64>,
+    pub tokens_per_minute: Option<u64>,
+}
+
+impl TryFrom<serde_json::Map<String, serde_json::Value>> for Rates {
+    type Error = String;
+
+    fn try_from(fields: serde_json::Map<String, serde_json::Value>) -> Result<Self, String> {
+        let mut rates = Rates::default();
+        for (name, value) in fields {
+            let slot = match name.as_str() {
+                "requests_per_minute" => &mut rates.requests_per_minute,
+                "tokens_per_minute" => &mut rates.tokens_per_minute,
+                other => return Err(format!("unknown field `{other}` in rate_limits")),
+            };
+            *slot = match value {
+                serde_json::Value::Null => None,
+                v => Some(v.as_u64().ok_or_else(|| {
+                    format!("rate_limits.{name} must be a whole number of at least 1")
+                })?),
+            };
+        }
+        Ok(rates)
+    }
+}
+
+impl From<Rates> for RateLimits {
+    fn from(r: Rates) -> Self {
+        Self {
+            requests_per_minute: r.requests_per_minute,
+            tokens_per_minute: r.tokens_per_minute,
+        }
+    }
+}
+
+/// Rate limits as shown: none when neither is set.
+pub fn rates(limits: RateLimits) -> Option<Rates> {
+    (!limits.is_empty()).then_some(Rates {
+        requests_per_minute: limits.requests_per_minute,
+        tokens_per_minute: limits.tokens_per_minute,
+    })
+}
+
+/// A PATCH's `rate_limits`: absent leaves them, null clears both, an object replaces both.
+pub fn rates_change(v: Option<Option<Rates>>) -> Option<RateLimits> {
+    v.map(|r| r.map(Into::into).unwrap_or_default())
 }
 
 /// What a key or project has spent, as it shows it.

@@ -1,6 +1,6 @@
 //! The API's response shapes, built from read-model rows (money as USD, times as RFC 3339).
 
-use super::budget::{settings, Spend};
+use super::budget::{rates, settings, Rates, Spend};
 use serde::Serialize;
 use tollgate_aggregates::types::{MAX_NANOS, NANOS_PER_USD};
 use tollgate_projections::read::{
@@ -123,6 +123,8 @@ pub struct Project {
     pub cache_duration_seconds: i64,
     #[serde(flatten)]
     pub spend: Spend,
+    /// Requests and tokens per minute for all the project's keys; null: none.
+    pub rate_limits: Option<Rates>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -138,6 +140,7 @@ impl From<ProjectRow> for Project {
             caching_enabled: r.caching_enabled,
             cache_duration_seconds: r.cache_duration_seconds,
             spend: settings(r.period_budget),
+            rate_limits: rates(r.rate_limits),
             created_at: time(r.created_at),
             updated_at: time(r.updated_at),
         }
@@ -186,6 +189,8 @@ pub struct ApiKey {
     pub expires_at: Option<String>,
     #[serde(flatten)]
     pub spend: Spend,
+    /// Requests and tokens per minute; null: none.
+    pub rate_limits: Option<Rates>,
     pub created_by: String,
     pub created_at: String,
     pub updated_at: String,
@@ -208,6 +213,7 @@ impl From<ApiKeyRow> for ApiKey {
             usage_limit_usd: r.usage_limit_nano_usd.map(usd),
             expires_at: r.expires_at.map(time_of_secs),
             spend: settings(r.period_budget),
+            rate_limits: rates(r.rate_limits),
             created_by: r.created_by,
             created_at: time(r.created_at),
             updated_at: time(r.updated_at),

@@ -13,7 +13,7 @@ use tollgate_projections::read;
 use utoipa::ToSchema;
 
 use super::auth::Caller;
-use super::budget::{self, explicit};
+use super::budget::{self, explicit, Rates};
 use super::dto::{self, nanos, parse_time, time, usd};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{Json, OptionalJson, Query};
@@ -33,6 +33,8 @@ pub struct CreateKey {
     pub period_limit_usd: Option<f64>,
     #[schema(value_type = Option<String>, example = "month")]
     pub period: Option<Period>,
+    /// Requests and tokens per minute (either may be absent).
+    pub rate_limits: Option<Rates>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -57,6 +59,10 @@ pub struct UpdateKey {
     /// `hour`, `day`, `week` or `month` (calendar windows in UTC, weeks from Monday).
     #[schema(value_type = Option<String>, example = "day")]
     pub period: Option<Period>,
+    /// An object replaces both rate limits, null clears them.
+    #[serde(default, deserialize_with = "explicit")]
+    #[schema(value_type = Option<Rates>)]
+    pub rate_limits: Option<Option<Rates>>,
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -152,6 +158,7 @@ pub async fn create(
         created_by: caller.id().to_string(),
         expires_at,
         period_budget,
+        rate_limits: body.rate_limits.map(Into::into).unwrap_or_default(),
     };
     app.execute(&app.keys, &id, cmd, &caller.meta).await?;
     let key = reload(&app, &id).await?;
@@ -209,6 +216,7 @@ pub async fn get(
         usage_limit_usd: k.usage_limit_nano_usd.map(usd),
         expires_at: k.expires_at.map(dto::time_of_secs),
         spend: budget::settings(k.period_budget),
+        rate_limits: budget::rates(k.rate_limits),
         created_by: k.created_by,
         created_at: time(past.created_at),
         updated_at: time(past.updated_at),
@@ -241,6 +249,7 @@ pub async fn update(
         usage_limit_nano_usd: limit,
         expires_at,
         period_budget,
+        rate_limits: budget::rates_change(body.rate_limits),
     };
     app.execute(&app.keys, &id, cmd, &caller.meta).await?;
     Ok(JsonOut(reload(&app, &id).await?))

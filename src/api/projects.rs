@@ -14,7 +14,7 @@ use tollgate_projections::read;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
-use super::budget::{self, explicit};
+use super::budget::{self, explicit, Rates};
 use super::dto::{self, parse_time, time};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{Json, Query};
@@ -36,6 +36,8 @@ pub struct CreateProject {
     pub period_limit_usd: Option<f64>,
     #[schema(value_type = Option<String>, example = "month")]
     pub period: Option<Period>,
+    /// Requests and tokens per minute for all the project's keys together.
+    pub rate_limits: Option<Rates>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -54,6 +56,10 @@ pub struct UpdateProject {
     /// `hour`, `day`, `week` or `month` (calendar windows in UTC, weeks from Monday).
     #[schema(value_type = Option<String>, example = "day")]
     pub period: Option<Period>,
+    /// An object replaces both rate limits, null clears them.
+    #[serde(default, deserialize_with = "explicit")]
+    #[schema(value_type = Option<Rates>)]
+    pub rate_limits: Option<Option<Rates>>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -122,6 +128,7 @@ pub async fn create(
         caching_enabled: body.caching_enabled,
         cache_duration_seconds: body.cache_duration_seconds,
         period_budget,
+        rate_limits: body.rate_limits.map(Into::into).unwrap_or_default(),
     };
     if let Err(e) = app.execute(&app.projects, &id, cmd, &caller.meta).await {
         let release = OrganizationCommand::ReleaseProjectSlot { project_id: id };
@@ -164,6 +171,7 @@ pub async fn get(
         caching_enabled: p.caching_enabled,
         cache_duration_seconds: p.cache_duration_seconds.into(),
         spend: budget::settings(p.period_budget),
+        rate_limits: budget::rates(p.rate_limits),
         created_at: time(past.created_at),
         updated_at: time(past.updated_at),
     }))
@@ -187,6 +195,7 @@ pub async fn update(
         caching_enabled: body.caching_enabled,
         cache_duration_seconds: body.cache_duration_seconds,
         period_budget,
+        rate_limits: budget::rates_change(body.rate_limits),
     };
     app.execute(&app.projects, &id, cmd, &caller.meta).await?;
     Ok(JsonOut(reload(&app, &id).await?))

@@ -1,9 +1,10 @@
 //! The limits one request must fit, beyond this process's ledger: a key's lifetime limit and
 //! its organization's credits when replicas share them (Postgres), and the key's and its
-//! project's period budgets (always: their counters are per period). Each is held in slices
-//! (`leases`); a refusal names the limit and, for a period, when it renews.
+//! project's period budgets and rate limits (always: their counters are per period or
+//! minute). Each is held in slices (`leases`); a refusal names the limit and when it renews.
 
-use tollgate_aggregates::period::PeriodBudget;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use tollgate_aggregates::period::{minute_start, PeriodBudget, RateLimits};
 
 use super::error::ProxyError;
 use super::leases::{Budget, Spent};
@@ -17,12 +18,32 @@ pub enum Kind {
     Credits,
     KeyPeriod,
     ProjectPeriod,
+    KeyRequests,
+    KeyTokens,
+    ProjectRequests,
+    ProjectTokens,
+}
+
+/// What a request holds and what it spent, in each budget's unit.
+#[derive(Debug, Clone, Copy)]
+pub struct Amounts {
+    /// Nano-USD, fee included.
+    pub cost: i64,
+    /// Nano-USD taken from the credits.
+    pub credits: i64,
+    /// Prompt and output tokens.
+    pub tokens: i64,
 }
 
 impl Kind {
-    /// Whether the limit counts what is taken from the credits (else the whole cost).
-    pub fn counts_credits(self) -> bool {
-        self == Self::Credits
+    /// This budget's share of `a`.
+    pub fn of(self, a: Amounts) -> i64 {
+        match self {
+            Self::KeyLimit | Self::KeyPeriod | Self::ProjectPeriod => a.cost,
+            Self::Credits => a.credits,
+            Self::KeyRequests | Self::ProjectRequests => 1,
+            Self::KeyTokens | Self::ProjectTokens => a.tokens,
+        }
     }
 }
 
@@ -68,7 +89,41 @@ pub fn budgets(
             period(b, scope, "project", &project.id, now),
         ));
     }
+    let key_scope = |unit: &str| format!("key-{unit}:{}:{}", key.key_id, key.changed_at);
+    let project_scope =
+        |unit: &str| format!("project-{unit}:{}:{}", project.id, project.changed_at);
+    rate(
+        &mut out,
+        key.rate_limits,
+        [Kind::KeyRequests, Kind::KeyTokens],
+        key_scope,
+        now,
+    );
+    let kinds = [Kind::ProjectRequests, Kind::ProjectTokens];
+    rate(&mut out, project.rate_limits, kinds, project_scope, now);
     out
+}
+
+/// A minute's counters of `limits`.
+fn rate(
+    out: &mut Vec<(Kind, Budget)>,
+    limits: RateLimits,
+    kinds: [Kind; 2],
+    scope: impl Fn(&str) -> String,
+    now: i64,
+) {
+    let units = [limits.requests_per_minute, limits.tokens_per_minute];
+    for ((limit, kind), unit) in units.into_iter().zip(kinds).zip(["rpm", "tpm"]) {
+        if let Some(limit) = limit {
+            let budget = Budget {
+                scope: scope(unit),
+                period_start: minute_start(now),
+                limit: i64::try_from(limit).unwrap_or(i64::MAX),
+                spent: Spent::Known(0),
+            };
+            out.push((kind, budget));
+        }
+    }
 }
 
 fn period(b: PeriodBudget, scope: String, of: &'static str, id: &str, now: i64) -> Budget {
@@ -108,6 +163,9 @@ pub fn refusal(
         }
         Kind::KeyPeriod => ("this key's", key.period_budget),
         Kind::ProjectPeriod => ("this project's", project.period_budget),
+        Kind::KeyRequests | Kind::KeyTokens | Kind::ProjectRequests | Kind::ProjectTokens => {
+            return rate_refusal(kind, key, project, now)
+        }
     };
     let Some(b) = b else {
         return ProxyError::UsageLimitExceeded("a budget is reached".into());
@@ -124,5 +182,74 @@ pub fn refusal(
             usd_short(total)
         ),
         retry_after: u64::try_from(resets - now).unwrap_or(0).max(1),
+    }
+}
+
+fn rate_refusal(kind: Kind, key: &KeyEntry, project: &ProjectEntry, now: i64) -> ProxyError {
+    let (whose, limits) = match kind {
+        Kind::KeyRequests | Kind::KeyTokens => ("this key's", key.rate_limits),
+        _ => ("this project's", project.rate_limits),
+    };
+    let tokens = matches!(kind, Kind::KeyTokens | Kind::ProjectTokens);
+    let (unit, limit) = match tokens {
+        true => ("tokens", limits.tokens_per_minute),
+        false => ("requests", limits.requests_per_minute),
+    };
+    let retry_after = u64::try_from(minute_start(now) + 60 - now)
+        .unwrap_or(1)
+        .max(1);
+    ProxyError::RateLimited {
+        message: format!(
+            "{whose} rate limit of {} {unit} per minute is reached; retry in {retry_after} s",
+            limit.unwrap_or(0)
+        ),
+        unit,
+        retry_after,
+    }
+}
+
+/// OpenAI's rate-limit headers, for a key (or else its project) with rate limits: the limit,
+/// what is left this minute as this replica sees it, and when the minute ends.
+pub fn rate_headers(
+    state: &ProxyState,
+    key: &KeyEntry,
+    project: &ProjectEntry,
+    now: i64,
+    headers: &mut HeaderMap,
+) {
+    let (limits, scope) = match (key.rate_limits.is_empty(), project.rate_limits.is_empty()) {
+        (false, _) => (
+            key.rate_limits,
+            format!("key-{{}}:{}:{}", key.key_id, key.changed_at),
+        ),
+        (true, false) => (
+            project.rate_limits,
+            format!("project-{{}}:{}:{}", project.id, project.changed_at),
+        ),
+        (true, true) => return,
+    };
+    let start = minute_start(now);
+    let reset = format!("{}s", start + 60 - now);
+    let units = [
+        ("requests", "rpm", limits.requests_per_minute),
+        ("tokens", "tpm", limits.tokens_per_minute),
+    ];
+    for (unit, short, limit) in units {
+        let Some(limit) = limit else { continue };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let remaining = state
+            .leases
+            .remaining(&scope.replace("{}", short), start)
+            .map_or(limit, |r| r.min(limit));
+        for (name, value) in [
+            ("limit", limit.to_string()),
+            ("remaining", remaining.to_string()),
+            ("reset", reset.clone()),
+        ] {
+            let name = HeaderName::try_from(format!("x-ratelimit-{name}-{unit}"));
+            if let (Ok(name), Ok(value)) = (name, HeaderValue::from_str(&value)) {
+                headers.insert(name, value);
+            }
+        }
     }
 }

@@ -17,6 +17,7 @@ use super::meter::Meter;
 use super::providers::{adapter, Incoming, Usage};
 use super::request::{authenticate, read_body, request_id};
 use super::route::{plan, resolve, Plan, Route};
+use super::state::KeyEntry;
 use super::{access, cache_key, pricing, stream, Proxy};
 
 /// The route's handler as the router calls it (the server calls [`completions_at`]).
@@ -55,7 +56,7 @@ pub async fn completions_at(
             return e.into_response();
         }
     };
-    match handle(&proxy, &key, &headers, &body, &mut meter).await {
+    let response = match handle(&proxy, &key, &headers, &body, &mut meter).await {
         Ok(Outcome::Done(response)) => {
             meter.finish(200, None).await;
             response
@@ -66,7 +67,18 @@ pub async fn completions_at(
             meter.finish(e.status().as_u16(), Some(&e)).await;
             e.into_response()
         }
+    };
+    with_rate_headers(&proxy, &key, response)
+}
+
+/// Every answer to a key with rate limits (its own, or its project's) says where it stands.
+pub(super) fn with_rate_headers(proxy: &Proxy, key: &KeyEntry, mut response: Response) -> Response {
+    if let Some(project) = proxy.state.project(&key.project_id) {
+        let now = proxy.state.clock.now();
+        let headers = response.headers_mut();
+        super::budgets::rate_headers(&proxy.state, key, &project, now, headers);
     }
+    response
 }
 
 enum Outcome {
@@ -76,7 +88,7 @@ enum Outcome {
 
 async fn handle(
     proxy: &Proxy,
-    key: &super::state::KeyEntry,
+    key: &KeyEntry,
     headers: &HeaderMap,
     raw: &Bytes,
     meter: &mut Meter,

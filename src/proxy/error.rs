@@ -33,6 +33,13 @@ pub enum ProxyError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     UsageLimitExceeded(String),
+    /// A rate limit is reached (`unit`: requests or tokens) until the minute ends.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        unit: &'static str,
+        retry_after: u64,
+    },
     /// A period budget is reached; it renews in `retry_after` seconds.
     #[error("{message}")]
     BudgetExceeded { message: String, retry_after: u64 },
@@ -87,9 +94,9 @@ impl ProxyError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::UsageLimitExceeded(_) | Self::BudgetExceeded { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            Self::UsageLimitExceeded(_)
+            | Self::BudgetExceeded { .. }
+            | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UpstreamRejected { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
             }
@@ -112,6 +119,7 @@ impl ProxyError {
             Self::BodyTimeout => "request_timeout",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::UsageLimitExceeded(_) | Self::BudgetExceeded { .. } => "usage_limit_exceeded",
+            Self::RateLimited { .. } => "rate_limit_exceeded",
             Self::UpstreamRejected { status: 429, .. } => "rate_limit_exceeded",
             Self::UpstreamRejected { .. } | Self::Upstream { .. } => "upstream_error",
             Self::UpstreamTimeout => "upstream_timeout",
@@ -128,6 +136,8 @@ impl ProxyError {
             Self::UsageLimitExceeded(_)
             | Self::BudgetExceeded { .. }
             | Self::UpstreamRejected { status: 429, .. } => "rate_limit_error",
+            // OpenAI names the exhausted unit.
+            Self::RateLimited { unit, .. } => unit,
             Self::ModelNotFound(_) => "not_found_error",
             Self::Upstream { .. }
             | Self::UpstreamTimeout
@@ -190,8 +200,10 @@ impl ProxyError {
             Self::UpstreamRejected { status, .. } => {
                 matches!(status, 408 | 409 | 429) || *status >= 500
             }
-            // A body that came too slowly may come in time on another try.
-            Self::BodyTimeout
+            // A body that came too slowly may come in time on another try; a rate limit
+            // lets the request through once its minute is over.
+            Self::RateLimited { .. }
+            | Self::BodyTimeout
             | Self::Upstream { .. }
             | Self::UpstreamTimeout
             | Self::Internal(_) => true,
@@ -213,7 +225,9 @@ impl IntoResponse for ProxyError {
         let mut response = (self.status(), Json(self.body())).into_response();
         let retry_after = match &self {
             Self::UpstreamRejected { retry_after, .. } => retry_after.clone(),
-            Self::BudgetExceeded { retry_after, .. } => Some(retry_after.to_string()),
+            Self::BudgetExceeded { retry_after, .. } | Self::RateLimited { retry_after, .. } => {
+                Some(retry_after.to_string())
+            }
             _ => None,
         };
         if let Some(v) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {

@@ -254,6 +254,14 @@ impl Leases {
         }
     }
 
+    /// What is left of `scope`'s limit in the period starting at `period_start`, as this
+    /// replica last saw it (its own unreserved slice included); `None` before it took any.
+    pub fn remaining(&self, scope: &str, period_start: i64) -> Option<i64> {
+        let held = self.held.get(scope)?;
+        let s = held.slice();
+        (s.period_start == period_start).then(|| s.room.saturating_add(s.available).max(0))
+    }
+
     /// Gives every unspent slice back to its counter (at shutdown, once no request is left).
     pub async fn give_back(&self) {
         if !self.shared() {

@@ -7,7 +7,7 @@ use std::time::Instant;
 use tollgate_aggregates::types::add_nanos;
 use tollgate_aggregates::usage::{PaidWith, UsageRecord};
 
-use super::budgets::{self, Kind};
+use super::budgets::{self, Amounts, Kind};
 use super::error::ProxyError;
 use super::leases::Budget;
 use super::ledger::{Hold, Refusal};
@@ -118,13 +118,19 @@ impl Meter {
         };
         self.hold = Some(hold);
         let now = self.state.clock.now();
+        let held = Amounts {
+            cost: total,
+            credits: if credits { total } else { 0 },
+            tokens: i64::try_from(prompt.saturating_add(max_output)).unwrap_or(i64::MAX),
+        };
         for (kind, budget) in budgets::budgets(&self.state, key, project, credits, now) {
-            if self.state.leases.reserve(&budget, total).await.is_err() {
-                // Nothing was charged: every hold goes back whole.
-                self.settle_with(0, 0);
+            let amount = kind.of(held);
+            if self.state.leases.reserve(&budget, amount).await.is_err() {
+                // Nothing was spent: every hold goes back whole.
+                self.release_all();
                 return Err(budgets::refusal(kind, key, project, total, now));
             }
-            self.leased.push((kind, budget, total));
+            self.leased.push((kind, budget, amount));
         }
         Ok(())
     }
@@ -151,29 +157,41 @@ impl Meter {
 
     fn settle(&mut self) {
         let total = add_nanos(self.record.cost_nano_usd, self.record.fee_nano_usd);
-        let org = match self.record.paid_with {
-            PaidWith::Credits => total,
-            _ => 0,
+        let tokens = self
+            .record
+            .prompt_tokens
+            .saturating_add(self.record.completion_tokens);
+        let spent = Amounts {
+            cost: total,
+            credits: match self.record.paid_with {
+                PaidWith::Credits => total,
+                _ => 0,
+            },
+            tokens: i64::try_from(tokens).unwrap_or(i64::MAX),
         };
-        self.settle_with(total, org);
+        self.settle_with(spent);
     }
 
-    /// Replaces the holds with what was spent: `total` on the key, `org` from the credits.
-    fn settle_with(&mut self, total: i64, org: i64) {
+    /// A refused request: nothing spent, not even a request of a rate limit.
+    fn release_all(&mut self) {
         if let Some(hold) = self.hold.take() {
-            self.state.ledger.settle(hold, total, org);
+            self.state.ledger.settle(hold, 0, 0);
+        }
+        for (_, budget, held) in self.leased.drain(..) {
+            let leases = &self.state.leases;
+            leases.release(&budget.scope, budget.period_start, held);
+        }
+    }
+
+    /// Replaces the holds with what was spent.
+    fn settle_with(&mut self, spent: Amounts) {
+        if let Some(hold) = self.hold.take() {
+            self.state.ledger.settle(hold, spent.cost, spent.credits);
         }
         for (kind, budget, held) in self.leased.drain(..) {
-            let spent = match kind.counts_credits() {
-                true => org,
-                false => total,
-            };
             let leases = &self.state.leases;
-            leases.release(
-                &budget.scope,
-                budget.period_start,
-                held.saturating_sub(spent),
-            );
+            let unspent = held.saturating_sub(kind.of(spent));
+            leases.release(&budget.scope, budget.period_start, unspent);
         }
     }
 

@@ -125,7 +125,7 @@ pub async fn embeddings(
             return e.into_response();
         }
     };
-    match embed(&proxy, &key, &headers, &body, &mut meter).await {
+    let response = match embed(&proxy, &key, &headers, &body, &mut meter).await {
         Ok(response) => {
             meter.finish(200, None).await;
             response
@@ -134,7 +134,8 @@ pub async fn embeddings(
             meter.finish(e.status().as_u16(), Some(&e)).await;
             e.into_response()
         }
-    }
+    };
+    super::chat::with_rate_headers(&proxy, &key, response)
 }
 
 /// The most `dimensions` an embeddings request may ask for (the largest models give 4,096).

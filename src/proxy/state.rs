@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use tokio::sync::Mutex;
 use tollgate_aggregates::api_key::ApiKey;
 use tollgate_aggregates::organization::{Organization, OrganizationEvent};
-use tollgate_aggregates::period::PeriodBudget;
+use tollgate_aggregates::period::{PeriodBudget, RateLimits};
 use tollgate_aggregates::project::Project;
 use tollgate_aggregates::types::{IamRule, KeyStatus, ProjectMode};
 use tollgate_aggregates::usage::{UsageEvent, USAGE_AGGREGATE_TYPE};
@@ -38,6 +38,7 @@ pub struct KeyEntry {
     /// When the key stops working (Unix seconds).
     pub expires_at: Option<i64>,
     pub period_budget: Option<PeriodBudget>,
+    pub rate_limits: RateLimits,
     pub rules: Arc<Vec<IamRule>>,
 }
 
@@ -64,6 +65,7 @@ pub struct ProjectEntry {
     pub cache_ttl: Duration,
     pub archived: bool,
     pub period_budget: Option<PeriodBudget>,
+    pub rate_limits: RateLimits,
     /// When the project was last changed: a budget set anew is counted anew.
     pub changed_at: i64,
     /// Enabled provider keys only.
@@ -309,6 +311,7 @@ impl ProxyState {
             changed_at: row.updated_at,
             expires_at: row.expires_at,
             period_budget: row.period_budget,
+            rate_limits: row.rate_limits,
             rules: Arc::new(rules),
         };
         self.keys.insert(id.to_string(), (Arc::new(entry), hashes));
@@ -347,6 +350,7 @@ impl ProxyState {
             cache_ttl: Duration::from_secs(row.cache_duration_seconds.max(0) as u64),
             archived: row.archived,
             period_budget: row.period_budget,
+            rate_limits: row.rate_limits,
             changed_at: row.updated_at,
             own_keys,
             next: AtomicUsize::new(0),

@@ -22,6 +22,7 @@ mod proxy_iam;
 mod proxy_limits;
 mod proxy_modes;
 mod proxy_overflow;
+mod rate_limits;
 mod replicas;
 mod roles;
 mod secrets;

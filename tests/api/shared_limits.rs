@@ -257,3 +257,45 @@ async fn an_expired_key_is_refused_by_every_replica() {
         assert_eq!(body["error"]["code"], "key_expired", "replica {replica}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rate_limit_holds_across_three_replicas() {
+    let r = Replicas::start().await;
+    let (org, _, _) = r.tenant(100.0, None).await;
+    let project = json!({"organization_id": org, "name": "rpm", "mode": "credits"});
+    let project = r.admin("/api/projects", project).await;
+    let project = project["id"].as_str().unwrap();
+    let key = json!({"rate_limits": {"requests_per_minute": 30}});
+    let key = r.admin(&format!("/api/projects/{project}/keys"), key).await;
+    let token = key["token"].as_str().unwrap().to_string();
+    r.known_everywhere(&token).await;
+    // The storm takes a few seconds: it starts early in a minute, so that one minute holds it.
+    let second = chrono::Utc::now().timestamp().rem_euclid(60);
+    if second > 40 {
+        tokio::time::sleep(Duration::from_secs((61 - second) as u64)).await;
+    }
+    let tasks: Vec<_> = (0..1000)
+        .map(|i| {
+            let h = r.clone_handle();
+            let token = token.clone();
+            tokio::spawn(async move {
+                let answer = h.chat(i, &token).await;
+                let retry = answer.headers().get("retry-after").is_some();
+                (answer.status(), retry)
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    let ok = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    assert!((1..=30).contains(&ok), "{ok} admitted at 30 a minute");
+    assert!(
+        answers
+            .iter()
+            .all(|(s, retry)| *s == StatusCode::OK
+                || (*s == StatusCode::TOO_MANY_REQUESTS && *retry)),
+        "refusals are 429 with Retry-After"
+    );
+}

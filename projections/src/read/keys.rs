@@ -1,9 +1,9 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
-use tollgate_aggregates::period::PeriodBudget;
+use tollgate_aggregates::period::{PeriodBudget, RateLimits};
 use tollgate_aggregates::types::{IamRule, KeyStatus, PricingType};
 
-use super::{period_budget, typed};
+use super::{period_budget, rate_limits, typed};
 use crate::{Db, Error, Result};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +18,7 @@ pub struct ApiKeyRow {
     /// Unix seconds.
     pub expires_at: Option<i64>,
     pub period_budget: Option<PeriodBudget>,
+    pub rate_limits: RateLimits,
     pub created_by: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -42,6 +43,7 @@ fn key_row(r: &AnyRow) -> Result<ApiKeyRow> {
         usage_limit_nano_usd: r.try_get("usage_limit_nano_usd")?,
         expires_at: r.try_get("expires_at")?,
         period_budget: period_budget(r, "rm_api_keys.period")?,
+        rate_limits: rate_limits(r)?,
         created_by: r.try_get("created_by")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,

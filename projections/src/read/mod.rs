@@ -86,3 +86,16 @@ pub async fn period_spend(db: &crate::Db, scope: &str, id: &str, since: i64) -> 
     }
     Ok(total)
 }
+
+/// Rate limits from their two columns.
+pub(crate) fn rate_limits(row: &AnyRow) -> crate::Result<tollgate_aggregates::period::RateLimits> {
+    let n = |col: &str| -> crate::Result<Option<u64>> {
+        Ok(row
+            .try_get::<Option<i64>, _>(col)?
+            .map(|v| u64::try_from(v).unwrap_or(0)))
+    };
+    Ok(tollgate_aggregates::period::RateLimits {
+        requests_per_minute: n("requests_per_minute")?,
+        tokens_per_minute: n("tokens_per_minute")?,
+    })
+}

@@ -1,11 +1,11 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use tollgate_aggregates::period::PeriodBudget;
+use tollgate_aggregates::period::{PeriodBudget, RateLimits};
 use tollgate_aggregates::types::ProjectMode;
 use tollgate_aggregates::Provider;
 
-use super::{flag, period_budget, typed};
+use super::{flag, period_budget, rate_limits, typed};
 use crate::{Db, Result};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +19,7 @@ pub struct ProjectRow {
     pub cache_duration_seconds: i64,
     pub archived: bool,
     pub period_budget: Option<PeriodBudget>,
+    pub rate_limits: RateLimits,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -49,6 +50,7 @@ fn project_row(r: &AnyRow) -> Result<ProjectRow> {
         cache_duration_seconds: r.try_get("cache_duration_seconds")?,
         archived: flag(r, "archived")?,
         period_budget: period_budget(r, "rm_projects.period")?,
+        rate_limits: rate_limits(r)?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })

@@ -55,6 +55,9 @@ pub(super) async fn apply(tx: &mut Tx<'_>, ev: &StoredEvent, event: &E) -> Resul
             .execute(&mut **tx)
             .await?;
         }
+        E::KeyRateLimitsSet { limits } => {
+            super::set_rate_limits(tx, "rm_api_keys", id, limits, at).await?;
+        }
         E::KeyPeriodBudgetSet { budget } => {
             super::set_period_budget(tx, "rm_api_keys", id, budget, at).await?;
         }

@@ -28,7 +28,7 @@ mod project;
 use sqlx::{Any, Transaction};
 use tollgate_aggregates::api_key::ApiKey;
 use tollgate_aggregates::organization::Organization;
-use tollgate_aggregates::period::PeriodBudget;
+use tollgate_aggregates::period::{PeriodBudget, RateLimits};
 use tollgate_aggregates::project::Project;
 use tollgate_aggregates::usage::{UsageEvent, UsageRecord, USAGE_AGGREGATE_TYPE};
 
@@ -107,6 +107,28 @@ pub(crate) async fn set_period_budget(
     ))
     .bind(budget.map(|b| b.limit_nano_usd))
     .bind(budget.map(|b| b.period.as_str()))
+    .bind(at)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A key's or a project's rate limits (`table` is one of the two).
+pub(crate) async fn set_rate_limits(
+    tx: &mut Tx<'_>,
+    table: &str,
+    id: &str,
+    limits: &RateLimits,
+    at: i64,
+) -> Result<()> {
+    let n = |v: Option<u64>| v.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
+    sqlx::query(&format!(
+        "UPDATE {table} SET requests_per_minute = $1, tokens_per_minute = $2, updated_at = $3 \
+         WHERE id = $4"
+    ))
+    .bind(n(limits.requests_per_minute))
+    .bind(n(limits.tokens_per_minute))
     .bind(at)
     .bind(id)
     .execute(&mut **tx)

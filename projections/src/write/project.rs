@@ -105,6 +105,9 @@ pub(super) async fn apply(tx: &mut Tx<'_>, ev: &StoredEvent, event: &E) -> Resul
                 .execute(&mut **tx)
                 .await?;
         }
+        E::ProjectRateLimitsSet { limits } => {
+            super::set_rate_limits(tx, "rm_projects", id, limits, at).await?;
+        }
         E::ProjectPeriodBudgetSet { budget } => {
             super::set_period_budget(tx, "rm_projects", id, budget, at).await?;
         }
