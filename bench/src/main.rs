@@ -285,7 +285,17 @@ async fn bench_store(store: &str, o: &Options) -> Results {
                     "/api/projects/{}/keys",
                     p["id"].as_str().unwrap_or_default()
                 ),
-                json!({}),
+                // Every limit a key can have, none of them near: the benchmark pays for
+                // checking them, never for a refusal.
+                json!({
+                    "usage_limit_usd": 1_000_000,
+                    "period_limit_usd": 1_000_000,
+                    "period": "month",
+                    "rate_limits": {
+                        "requests_per_minute": 1_000_000_000u64,
+                        "tokens_per_minute": 1_000_000_000_000u64,
+                    },
+                }),
             )
             .await;
             k["token"].as_str().unwrap_or_default().to_string()

@@ -9,7 +9,7 @@ use tollgate_aggregates::period::{minute_start, PeriodBudget, RateLimits};
 use super::error::ProxyError;
 use super::leases::{Budget, Spent};
 use super::pricing::usd_short;
-use super::state::{KeyEntry, ProjectEntry, ProxyState};
+use super::state::{KeyEntry, ProjectEntry, ProxyState, Scopes};
 
 /// Which limit a budget is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +60,7 @@ pub fn budgets(
     if state.leases.shared() {
         if let Some(limit) = key.limit_nano_usd {
             let budget = Budget {
-                scope: format!("key:{}", key.key_id),
+                scope: key.scopes.lifetime.clone(),
                 period_start: key.changed_at,
                 limit,
                 spent: Spent::Known(ledger.key_spend(&key.key_id)),
@@ -70,7 +70,7 @@ pub fn budgets(
         if credits {
             let granted = ledger.granted(&key.organization_id);
             let budget = Budget {
-                scope: format!("credits:{}", key.organization_id),
+                scope: key.credits_scope.clone(),
                 period_start: 0,
                 limit: granted,
                 spent: Spent::Known(granted.saturating_sub(ledger.balance(&key.organization_id))),
@@ -79,28 +79,18 @@ pub fn budgets(
         }
     }
     if let Some(b) = key.period_budget {
-        let scope = format!("key-period:{}:{}", key.key_id, key.changed_at);
-        out.push((Kind::KeyPeriod, period(b, scope, "key", &key.key_id, now)));
+        out.push((Kind::KeyPeriod, period(b, &key.scopes, "key", now)));
     }
     if let Some(b) = project.period_budget {
-        let scope = format!("project-period:{}:{}", project.id, project.changed_at);
         out.push((
             Kind::ProjectPeriod,
-            period(b, scope, "project", &project.id, now),
+            period(b, &project.scopes, "project", now),
         ));
     }
-    let key_scope = |unit: &str| format!("key-{unit}:{}:{}", key.key_id, key.changed_at);
-    let project_scope =
-        |unit: &str| format!("project-{unit}:{}:{}", project.id, project.changed_at);
-    rate(
-        &mut out,
-        key.rate_limits,
-        [Kind::KeyRequests, Kind::KeyTokens],
-        key_scope,
-        now,
-    );
+    let kinds = [Kind::KeyRequests, Kind::KeyTokens];
+    rate(&mut out, key.rate_limits, kinds, &key.scopes, now);
     let kinds = [Kind::ProjectRequests, Kind::ProjectTokens];
-    rate(&mut out, project.rate_limits, kinds, project_scope, now);
+    rate(&mut out, project.rate_limits, kinds, &project.scopes, now);
     out
 }
 
@@ -109,14 +99,15 @@ fn rate(
     out: &mut Vec<(Kind, Budget)>,
     limits: RateLimits,
     kinds: [Kind; 2],
-    scope: impl Fn(&str) -> String,
+    scopes: &Scopes,
     now: i64,
 ) {
     let units = [limits.requests_per_minute, limits.tokens_per_minute];
-    for ((limit, kind), unit) in units.into_iter().zip(kinds).zip(["rpm", "tpm"]) {
+    let names = [&scopes.requests, &scopes.tokens];
+    for ((limit, kind), scope) in units.into_iter().zip(kinds).zip(names) {
         if let Some(limit) = limit {
             let budget = Budget {
-                scope: scope(unit),
+                scope: scope.clone(),
                 period_start: minute_start(now),
                 limit: i64::try_from(limit).unwrap_or(i64::MAX),
                 spent: Spent::Known(0),
@@ -126,14 +117,14 @@ fn rate(
     }
 }
 
-fn period(b: PeriodBudget, scope: String, of: &'static str, id: &str, now: i64) -> Budget {
+fn period(b: PeriodBudget, scopes: &Scopes, of: &'static str, now: i64) -> Budget {
     Budget {
-        scope,
+        scope: scopes.period.clone(),
         period_start: b.period.start(now),
         limit: b.limit_nano_usd,
         spent: Spent::InPeriod {
             scope: of,
-            id: id.to_string(),
+            id: scopes.id.clone(),
         },
     }
 }
@@ -208,6 +199,20 @@ fn rate_refusal(kind: Kind, key: &KeyEntry, project: &ProjectEntry, now: i64) ->
     }
 }
 
+/// `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`, named once.
+const RATE_HEADERS: [[HeaderName; 3]; 2] = [
+    [
+        HeaderName::from_static("x-ratelimit-limit-requests"),
+        HeaderName::from_static("x-ratelimit-remaining-requests"),
+        HeaderName::from_static("x-ratelimit-reset-requests"),
+    ],
+    [
+        HeaderName::from_static("x-ratelimit-limit-tokens"),
+        HeaderName::from_static("x-ratelimit-remaining-tokens"),
+        HeaderName::from_static("x-ratelimit-reset-tokens"),
+    ],
+];
+
 /// OpenAI's rate-limit headers, for a key (or else its project) with rate limits: the limit,
 /// what is left this minute as this replica sees it, and when the minute ends.
 pub fn rate_headers(
@@ -217,38 +222,33 @@ pub fn rate_headers(
     now: i64,
     headers: &mut HeaderMap,
 ) {
-    let (limits, scope) = match (key.rate_limits.is_empty(), project.rate_limits.is_empty()) {
-        (false, _) => (
-            key.rate_limits,
-            format!("key-{{}}:{}:{}", key.key_id, key.changed_at),
-        ),
-        (true, false) => (
-            project.rate_limits,
-            format!("project-{{}}:{}:{}", project.id, project.changed_at),
-        ),
-        (true, true) => return,
+    let (limits, scopes) = match key.rate_limits.is_empty() {
+        false => (key.rate_limits, &key.scopes),
+        true if !project.rate_limits.is_empty() => (project.rate_limits, &project.scopes),
+        true => return,
     };
     let start = minute_start(now);
-    let reset = format!("{}s", start + 60 - now);
+    let mut reset = itoa::Buffer::new().format(start + 60 - now).to_string();
+    reset.push('s');
     let units = [
-        ("requests", "rpm", limits.requests_per_minute),
-        ("tokens", "tpm", limits.tokens_per_minute),
+        (limits.requests_per_minute, &scopes.requests),
+        (limits.tokens_per_minute, &scopes.tokens),
     ];
-    for (unit, short, limit) in units {
+    for ((limit, scope), names) in units.into_iter().zip(&RATE_HEADERS) {
         let Some(limit) = limit else { continue };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let remaining = state
             .leases
-            .remaining(&scope.replace("{}", short), start)
+            .remaining(scope, start)
             .map_or(limit, |r| r.min(limit));
-        for (name, value) in [
-            ("limit", limit.to_string()),
-            ("remaining", remaining.to_string()),
-            ("reset", reset.clone()),
-        ] {
-            let name = HeaderName::try_from(format!("x-ratelimit-{name}-{unit}"));
-            if let (Ok(name), Ok(value)) = (name, HeaderValue::from_str(&value)) {
-                headers.insert(name, value);
+        let mut number = itoa::Buffer::new();
+        let values = [
+            number.format(limit).to_string(),
+            itoa::Buffer::new().format(remaining).to_string(),
+        ];
+        for (name, value) in names.iter().zip(values.iter().chain([&reset])) {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                headers.insert(name.clone(), v);
             }
         }
     }

@@ -17,8 +17,9 @@ use super::FastMap;
 /// A limit as this replica sees it.
 #[derive(Debug, Clone)]
 pub struct Budget {
-    /// `key:<id>`, `credits:<organization>`, `key-period:<id>:<changed>`...
-    pub scope: String,
+    /// `key:<id>`, `credits:<organization>`, `key-period:<id>:<changed>`... (made once per
+    /// key or project, see `state::Scopes`).
+    pub scope: Arc<str>,
     /// The period, or for a lifetime limit the time it was last set (a new limit counts anew).
     pub period_start: i64,
     pub limit: i64,
@@ -33,7 +34,7 @@ pub enum Spent {
     Known(i64),
     /// The spend of a key or project (`scope` of the spend read model) since `period_start`,
     /// read when the counter is created.
-    InPeriod { scope: &'static str, id: String },
+    InPeriod { scope: &'static str, id: Arc<str> },
 }
 
 impl Budget {
@@ -51,7 +52,7 @@ enum Store {
     /// Shared by every replica on the database.
     Database,
     /// This process's alone: scope -> (period start, used).
-    Memory(Mutex<std::collections::HashMap<String, (i64, i64)>>),
+    Memory(Mutex<std::collections::HashMap<Arc<str>, (i64, i64)>>),
 }
 
 /// The shared counter has no room for the amount.
@@ -125,7 +126,7 @@ impl Held {
 pub struct Leases {
     db: Db,
     store: Store,
-    held: FastMap<String, Arc<Held>>,
+    held: FastMap<Arc<str>, Arc<Held>>,
 }
 
 impl Leases {
@@ -150,7 +151,7 @@ impl Leases {
     /// Reserves `amount` of `budget`'s room, taking a slice from the shared counter when this
     /// replica's is short.
     pub async fn reserve(&self, budget: &Budget, amount: i64) -> Result<(), Exhausted> {
-        let held = match self.held.get(&budget.scope) {
+        let held = match self.held.get(&*budget.scope) {
             Some(h) => h.clone(),
             None => self.held.entry(budget.scope.clone()).or_default().clone(),
         };
@@ -202,7 +203,7 @@ impl Leases {
             let known = counters
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .get(&budget.scope)
+                .get(&*budget.scope)
                 .filter(|(start, _)| *start == budget.period_start)
                 .is_some();
             let initial = match known {
@@ -267,7 +268,7 @@ impl Leases {
         if !self.shared() {
             return;
         }
-        let slices: Vec<(String, Slice)> = self
+        let slices: Vec<(Arc<str>, Slice)> = self
             .held
             .iter()
             .map(|h| {

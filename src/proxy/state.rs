@@ -30,6 +30,8 @@ pub struct KeyEntry {
     pub key_id: String,
     pub project_id: String,
     pub organization_id: String,
+    /// `credits:<organization>`, the organization's credit counter (see `leases`).
+    pub credits_scope: Arc<str>,
     pub active: bool,
     pub limit_nano_usd: Option<i64>,
     /// When the key was last changed (Unix seconds): a limit set anew is counted anew
@@ -39,7 +41,34 @@ pub struct KeyEntry {
     pub expires_at: Option<i64>,
     pub period_budget: Option<PeriodBudget>,
     pub rate_limits: RateLimits,
+    /// Its budgets' counter names, made once.
+    pub scopes: Scopes,
     pub rules: Arc<Vec<IamRule>>,
+}
+
+/// The names of a key's or project's budget counters (see `leases`): its id and, where a
+/// change must count anew, the time it was last changed.
+#[derive(Debug, Clone)]
+pub struct Scopes {
+    pub id: Arc<str>,
+    /// A key's lifetime limit.
+    pub lifetime: Arc<str>,
+    pub period: Arc<str>,
+    pub requests: Arc<str>,
+    pub tokens: Arc<str>,
+}
+
+impl Scopes {
+    fn new(kind: &str, id: &str, changed_at: i64) -> Self {
+        let named = |what: &str| Arc::from(format!("{kind}-{what}:{id}:{changed_at}"));
+        Self {
+            id: Arc::from(id),
+            lifetime: Arc::from(format!("{kind}:{id}")),
+            period: named("period"),
+            requests: named("rpm"),
+            tokens: named("tpm"),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +95,7 @@ pub struct ProjectEntry {
     pub archived: bool,
     pub period_budget: Option<PeriodBudget>,
     pub rate_limits: RateLimits,
+    pub scopes: Scopes,
     /// When the project was last changed: a budget set anew is counted anew.
     pub changed_at: i64,
     /// Enabled provider keys only.
@@ -305,6 +335,7 @@ impl ProxyState {
         let entry = KeyEntry {
             key_id: row.id,
             project_id: row.project_id,
+            credits_scope: Arc::from(format!("credits:{}", row.organization_id)),
             organization_id: row.organization_id,
             active: row.status == KeyStatus::Active,
             limit_nano_usd: row.usage_limit_nano_usd,
@@ -312,6 +343,7 @@ impl ProxyState {
             expires_at: row.expires_at,
             period_budget: row.period_budget,
             rate_limits: row.rate_limits,
+            scopes: Scopes::new("key", id, row.updated_at),
             rules: Arc::new(rules),
         };
         self.keys.insert(id.to_string(), (Arc::new(entry), hashes));
@@ -351,6 +383,7 @@ impl ProxyState {
             archived: row.archived,
             period_budget: row.period_budget,
             rate_limits: row.rate_limits,
+            scopes: Scopes::new("project", id, row.updated_at),
             changed_at: row.updated_at,
             own_keys,
             next: AtomicUsize::new(0),
