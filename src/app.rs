@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use cqrs_es::{Aggregate, AggregateError};
 use sha2::{Digest, Sha256};
+use tollgate_aggregates::alert::Alert;
 use tollgate_aggregates::api_key::ApiKey;
 use tollgate_aggregates::organization::Organization;
 use tollgate_aggregates::project::Project;
+use tollgate_aggregates::webhook::Webhook;
 use tollgate_aggregates::{DomainError, DomainServices};
 use tollgate_projections::{Db, Projector};
 
@@ -37,6 +39,8 @@ pub struct App {
     pub organizations: Framework<Organization>,
     pub projects: Framework<Project>,
     pub keys: Framework<ApiKey>,
+    pub webhooks: Framework<Webhook>,
+    pub alerts: Framework<Alert>,
     pub proxy: Arc<Proxy>,
     usage_writer: std::sync::Mutex<Option<UsageWriter>>,
     admin_token_hash: Option<[u8; 32]>,
@@ -140,6 +144,8 @@ impl App {
             organizations: framework(&db, ()),
             projects: framework(&db, Arc::new(ProviderCatalog) as Arc<dyn DomainServices>),
             keys: framework(&db, ()),
+            webhooks: framework(&db, ()),
+            alerts: framework(&db, ()),
             config,
             db,
             projector,

@@ -2,6 +2,7 @@
 //! startup, the management API and the command line.
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod cli;

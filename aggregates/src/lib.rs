@@ -4,6 +4,7 @@
 //! handlers stay deterministic and testable with `TestFramework`.
 #![forbid(unsafe_code)]
 
+pub mod alert;
 pub mod api_key;
 pub mod error;
 pub mod organization;
@@ -14,6 +15,7 @@ pub mod services;
 pub mod types;
 pub mod usage;
 pub mod usage_json;
+pub mod webhook;
 
 pub use error::DomainError;
 pub use provider::Provider;
@@ -39,5 +41,10 @@ pub fn event_schemas() -> Vec<(&'static str, schemars::Schema)> {
             usage::USAGE_AGGREGATE_TYPE,
             schemars::schema_for!(usage::UsageEvent),
         ),
+        (
+            webhook::Webhook::TYPE,
+            schemars::schema_for!(webhook::WebhookEvent),
+        ),
+        (alert::Alert::TYPE, schemars::schema_for!(alert::AlertEvent)),
     ]
 }

@@ -38,6 +38,9 @@ pub const READ_MODEL_TABLES: &[&str] = &[
     "rm_usage_logs",
     "rm_spend",
     "rm_spend_hourly",
+    "rm_webhooks",
+    "rm_alerts",
+    "rm_alert_attempts",
 ];
 
 /// A rebuild's batches may skip the WAL flush at commit; live ones may not.

@@ -57,7 +57,12 @@ pub struct AuditPage {
 /// Fields derived from a secret: the SHA-256 of key and member tokens (which identifies a
 /// token: whoever holds a leaked one could match it to its key) and the ciphertext of
 /// provider keys. They stay in the log (a rebuild needs them) but are not served.
-const SECRET_FIELDS: [&str; 3] = ["token_hash", "previous_token_hash", "encrypted_key"];
+const SECRET_FIELDS: [&str; 4] = [
+    "token_hash",
+    "previous_token_hash",
+    "encrypted_key",
+    "encrypted_secret",
+];
 
 /// An event is `{"Variant": {fields}}` (or `"Variant"` when it has none): its fields lose
 /// the secret ones.

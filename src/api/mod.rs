@@ -12,6 +12,7 @@ pub mod organizations;
 pub mod projects;
 pub mod provider_keys;
 pub mod usage;
+pub mod webhooks;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -73,6 +74,15 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/projects/{id}/usage-logs", get(usage::logs))
         .route("/api/projects/{id}/usage-summary", get(usage::summary))
+        .route(
+            "/api/organizations/{id}/webhooks",
+            post(webhooks::create).get(webhooks::list),
+        )
+        .route(
+            "/api/webhooks/{id}",
+            axum::routing::delete(webhooks::delete),
+        )
+        .route("/api/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/api/audit", get(audit::list))
         .route("/api/openapi.json", get(openapi::serve))
         .route("/metrics", get(metrics))

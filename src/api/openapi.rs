@@ -8,7 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, Required, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, dto, error, keys, organizations, projects, provider_keys, usage};
+use super::{audit, dto, error, keys, organizations, projects, provider_keys, usage, webhooks};
 
 struct BearerAuth;
 
@@ -149,6 +149,7 @@ fn has_content(body: &RequestBody) -> bool {
         keys::get_rules, keys::set_rules,
         provider_keys::add, provider_keys::list, provider_keys::update, provider_keys::delete,
         audit::list, usage::logs, usage::summary,
+        webhooks::create, webhooks::list, webhooks::delete, webhooks::deliveries,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, dto::Organization, dto::Member,
         dto::MemberWithToken, dto::Credits, dto::CreditGrant, dto::Project, dto::ProviderKey,

@@ -81,6 +81,11 @@ pub const VARIABLES: &[(&str, &[&str], Kind)] = &[
         &["usage", "spool_dir"],
         Kind::NonEmpty,
     ),
+    (
+        "TOLLGATE_ALERTS_POLL_MS",
+        &["alerts", "poll_ms"],
+        Kind::Scalar,
+    ),
     ("TOLLGATE_ADMIN_TOKEN", &["admin_token"], Kind::NonEmpty),
     ("TOLLGATE_SECRET_KEY", &["secret_key"], Kind::NonEmpty),
     ("TOLLGATE_LOG_FORMAT", &["log_format"], Kind::Text),

@@ -18,7 +18,9 @@ use tollgate_aggregates::Provider;
 use crate::upstream_policy::UpstreamPolicy;
 
 pub use env::{variable_for, variables, Kind, Variable, VARIABLES};
-pub use sections::{DatabaseConfig, ProviderConfig, ProxyConfig, ServerConfig, UsageConfig};
+pub use sections::{
+    AlertsConfig, DatabaseConfig, ProviderConfig, ProxyConfig, ServerConfig, UsageConfig,
+};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tollgate.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -38,6 +40,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub proxy: ProxyConfig,
     pub usage: UsageConfig,
+    pub alerts: AlertsConfig,
     /// The gateway's own provider credentials and base URLs, by provider id.
     pub providers: BTreeMap<Provider, ProviderConfig>,
     /// Gateway admin token; without it the admin-only routes answer 401.

@@ -127,6 +127,22 @@ impl Default for UsageConfig {
     }
 }
 
+/// Spend alerts (webhooks).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// How often spend is compared with the webhooks' thresholds and due alerts are sent, in
+    /// milliseconds.
+    pub poll_ms: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        // An alert a second late is on time; each pass reads every webhook's keys' spend.
+        Self { poll_ms: 1000 }
+    }
+}
+
 /// One provider as the gateway itself uses it (credits mode) and where it lives.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]

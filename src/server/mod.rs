@@ -57,13 +57,21 @@ async fn on_app_runtime(
     }
 }
 
+/// The app's background tasks and the spend alerts' (aborted when serving ends).
+fn background(app: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = app.spawn_background();
+    let every = std::time::Duration::from_millis(app.config.alerts.poll_ms.max(10));
+    tasks.push(crate::alerts::spawn(app.clone(), every));
+    tasks
+}
+
 /// Serves until `shutdown` resolves, then finishes in-flight requests.
 pub async fn serve(
     app: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let background = app.spawn_background();
+    let background = background(&app);
     let connections = Connections::new(app.config.server.max_connections);
     let result = serve_connections(&app, listener, connections, shutdown).await;
     // In-flight requests are done: write every usage record.

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{mpsc, watch};
 
+use super::background;
 use crate::app::AppState;
 
 /// Binds the server's first listening socket, which the other loops' sockets then share
@@ -74,7 +75,7 @@ pub async fn serve_threads(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
-    let background = app.spawn_background();
+    let background = background(&app);
     let (stop, stopped) = watch::channel(false);
     let (release, released) = watch::channel(false);
     let (report, mut reports) = mpsc::unbounded_channel();

@@ -31,3 +31,4 @@ mod spool;
 mod ssrf;
 mod threads;
 mod usage_rebuild;
+mod webhooks;

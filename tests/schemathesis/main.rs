@@ -68,6 +68,20 @@ async fn api_conforms_to_its_openapi_document(backend: Backend) {
         provider_keys.push(r.id());
     }
 
+    let mut webhooks = Vec::new();
+    for _ in 0..2 {
+        let hook = json!({"url": "http://127.0.0.1:9/hook", "events": ["limit_reached"]});
+        let r = t
+            .post(
+                &format!("/api/organizations/{}/webhooks", team.org),
+                ADMIN,
+                hook,
+            )
+            .await;
+        assert!(r.status.is_success(), "{:?}", r.body);
+        webhooks.push(r.body["webhook"]["id"].as_str().unwrap().to_string());
+    }
+
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("schemathesis.toml");
     let ids = Ids {
@@ -80,6 +94,8 @@ async fn api_conforms_to_its_openapi_document(backend: Backend) {
         spare_key: &spare_key,
         provider_key: &provider_keys[0],
         spare_provider_key: &provider_keys[1],
+        webhook: &webhooks[0],
+        spare_webhook: &webhooks[1],
     };
     std::fs::write(&config, ids.config()).unwrap();
 
@@ -112,7 +128,7 @@ async fn api_conforms_to_its_openapi_document(backend: Backend) {
         out.status
     );
     // It did test every operation (a schema it could not load would test none).
-    assert!(stdout.contains("Tested: 29"), "{stdout}");
+    assert!(stdout.contains("Tested: 33"), "{stdout}");
 }
 
 /// The ids the config binds each route's path parameters to (most of the time: some
@@ -127,6 +143,8 @@ struct Ids<'a> {
     spare_key: &'a str,
     provider_key: &'a str,
     spare_provider_key: &'a str,
+    webhook: &'a str,
+    spare_webhook: &'a str,
 }
 
 impl Ids<'_> {
@@ -159,6 +177,8 @@ impl Ids<'_> {
             ("spare_key", self.spare_key),
             ("provider_key", self.provider_key),
             ("spare_provider_key", self.spare_provider_key),
+            ("webhook", self.webhook),
+            ("spare_webhook", self.spare_webhook),
         ] {
             toml.push_str(&format!("{name} = {{ values = [\"{value}\"] }}\n"));
         }
@@ -193,6 +213,12 @@ impl Ids<'_> {
                 "^/api/provider-keys/",
                 "provider_key",
                 "spare_provider_key",
+            ),
+            (
+                "/api/webhooks/{id}",
+                "^/api/webhooks/",
+                "webhook",
+                "spare_webhook",
             ),
         ] {
             toml += &operation(Some("DELETE"), path, &[bind("path.id", spare)]);

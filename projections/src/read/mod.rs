@@ -7,6 +7,7 @@ mod organizations;
 mod projects;
 mod proxy;
 mod usage;
+mod webhooks;
 
 pub use audit::{audit_page, dump, AuditEntry, AuditFilter};
 pub use keys::{api_key, api_keys_of, iam_rules, key_tokens, ApiKeyRow, KeyToken};
@@ -18,6 +19,10 @@ pub use projects::{
     project, projects_of, provider_key, provider_keys_of, ProjectRow, ProviderKeyRow,
 };
 pub use proxy::{proxy_snapshot, ProxySnapshot};
+pub use webhooks::{
+    alert_attempts, alerts_due, alerts_of, credit_grant_count, live_webhooks, webhook, webhooks_of,
+    AlertRow, AttemptRow, WebhookRow,
+};
 
 pub use usage::{
     recorded_requests, spend, usage_logs, usage_summary, GroupBy, UsageFilter, UsageGroup,

@@ -24,13 +24,16 @@ mod copy;
 mod organization;
 mod pg_array;
 mod project;
+mod webhook;
 
 use sqlx::{Any, Transaction};
+use tollgate_aggregates::alert::Alert;
 use tollgate_aggregates::api_key::ApiKey;
 use tollgate_aggregates::organization::Organization;
 use tollgate_aggregates::period::{PeriodBudget, RateLimits};
 use tollgate_aggregates::project::Project;
 use tollgate_aggregates::usage::{UsageEvent, UsageRecord, USAGE_AGGREGATE_TYPE};
+use tollgate_aggregates::webhook::Webhook;
 
 use cqrs_es::Aggregate;
 
@@ -53,6 +56,8 @@ pub(crate) async fn apply(
         Organization::TYPE => organization::apply(tx, event, &event.decode()?).await?,
         Project::TYPE => project::apply(tx, event, &event.decode()?).await?,
         ApiKey::TYPE => api_key::apply(tx, event, &event.decode()?).await?,
+        Webhook::TYPE => webhook::apply(tx, event, &event.decode()?).await?,
+        Alert::TYPE => webhook::apply_alert(tx, event, &event.decode()?).await?,
         USAGE_AGGREGATE_TYPE => return apply_usage(bulk, event, handed),
         // Unknown streams (from newer versions) still enter the audit index.
         _ => None,
