@@ -55,7 +55,7 @@ pub fn budgets(
     credits: bool,
     now: i64,
 ) -> Vec<(Kind, Budget)> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(8);
     let ledger = &state.ledger;
     if state.leases.shared() {
         if let Some(limit) = key.limit_nano_usd {
@@ -222,6 +222,7 @@ pub fn rate_headers(
     now: i64,
     headers: &mut HeaderMap,
 ) {
+    headers.reserve(6);
     let (limits, scopes) = match key.rate_limits.is_empty() {
         false => (key.rate_limits, &key.scopes),
         true if !project.rate_limits.is_empty() => (project.rate_limits, &project.scopes),
@@ -230,6 +231,9 @@ pub fn rate_headers(
     let start = minute_start(now);
     let mut reset = itoa::Buffer::new().format(start + 60 - now).to_string();
     reset.push('s');
+    let Ok(reset) = HeaderValue::from_str(&reset) else {
+        return;
+    };
     let units = [
         (limits.requests_per_minute, &scopes.requests),
         (limits.tokens_per_minute, &scopes.tokens),
@@ -241,15 +245,8 @@ pub fn rate_headers(
             .leases
             .remaining(scope, start)
             .map_or(limit, |r| r.min(limit));
-        let mut number = itoa::Buffer::new();
-        let values = [
-            number.format(limit).to_string(),
-            itoa::Buffer::new().format(remaining).to_string(),
-        ];
-        for (name, value) in names.iter().zip(values.iter().chain([&reset])) {
-            if let Ok(v) = HeaderValue::from_str(value) {
-                headers.insert(name.clone(), v);
-            }
-        }
+        headers.insert(names[0].clone(), HeaderValue::from(limit));
+        headers.insert(names[1].clone(), HeaderValue::from(remaining));
+        headers.insert(names[2].clone(), reset.clone());
     }
 }

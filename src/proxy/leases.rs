@@ -14,12 +14,28 @@ use tollgate_projections::{read, Db};
 
 use super::FastMap;
 
+/// A budget's counter: its name (`key:<id>`, `credits:<organization>`,
+/// `key-period:<id>:<changed>`...) and, once found, what this replica holds of it. Made once
+/// per key or project (see `state::Scopes`), so a request neither formats nor hashes names.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub name: Arc<str>,
+    held: Arc<std::sync::OnceLock<Arc<Held>>>,
+}
+
+impl Scope {
+    pub fn new(name: String) -> Self {
+        Self {
+            name: Arc::from(name),
+            held: Arc::default(),
+        }
+    }
+}
+
 /// A limit as this replica sees it.
 #[derive(Debug, Clone)]
 pub struct Budget {
-    /// `key:<id>`, `credits:<organization>`, `key-period:<id>:<changed>`... (made once per
-    /// key or project, see `state::Scopes`).
-    pub scope: Arc<str>,
+    pub scope: Scope,
     /// The period, or for a lifetime limit the time it was last set (a new limit counts anew).
     pub period_start: i64,
     pub limit: i64,
@@ -60,14 +76,14 @@ enum Store {
 pub struct Exhausted;
 
 /// What a replica holds of one budget.
-#[derive(Default)]
-struct Held {
+#[derive(Default, Debug)]
+pub struct Held {
     slice: Mutex<Slice>,
     /// One take from the counter at a time per budget: others wait and use what it brought.
     taking: tokio::sync::Mutex<()>,
 }
 
-#[derive(Default, Clone, Copy)]
+#[derive(Default, Clone, Copy, Debug)]
 struct Slice {
     period_start: i64,
     /// Room taken from the counter and not yet reserved (negative: a request cost more than
@@ -123,10 +139,40 @@ impl Held {
     }
 }
 
+/// What a request holds of one budget, handed back through it (no second lookup).
+pub struct Lease {
+    held: Arc<Held>,
+    period_start: i64,
+}
+
+impl Lease {
+    /// Returns to the slice what the hold did not spend (`unspent` may be negative: the
+    /// request cost more than it held, and the slice pays).
+    pub fn release(&self, unspent: i64) {
+        let mut s = self.held.slice();
+        if s.period_start == self.period_start {
+            s.available = s.available.saturating_add(unspent);
+        }
+    }
+}
+
 pub struct Leases {
     db: Db,
     store: Store,
     held: FastMap<Arc<str>, Arc<Held>>,
+}
+
+impl Leases {
+    /// What this replica holds of `scope`, found in the map the first time only.
+    fn held(&self, scope: &Scope) -> Arc<Held> {
+        scope
+            .held
+            .get_or_init(|| match self.held.get(&*scope.name) {
+                Some(h) => h.clone(),
+                None => self.held.entry(scope.name.clone()).or_default().clone(),
+            })
+            .clone()
+    }
 }
 
 impl Leases {
@@ -150,20 +196,21 @@ impl Leases {
 
     /// Reserves `amount` of `budget`'s room, taking a slice from the shared counter when this
     /// replica's is short.
-    pub async fn reserve(&self, budget: &Budget, amount: i64) -> Result<(), Exhausted> {
-        let held = match self.held.get(&*budget.scope) {
-            Some(h) => h.clone(),
-            None => self.held.entry(budget.scope.clone()).or_default().clone(),
+    pub async fn reserve(&self, budget: &Budget, amount: i64) -> Result<Lease, Exhausted> {
+        let held = self.held(&budget.scope);
+        let lease = Lease {
+            held: held.clone(),
+            period_start: budget.period_start,
         };
         if held.reserve(budget.period_start, amount).is_ok() {
-            return Ok(());
+            return Ok(lease);
         }
         let _taking = held.taking.lock().await;
         // Requests served from the slice meanwhile may use what a take brings: take again
         // until this one fits, or the counter has no room.
         loop {
             let short = match held.reserve(budget.period_start, amount) {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(lease),
                 Err(short) => short,
             };
             let room = held.room(budget);
@@ -191,19 +238,19 @@ impl Leases {
 
     async fn take(&self, budget: &Budget, want: i64) -> Result<Taken, Exhausted> {
         let counter = Counter {
-            scope: &budget.scope,
+            scope: &budget.scope.name,
             period_start: budget.period_start,
         };
         let failed = |e: tollgate_projections::Error| {
             // Without the counter nothing can be promised: refuse rather than overspend.
-            tracing::error!(scope = %budget.scope, error = %e, "budget counter unavailable");
+            tracing::error!(scope = %budget.scope.name, error = %e, "budget counter unavailable");
             Exhausted
         };
         if let Store::Memory(counters) = &self.store {
             let known = counters
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .get(&*budget.scope)
+                .get(&*budget.scope.name)
                 .filter(|(start, _)| *start == budget.period_start)
                 .is_some();
             let initial = match known {
@@ -212,7 +259,7 @@ impl Leases {
             };
             let mut counters = counters.lock().unwrap_or_else(|p| p.into_inner());
             let entry = counters
-                .entry(budget.scope.clone())
+                .entry(budget.scope.name.clone())
                 .or_insert((budget.period_start, initial));
             if entry.0 != budget.period_start {
                 *entry = (budget.period_start, initial);
@@ -244,21 +291,10 @@ impl Leases {
         }
     }
 
-    /// Returns to this replica's slice what a hold did not spend (`unspent` may be negative:
-    /// the request cost more than it held, and the slice pays).
-    pub fn release(&self, scope: &str, period_start: i64, unspent: i64) {
-        if let Some(held) = self.held.get(scope) {
-            let mut s = held.slice();
-            if s.period_start == period_start {
-                s.available = s.available.saturating_add(unspent);
-            }
-        }
-    }
-
     /// What is left of `scope`'s limit in the period starting at `period_start`, as this
     /// replica last saw it (its own unreserved slice included); `None` before it took any.
-    pub fn remaining(&self, scope: &str, period_start: i64) -> Option<i64> {
-        let held = self.held.get(scope)?;
+    pub fn remaining(&self, scope: &Scope, period_start: i64) -> Option<i64> {
+        let held = scope.held.get()?;
         let s = held.slice();
         (s.period_start == period_start).then(|| s.room.saturating_add(s.available).max(0))
     }

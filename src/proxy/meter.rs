@@ -9,7 +9,7 @@ use tollgate_aggregates::usage::{PaidWith, UsageRecord};
 
 use super::budgets::{self, Amounts, Kind};
 use super::error::ProxyError;
-use super::leases::Budget;
+use super::leases::Lease;
 use super::ledger::{Hold, Refusal};
 use super::pricing::{self, usd_short};
 use super::providers::Usage;
@@ -22,7 +22,7 @@ pub struct Meter {
     recorder: Option<Recorder>,
     hold: Option<Hold>,
     /// What the hold took of each budget, and how much.
-    leased: Vec<(Kind, Budget, i64)>,
+    leased: Vec<(Kind, Lease, i64)>,
     pub record: UsageRecord,
     started: Instant,
     fee_percent: f64,
@@ -125,12 +125,14 @@ impl Meter {
         };
         for (kind, budget) in budgets::budgets(&self.state, key, project, credits, now) {
             let amount = kind.of(held);
-            if self.state.leases.reserve(&budget, amount).await.is_err() {
-                // Nothing was spent: every hold goes back whole.
-                self.release_all();
-                return Err(budgets::refusal(kind, key, project, total, now));
+            match self.state.leases.reserve(&budget, amount).await {
+                Ok(lease) => self.leased.push((kind, lease, amount)),
+                Err(_) => {
+                    // Nothing was spent: every hold goes back whole.
+                    self.release_all();
+                    return Err(budgets::refusal(kind, key, project, total, now));
+                }
             }
-            self.leased.push((kind, budget, amount));
         }
         Ok(())
     }
@@ -177,9 +179,8 @@ impl Meter {
         if let Some(hold) = self.hold.take() {
             self.state.ledger.settle(hold, 0, 0);
         }
-        for (_, budget, held) in self.leased.drain(..) {
-            let leases = &self.state.leases;
-            leases.release(&budget.scope, budget.period_start, held);
+        for (_, lease, held) in self.leased.drain(..) {
+            lease.release(held);
         }
     }
 
@@ -188,10 +189,8 @@ impl Meter {
         if let Some(hold) = self.hold.take() {
             self.state.ledger.settle(hold, spent.cost, spent.credits);
         }
-        for (kind, budget, held) in self.leased.drain(..) {
-            let leases = &self.state.leases;
-            let unspent = held.saturating_sub(kind.of(spent));
-            leases.release(&budget.scope, budget.period_start, unspent);
+        for (kind, lease, held) in self.leased.drain(..) {
+            lease.release(held.saturating_sub(kind.of(spent)));
         }
     }
 

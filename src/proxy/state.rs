@@ -20,7 +20,7 @@ use tollgate_projections::events::fetch_after_except;
 use tollgate_projections::{read, Db, Projector};
 
 use super::clock::Clock;
-use super::leases::Leases;
+use super::leases::{Leases, Scope};
 use super::ledger::Ledger;
 use crate::crypto::Cipher;
 use cqrs_es::Aggregate;
@@ -31,7 +31,7 @@ pub struct KeyEntry {
     pub project_id: String,
     pub organization_id: String,
     /// `credits:<organization>`, the organization's credit counter (see `leases`).
-    pub credits_scope: Arc<str>,
+    pub credits_scope: Scope,
     pub active: bool,
     pub limit_nano_usd: Option<i64>,
     /// When the key was last changed (Unix seconds): a limit set anew is counted anew
@@ -52,18 +52,18 @@ pub struct KeyEntry {
 pub struct Scopes {
     pub id: Arc<str>,
     /// A key's lifetime limit.
-    pub lifetime: Arc<str>,
-    pub period: Arc<str>,
-    pub requests: Arc<str>,
-    pub tokens: Arc<str>,
+    pub lifetime: Scope,
+    pub period: Scope,
+    pub requests: Scope,
+    pub tokens: Scope,
 }
 
 impl Scopes {
     fn new(kind: &str, id: &str, changed_at: i64) -> Self {
-        let named = |what: &str| Arc::from(format!("{kind}-{what}:{id}:{changed_at}"));
+        let named = |what: &str| Scope::new(format!("{kind}-{what}:{id}:{changed_at}"));
         Self {
             id: Arc::from(id),
-            lifetime: Arc::from(format!("{kind}:{id}")),
+            lifetime: Scope::new(format!("{kind}:{id}")),
             period: named("period"),
             requests: named("rpm"),
             tokens: named("tpm"),
@@ -335,7 +335,7 @@ impl ProxyState {
         let entry = KeyEntry {
             key_id: row.id,
             project_id: row.project_id,
-            credits_scope: Arc::from(format!("credits:{}", row.organization_id)),
+            credits_scope: Scope::new(format!("credits:{}", row.organization_id)),
             organization_id: row.organization_id,
             active: row.status == KeyStatus::Active,
             limit_nano_usd: row.usage_limit_nano_usd,
