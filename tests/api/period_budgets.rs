@@ -137,6 +137,18 @@ async fn a_project_budget_holds_for_all_its_keys(backend: Backend) {
     assert_eq!(g.chat(&second, body.clone()).await.status, StatusCode::OK);
     let shown = g.t.get(&format!("/api/projects/{p}"), ADMIN).await;
     assert_eq!(shown.body["period"], "day");
+
+    // Budgets and the spend by hour come back whole from a rebuild.
+    wait_for(&g, &format!("/api/projects/{p}"), |p| {
+        p["spend_usd"].as_f64().is_some_and(|s| s > c * 2.9)
+    })
+    .await;
+    let live = tollgate_projections::read::dump(&g.t.app.db).await.unwrap();
+    g.t.app.projector.rebuild().await.unwrap();
+    let rebuilt = tollgate_projections::read::dump(&g.t.app.db).await.unwrap();
+    for (table, rows) in &live {
+        assert_eq!(&rebuilt[table], rows, "{table}");
+    }
 }
 
 async fn budget_fields_are_checked(backend: Backend) {

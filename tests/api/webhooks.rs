@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tollgate::proxy::pricing;
+use tollgate_projections::read::dump;
 
 use crate::both;
 use crate::helpers::{spawn_with, test_config, Backend, ADMIN};
@@ -112,6 +113,17 @@ async fn alerts_fire_once_signed_and_retried(backend: Backend) {
     let webhook = r.body["webhook"]["id"].as_str().unwrap().to_string();
     let secret = r.body["secret"].as_str().unwrap().to_string();
     assert!(secret.starts_with("whsec_"));
+    // Another webhook, for the credits: below $10 once anything is spent.
+    let low = json!({"url": url, "events": ["credits_low"], "credits_below_usd": 10.0});
+    let r =
+        g.t.post(
+            &format!("/api/organizations/{}/webhooks", tenant.org),
+            ADMIN,
+            low,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let low_secret = r.body["secret"].as_str().unwrap().to_string();
 
     // 3 requests: 86 % of the limit (50 and 75 cross); then the limit is lowered to what
     // was spent (reached).
@@ -121,15 +133,15 @@ async fn alerts_fire_once_signed_and_retried(backend: Backend) {
             StatusCode::OK
         );
     }
-    wait_for_deliveries(&received, 2).await;
+    wait_for_deliveries(&received, 3).await;
     let lowered = json!({"usage_limit_usd": cost * 3.0});
     g.t.patch(&format!("/api/keys/{}", tenant.key_id), ADMIN, lowered)
         .await;
-    wait_for_deliveries(&received, 3).await;
+    wait_for_deliveries(&received, 4).await;
     // A few more passes: nothing fires again.
     tokio::time::sleep(Duration::from_millis(400)).await;
     let counts = delivered(&received);
-    assert_eq!(counts.len(), 3, "{counts:?}");
+    assert_eq!(counts.len(), 4, "{counts:?}");
     assert!(counts.values().all(|n| *n == 1), "{counts:?}");
 
     // Every call is signed over its time and body.
@@ -142,14 +154,19 @@ async fn alerts_fire_once_signed_and_retried(backend: Backend) {
     for (headers, body, _) in &calls {
         let sig = headers["x-tollgate-signature"].to_str().unwrap();
         let t: i64 = sig[2..sig.find(',').unwrap()].parse().unwrap();
-        assert_eq!(sig, tollgate::alerts::sign::signature(&secret, t, body));
         let doc: Value = serde_json::from_str(body).unwrap();
+        let key = match doc["type"] == "credits_low" {
+            true => &low_secret,
+            false => &secret,
+        };
+        assert_eq!(sig, tollgate::alerts::sign::signature(key, t, body));
         kinds.push((doc["type"].clone(), doc["threshold_percent"].clone()));
     }
     for want in [
         (json!("spend_threshold"), json!(50)),
         (json!("spend_threshold"), json!(75)),
         (json!("limit_reached"), json!(100)),
+        (json!("credits_low"), json!(null)),
     ] {
         assert!(kinds.contains(&want), "{want:?} in {kinds:?}");
     }
@@ -174,4 +191,9 @@ async fn alerts_fire_once_signed_and_retried(backend: Backend) {
     let _again = spawn_with(config, None).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(delivered(&received), counts);
+
+    // Webhooks, alerts and attempts are read models like any other: a rebuild gives them back.
+    let live = dump(&g.t.app.db).await.unwrap();
+    g.t.app.projector.rebuild().await.unwrap();
+    assert_eq!(dump(&g.t.app.db).await.unwrap(), live);
 }

@@ -106,6 +106,8 @@ pub async fn dump(db: &Db) -> Result<BTreeMap<String, Vec<Vec<String>>>> {
             }
             text.push(cells);
         }
+        // Rows alike in their first two columns (a key's hours) come in any order.
+        text.sort();
         out.insert((*table).to_string(), text);
     }
     Ok(out)

@@ -28,11 +28,14 @@ pub(crate) struct Bulk {
     usage: Vec<Vec<Val>>,
     /// Requests and cost per id, one map per scope of `SPEND_SCOPES`.
     spend: [Map<String, (i64, i64)>; 3],
-    /// Requests and cost per key and per project and hour (the first two of
-    /// `SPEND_SCOPES`), from which period budgets' spend is summed.
-    hourly: Map<(usize, String, i64), (i64, i64)>,
+    /// Requests and cost per hour, by key and by project (the first two of `SPEND_SCOPES`),
+    /// from which period budgets' spend is summed.
+    hourly: [Map<String, Hours>; 2],
     credits: Map<String, i64>,
 }
+
+/// Requests and cost by hour (its start, Unix seconds).
+type Hours = Map<i64, (i64, i64)>;
 
 /// Rows per multi-row statement on SQLite (Postgres gets one array per column instead).
 const ROWS_SQLITE: usize = 64;
@@ -59,8 +62,13 @@ impl Bulk {
             e.1 = add_nanos(e.1, total);
         }
         let hour = (r.started_at.div_euclid(1_000_000)).div_euclid(3600) * 3600;
-        for (scope, id) in [&r.key_id, &r.project_id].into_iter().enumerate() {
-            let e = self.hourly.entry((scope, id.clone(), hour)).or_default();
+        for (hours, id) in self.hourly.iter_mut().zip([&r.key_id, &r.project_id]) {
+            // As for the totals: look up before copying the id.
+            let by_hour = match hours.get_mut(id.as_str()) {
+                Some(h) => h,
+                None => hours.entry(id.clone()).or_default(),
+            };
+            let e = by_hour.entry(hour).or_default();
             e.0 += 1;
             e.1 = add_nanos(e.1, total);
         }
@@ -122,10 +130,18 @@ impl Bulk {
 
     /// The batch's spend by hour as (scope, id, hour, requests, cost), taken out.
     pub(super) fn take_hourly(&mut self) -> Vec<(&'static str, String, i64, i64, i64)> {
-        std::mem::take(&mut self.hourly)
+        let mut rows = Vec::new();
+        for (scope, hours) in SPEND_SCOPES
             .into_iter()
-            .map(|((scope, id, hour), (n, cost))| (SPEND_SCOPES[scope], id, hour, n, cost))
-            .collect()
+            .zip(std::mem::take(&mut self.hourly))
+        {
+            for (id, by_hour) in hours {
+                for (hour, (n, cost)) in by_hour {
+                    rows.push((scope, id.clone(), hour, n, cost));
+                }
+            }
+        }
+        rows
     }
 
     pub(crate) async fn flush(mut self, tx: &mut Tx<'_>, postgres: bool) -> Result<()> {
