@@ -8,7 +8,7 @@ use tollgate_aggregates::alert::AlertCommand;
 use tollgate_aggregates::webhook::AlertKind;
 use tollgate_projections::read::{self, WebhookRow};
 
-use crate::api::dto::{time_of_secs, usd};
+use crate::api::units::{time_of_secs, usd};
 use crate::app::App;
 
 /// What a limit is on.

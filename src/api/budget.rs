@@ -6,8 +6,8 @@ use tollgate_aggregates::period::{Period, PeriodBudget, RateLimits};
 use tollgate_projections::read;
 use utoipa::ToSchema;
 
-use super::dto::{nanos, time_of_secs, usd};
 use super::error::{ApiError, ApiResult};
+use super::units::{nanos, time_of_secs, usd};
 use crate::app::AppState;
 
 /// Tells a field left out (`None`) from one set to null (`Some(None)`).

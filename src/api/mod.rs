@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod organizations;
 pub mod projects;
 pub mod provider_keys;
+pub mod units;
 pub mod usage;
 pub mod webhooks;
 

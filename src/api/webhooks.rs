@@ -12,9 +12,9 @@ use tollgate_projections::read;
 use utoipa::ToSchema;
 
 use super::auth::Caller;
-use super::dto::{nanos, time_of_secs, usd};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::Json;
+use super::units::{nanos, time_of_secs, usd};
 use crate::app::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -90,7 +90,7 @@ fn shown(w: read::WebhookRow) -> Webhook {
         events: w.events,
         thresholds_percent: w.thresholds_percent,
         credits_below_usd: w.credits_below_nano_usd.map(usd),
-        created_at: super::dto::time(w.created_at),
+        created_at: super::units::time(w.created_at),
     }
 }
 

@@ -55,7 +55,8 @@ pub fn budgets(
     credits: bool,
     now: i64,
 ) -> Vec<(Kind, Budget)> {
-    let mut out = Vec::with_capacity(8);
+    // Empty (no allocation) for a key and project without limits.
+    let mut out = Vec::new();
     let ledger = &state.ledger;
     if state.leases.shared() {
         if let Some(limit) = key.limit_nano_usd {

@@ -42,14 +42,3 @@ impl ProxySettings {
         self.providers.get(&provider)?.base_url.as_deref()
     }
 }
-
-impl Default for ProxySettings {
-    fn default() -> Self {
-        Self {
-            credits_fee_percent: 5.0,
-            max_body_bytes: 1024 * 1024,
-            upstream_timeout: Duration::from_secs(300),
-            providers: BTreeMap::new(),
-        }
-    }
-}
