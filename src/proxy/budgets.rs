@@ -47,6 +47,9 @@ impl Kind {
     }
 }
 
+/// At most one budget of each kind, kept inline: no allocation a request.
+pub type Budgets = smallvec::SmallVec<[(Kind, Budget); 8]>;
+
 /// The budgets a request of `key` in `project` is held on, at `now` (Unix seconds).
 pub fn budgets(
     state: &ProxyState,
@@ -54,9 +57,8 @@ pub fn budgets(
     project: &ProjectEntry,
     credits: bool,
     now: i64,
-) -> Vec<(Kind, Budget)> {
-    // Empty (no allocation) for a key and project without limits.
-    let mut out = Vec::new();
+) -> Budgets {
+    let mut out = Budgets::new();
     let ledger = &state.ledger;
     if state.leases.shared() {
         if let Some(limit) = key.limit_nano_usd {
@@ -96,13 +98,7 @@ pub fn budgets(
 }
 
 /// A minute's counters of `limits`.
-fn rate(
-    out: &mut Vec<(Kind, Budget)>,
-    limits: RateLimits,
-    kinds: [Kind; 2],
-    scopes: &Scopes,
-    now: i64,
-) {
+fn rate(out: &mut Budgets, limits: RateLimits, kinds: [Kind; 2], scopes: &Scopes, now: i64) {
     let units = [limits.requests_per_minute, limits.tokens_per_minute];
     let names = [&scopes.requests, &scopes.tokens];
     for ((limit, kind), scope) in units.into_iter().zip(kinds).zip(names) {
@@ -201,7 +197,7 @@ fn rate_refusal(kind: Kind, key: &KeyEntry, project: &ProjectEntry, now: i64) ->
 }
 
 /// `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`, named once.
-const RATE_HEADERS: [[HeaderName; 3]; 2] = [
+static RATE_HEADERS: [[HeaderName; 3]; 2] = [
     [
         HeaderName::from_static("x-ratelimit-limit-requests"),
         HeaderName::from_static("x-ratelimit-remaining-requests"),
@@ -214,39 +210,68 @@ const RATE_HEADERS: [[HeaderName; 3]; 2] = [
     ],
 ];
 
+/// `1s` to `60s`, the values of a reset header, made once: an answer copies none of them.
+static RESETS: std::sync::LazyLock<Vec<HeaderValue>> = std::sync::LazyLock::new(|| {
+    (0..=60)
+        .map(|s| HeaderValue::from_str(&format!("{s}s")).expect("ASCII digits"))
+        .collect()
+});
+
+/// A key's or project's rate limits with their limit headers rendered (once, when it is
+/// loaded), so an answer only renders what is left.
+#[derive(Debug, Clone, Default)]
+pub struct RateShown {
+    /// Requests, then tokens, per minute.
+    limits: [Option<(i64, HeaderValue)>; 2],
+}
+
+impl RateShown {
+    pub fn new(limits: RateLimits) -> Self {
+        let shown = |limit: Option<u64>| {
+            let limit = i64::try_from(limit?).unwrap_or(i64::MAX);
+            Some((limit, HeaderValue::from(limit)))
+        };
+        Self {
+            limits: [
+                shown(limits.requests_per_minute),
+                shown(limits.tokens_per_minute),
+            ],
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.limits.iter().all(Option::is_none)
+    }
+}
+
 /// OpenAI's rate-limit headers, for a key (or else its project) with rate limits: the limit,
-/// what is left this minute as this replica sees it, and when the minute ends.
-pub fn rate_headers(
-    state: &ProxyState,
-    key: &KeyEntry,
-    project: &ProjectEntry,
-    now: i64,
-    headers: &mut HeaderMap,
-) {
-    headers.reserve(6);
-    let (limits, scopes) = match key.rate_limits.is_empty() {
-        false => (key.rate_limits, &key.scopes),
-        true if !project.rate_limits.is_empty() => (project.rate_limits, &project.scopes),
-        true => return,
+/// what is left this minute as this replica sees it, and when the minute ends. The project is
+/// looked up only for a key without rate limits of its own.
+pub fn rate_headers(state: &ProxyState, key: &KeyEntry, now: i64, headers: &mut HeaderMap) {
+    let project;
+    let scopes = match key.scopes.shown.is_empty() {
+        false => &key.scopes,
+        true => match state.project(&key.project_id) {
+            Some(p) if !p.scopes.shown.is_empty() => {
+                project = p;
+                &project.scopes
+            }
+            _ => return,
+        },
     };
     let start = minute_start(now);
-    let mut reset = itoa::Buffer::new().format(start + 60 - now).to_string();
-    reset.push('s');
-    let Ok(reset) = HeaderValue::from_str(&reset) else {
-        return;
-    };
-    let units = [
-        (limits.requests_per_minute, &scopes.requests),
-        (limits.tokens_per_minute, &scopes.tokens),
-    ];
-    for ((limit, scope), names) in units.into_iter().zip(&RATE_HEADERS) {
-        let Some(limit) = limit else { continue };
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let reset = &RESETS[usize::try_from(start + 60 - now).unwrap_or(60).min(60)];
+    headers.reserve(6);
+    let counters = [&scopes.requests, &scopes.tokens];
+    for ((shown, scope), names) in scopes.shown.limits.iter().zip(counters).zip(&RATE_HEADERS) {
+        let Some((limit, value)) = shown else {
+            continue;
+        };
         let remaining = state
             .leases
             .remaining(scope, start)
-            .map_or(limit, |r| r.min(limit));
-        headers.insert(names[0].clone(), HeaderValue::from(limit));
+            .map_or(*limit, |r| r.min(*limit));
+        headers.insert(names[0].clone(), value.clone());
         headers.insert(names[1].clone(), HeaderValue::from(remaining));
         headers.insert(names[2].clone(), reset.clone());
     }

@@ -73,11 +73,8 @@ pub async fn completions_at(
 
 /// Every answer to a key with rate limits (its own, or its project's) says where it stands.
 pub(super) fn with_rate_headers(proxy: &Proxy, key: &KeyEntry, mut response: Response) -> Response {
-    if let Some(project) = proxy.state.project(&key.project_id) {
-        let now = proxy.state.clock.now();
-        let headers = response.headers_mut();
-        super::budgets::rate_headers(&proxy.state, key, &project, now, headers);
-    }
+    let now = proxy.state.clock.now();
+    super::budgets::rate_headers(&proxy.state, key, now, response.headers_mut());
     response
 }
 
@@ -287,6 +284,8 @@ fn cache_key_of(project: &str, route: &Route, body: &Incoming) -> Result<String,
 
 fn respond(answer: Bytes, provider: &str, cost_nano: i64, cache: &'static str) -> Response {
     let mut response = Response::new(Body::from(answer));
+    // Room for every header the answer gets, rate limits' included: the map is not grown.
+    *response.headers_mut() = HeaderMap::with_capacity(super::headers::ANSWER_CAPACITY);
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

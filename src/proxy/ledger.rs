@@ -49,6 +49,17 @@ pub struct Hold {
     pub org_amount: i64,
 }
 
+/// The account of `id`, made on first use; the id is copied only then (not on every request).
+fn account<'a>(
+    map: &'a FastMap<String, Account>,
+    id: &str,
+) -> dashmap::mapref::one::RefMut<'a, String, Account> {
+    match map.get_mut(id) {
+        Some(acc) => acc,
+        None => map.entry(id.to_string()).or_default(),
+    }
+}
+
 impl Ledger {
     pub fn set_key_spend(&self, key_id: &str, spent: i64) {
         self.keys.entry(key_id.to_string()).or_default().settled = clamp_nanos(spent);
@@ -109,7 +120,7 @@ impl Ledger {
         let key_amount = amount(key_amount);
         let org = org.map(|(o, a)| (o, amount(a)));
         {
-            let mut key = self.keys.entry(key_id.to_string()).or_default();
+            let mut key = account(&self.keys, key_id);
             if let Some(limit) = limit {
                 let committed = i128::from(key.settled) + key.reserved;
                 if committed + i128::from(key_amount) > i128::from(limit)
@@ -124,11 +135,11 @@ impl Ledger {
             key.reserved += i128::from(key_amount);
         }
         if let Some((org_id, held)) = org {
-            let mut acc = self.orgs.entry(org_id.to_string()).or_default();
+            let mut acc = account(&self.orgs, org_id);
             let available = i128::from(acc.settled) - acc.reserved;
             if i128::from(held) > available || available <= 0 {
                 drop(acc);
-                self.keys.entry(key_id.to_string()).or_default().reserved -= i128::from(key_amount);
+                account(&self.keys, key_id).reserved -= i128::from(key_amount);
                 return Err(Refusal::Credits {
                     available: to_nanos(available),
                 });
@@ -147,12 +158,12 @@ impl Ledger {
     /// from the organization's credits.
     pub fn settle(&self, hold: Hold, key_cost: i64, org_cost: i64) {
         {
-            let mut key = self.keys.entry(hold.key_id.clone()).or_default();
+            let mut key = account(&self.keys, &hold.key_id);
             key.reserved -= i128::from(hold.key_amount);
             key.settled = add_nanos(key.settled, amount(key_cost));
         }
         if let Some(org) = &hold.org_id {
-            let mut acc = self.orgs.entry(org.clone()).or_default();
+            let mut acc = account(&self.orgs, org);
             acc.reserved -= i128::from(hold.org_amount);
             acc.settled = add_nanos(acc.settled, -amount(org_cost));
         }

@@ -22,7 +22,8 @@ pub struct Meter {
     recorder: Option<Recorder>,
     hold: Option<Hold>,
     /// What the hold took of each budget, and how much.
-    leased: Vec<(Kind, Lease, i64)>,
+    /// At most one per kind of budget: kept inline, no allocation a request.
+    leased: smallvec::SmallVec<[(Kind, Lease, i64); 8]>,
     pub record: UsageRecord,
     started: Instant,
     fee_percent: f64,
@@ -74,7 +75,7 @@ impl Meter {
             state,
             recorder,
             hold: None,
-            leased: Vec::new(),
+            leased: smallvec::SmallVec::new(),
             record,
             started,
             fee_percent,
@@ -117,7 +118,8 @@ impl Meter {
             Err(Refusal::Credits { available }) => return Err(no_credits(available, total)),
         };
         self.hold = Some(hold);
-        let now = self.state.clock.now();
+        // The period a request counts in is the one it started in.
+        let now = self.record.started_at.div_euclid(1_000_000);
         let held = Amounts {
             cost: total,
             credits: if credits { total } else { 0 },

@@ -71,6 +71,8 @@ pub mod headers {
     pub const COST_USD: HeaderName = HeaderName::from_static("x-tollgate-cost-usd");
     pub const API_KEY: HeaderName = HeaderName::from_static("x-api-key");
     pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+    /// Headers an answer may carry: its own five and six rate-limit headers.
+    pub const ANSWER_CAPACITY: usize = 12;
 }
 
 /// The chat route's handler, which the server calls without the router (see `server::dispatch`).

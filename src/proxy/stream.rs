@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use futures::{FutureExt, StreamExt};
 use serde_json::{json, Value};
@@ -43,6 +43,8 @@ fn sse_response(
 ) -> Response {
     let mut response = Response::new(Body::from_stream(body));
     *response.status_mut() = StatusCode::OK;
+    // Room for every header the answer gets, rate limits' included: the map is not grown.
+    *response.headers_mut() = HeaderMap::with_capacity(super::headers::ANSWER_CAPACITY);
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
