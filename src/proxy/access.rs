@@ -18,6 +18,8 @@ pub fn path_of(route: &str) -> &'static str {
     match route {
         "chat" => "/v1/chat/completions",
         "embeddings" => "/v1/embeddings",
+        "messages" => "/v1/messages",
+        "responses" => "/v1/responses",
         _ => "/v1/models",
     }
 }

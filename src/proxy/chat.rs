@@ -31,13 +31,27 @@ pub async fn completions_at(
     request: axum::extract::Request,
     started: std::time::Instant,
 ) -> Response {
+    serve(proxy, request, started, "chat", Ok).await
+}
+
+/// The whole gateway job for a chat request: authenticate, meter, route, cache or forward.
+/// Other protocols (`inbound`) come in through here with `to_chat`, which turns their body
+/// into a chat request's; `endpoint` names them in metrics and the usage log. The answer is
+/// a chat completion's (or OpenAI's error), for the protocol to turn back into its own.
+pub(super) async fn serve(
+    proxy: Arc<Proxy>,
+    request: axum::extract::Request,
+    started: std::time::Instant,
+    endpoint: &'static str,
+    to_chat: fn(Bytes) -> Result<Bytes, ProxyError>,
+) -> Response {
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     let key = match authenticate(&proxy, &headers) {
         Ok(k) => k,
         Err(e) => {
-            let path = access::path_of("chat");
-            return access::refused("chat", "POST", path, &headers, started, e);
+            let path = access::path_of(endpoint);
+            return access::refused(endpoint, "POST", path, &headers, started, e);
         }
     };
     let mut meter = Meter::new(
@@ -45,15 +59,18 @@ pub async fn completions_at(
         proxy.usage.recorder(),
         &key,
         &request_id(&headers),
-        "chat",
+        endpoint,
         proxy.settings.credits_fee_percent,
         started,
     );
-    let body = match read_body(body, proxy.settings.max_body_bytes).await {
+    let body = match read_body(body, proxy.settings.max_body_bytes)
+        .await
+        .and_then(to_chat)
+    {
         Ok(b) => b,
         Err(e) => {
             meter.finish(e.status().as_u16(), Some(&e)).await;
-            return e.into_response();
+            return with_rate_headers(&proxy, &key, e.into_response());
         }
     };
     let response = match handle(&proxy, &key, &headers, &body, &mut meter).await {
