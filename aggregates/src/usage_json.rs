@@ -21,6 +21,32 @@ pub fn usage_recorded_json(records: &[UsageRecord]) -> String {
     out
 }
 
+/// A record with its JSON when that was written already (the spool's line), so an event's
+/// payload copies the text instead of writing the record a second time.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub record: UsageRecord,
+    /// Exactly `write_record`'s output for `record`.
+    pub json: Option<String>,
+}
+
+/// `usage_recorded_json` of the records, each copied from its JSON where it has one.
+pub fn usage_recorded_json_of(records: &[Written]) -> String {
+    let mut out = String::with_capacity(40 + records.len() * 700);
+    out.push_str(r#"{"UsageRecorded":{"records":["#);
+    for (i, w) in records.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match &w.json {
+            Some(json) => out.push_str(json),
+            None => write_record(&mut out, &w.record),
+        }
+    }
+    out.push_str("]}}");
+    out
+}
+
 /// One record as `serde_json` writes it, appended to `out`.
 pub fn write_record(out: &mut String, r: &UsageRecord) {
     field(out, '{', "request_id");
@@ -171,6 +197,20 @@ mod tests {
                     records: records[..n].to_vec()
                 }
             );
+            // Records whose JSON was written before (the spool's lines) give the same text.
+            let written: Vec<Written> = records[..n]
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let mut json = String::new();
+                    write_record(&mut json, r);
+                    Written {
+                        record: r.clone(),
+                        json: (i % 2 == 0).then_some(json),
+                    }
+                })
+                .collect();
+            assert_eq!(usage_recorded_json_of(&written), text);
         }
     }
 }

@@ -6,7 +6,7 @@
 use sqlx::postgres::PgArguments;
 use sqlx::{Arguments, PgPool};
 use tollgate_aggregates::usage::{UsageRecord, USAGE_AGGREGATE_TYPE};
-use tollgate_aggregates::usage_json::usage_recorded_json;
+use tollgate_aggregates::usage_json::{usage_recorded_json_of, Written};
 
 use crate::{Backend, Db};
 
@@ -31,13 +31,18 @@ impl std::fmt::Debug for UsageAppend {
 }
 
 impl UsageAppend {
-    /// `events`: each event's records (see `usage::MAX_RECORDS_PER_EVENT`); empty ones are
-    /// left out.
-    pub fn new(stream: &str, sequence: i64, events: Vec<Vec<UsageRecord>>) -> Self {
-        let records: Vec<Vec<UsageRecord>> = events.into_iter().filter(|e| !e.is_empty()).collect();
+    /// `events`: each event's records (see `usage::MAX_RECORDS_PER_EVENT`), with their JSON
+    /// where it was written already; empty ones are left out.
+    pub fn new(stream: &str, sequence: i64, events: Vec<Vec<Written>>) -> Self {
+        let events: Vec<Vec<Written>> = events.into_iter().filter(|e| !e.is_empty()).collect();
+        let rows = event_rows(sequence, &events);
+        let records = events
+            .into_iter()
+            .map(|e| e.into_iter().map(|w| w.record).collect())
+            .collect();
         Self {
             stream: stream.to_string(),
-            rows: event_rows(sequence, &records),
+            rows,
             records,
         }
     }
@@ -74,11 +79,11 @@ const INSERT_EVENT: &str = "INSERT INTO events (aggregate_type, aggregate_id, se
     event_version, payload, metadata) VALUES ($1, $2, $3, $4, $5, CAST($6 AS json), CAST($7 AS json))";
 
 /// The events after `sequence` on this process's usage stream, as bound.
-fn event_rows(sequence: i64, events: &[Vec<UsageRecord>]) -> Vec<EventRow> {
+fn event_rows(sequence: i64, events: &[Vec<Written>]) -> Vec<EventRow> {
     (sequence + 1..)
         .zip(events)
         .filter_map(|(sequence, records)| {
-            let first = records.first()?;
+            let first = &records.first()?.record;
             let metadata = serde_json::json!({
                 "actor": "gateway",
                 "request_id": first.request_id,
@@ -88,7 +93,7 @@ fn event_rows(sequence: i64, events: &[Vec<UsageRecord>]) -> Vec<EventRow> {
             .to_string();
             Some(EventRow {
                 sequence,
-                payload: usage_recorded_json(records),
+                payload: usage_recorded_json_of(records),
                 metadata,
             })
         })

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use tollgate_aggregates::usage::UsageRecord;
+use tollgate_aggregates::usage_json::Written;
 use tollgate_projections::{read, Db, Projector, UsageAppend};
 
 use super::spool::read_segment;
@@ -32,7 +33,11 @@ pub async fn replay(db: &Db, projector: &Projector, segments: &[PathBuf]) -> any
     if appended > 0 {
         let stream = uuid::Uuid::now_v7().to_string();
         projector
-            .append_usage(UsageAppend::new(&stream, 0, events_of(missing)))
+            .append_usage(UsageAppend::new(
+                &stream,
+                0,
+                events_of(spooled_again(missing)),
+            ))
             .await?;
     }
     for path in segments {
@@ -73,4 +78,10 @@ async fn missing(db: &Db, records: Vec<UsageRecord>) -> anyhow::Result<Vec<Usage
         }
     }
     Ok(missing)
+}
+
+/// Records read back from the spool, to be written as new events (their JSON anew).
+fn spooled_again(records: Vec<UsageRecord>) -> Vec<Written> {
+    let written = |record| Written { record, json: None };
+    records.into_iter().map(written).collect()
 }

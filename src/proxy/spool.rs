@@ -16,11 +16,6 @@ use std::sync::{Arc, Mutex};
 
 use tollgate_aggregates::usage::UsageRecord;
 
-thread_local! {
-    /// A line's bytes, reused: one allocation per serving thread rather than per request.
-    static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-}
-
 /// The lock file that keeps a second process off a spool directory.
 const LOCK: &str = "spool.lock";
 const EXTENSION: &str = "jsonl";
@@ -91,23 +86,25 @@ impl Spool {
         Ok((spool, left))
     }
 
-    /// Appends `record` as one line to the current segment, in one `write`.
-    pub fn append(&self, record: &UsageRecord) -> Token {
-        let segment = self.current.lock().ok()?.clone()?;
-        let written = LINE.with_borrow_mut(|line| {
-            line.clear();
-            // The event log's own writer: serde's derived one cost about 6,000 instructions
-            // a record; this one writes the same bytes for a fraction.
-            tollgate_aggregates::usage_json::write_record(line, record);
-            line.push('\n');
-            // O_APPEND: concurrent writers' lines never overlap.
-            (&segment.file).write_all(line.as_bytes())
-        });
-        if let Err(e) = written {
+    /// Appends `record` as one line to the current segment, in one `write`. Returns the
+    /// segment that holds it and the line's JSON, which the usage event copies rather than
+    /// writing the record again.
+    pub fn append(&self, record: &UsageRecord) -> (Token, Option<String>) {
+        let Some(segment) = self.current.lock().ok().and_then(|c| c.clone()) else {
+            return (None, None);
+        };
+        // The event log's own writer: serde's derived one cost about 6,000 instructions a
+        // record; this one writes the same bytes for a fraction.
+        let mut line = String::with_capacity(768);
+        tollgate_aggregates::usage_json::write_record(&mut line, record);
+        line.push('\n');
+        // O_APPEND: concurrent writers' lines never overlap.
+        if let Err(e) = (&segment.file).write_all(line.as_bytes()) {
             tracing::error!(error = %e, request_id = %record.request_id, "usage record not spooled");
-            return None;
+            return (None, None);
         }
-        Some(segment)
+        line.pop();
+        (Some(segment), Some(line))
     }
 
     /// Starts a new segment; the previous one goes once its records are committed.
@@ -214,7 +211,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (spool, left) = Spool::open(dir.path(), "i").unwrap();
         assert!(left.is_empty());
-        let tokens: Vec<Token> = ["a", "b"].map(|id| spool.append(&record(id))).into();
+        let tokens: Vec<Token> = ["a", "b"].map(|id| spool.append(&record(id)).0).into();
         let segment = tokens[0].as_ref().unwrap().path.clone();
         // A write cut short by the process's death.
         let torn = serde_json::to_vec(&record("c")).unwrap();
@@ -228,7 +225,12 @@ mod tests {
     fn a_segment_goes_once_rotated_and_committed_and_a_second_process_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let (spool, _) = Spool::open(dir.path(), "i").unwrap();
-        let token = spool.append(&record("a"));
+        let (token, json) = spool.append(&record("a"));
+        let expected = tollgate_aggregates::usage_json::usage_recorded_json(&[record("a")]);
+        assert!(
+            expected.contains(&json.unwrap()),
+            "the line is the event's JSON"
+        );
         let path = token.as_ref().unwrap().path.clone();
         spool.rotate().unwrap();
         assert!(path.exists(), "a record in it is not committed yet");

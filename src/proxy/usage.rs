@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use tokio::sync::mpsc;
 
 use tollgate_aggregates::usage::{UsageRecord, MAX_RECORDS_PER_EVENT};
+use tollgate_aggregates::usage_json::Written;
 use tollgate_projections::{AppendError, Projector, UsageAppend};
 
 use super::spool::{Spool, Token};
@@ -57,6 +58,8 @@ impl UsageSink {
 /// A record on its way to the writer, with the spool segment that holds it until committed.
 pub struct Queued {
     record: UsageRecord,
+    /// The record's JSON as the spool wrote it.
+    json: Option<String>,
     token: Token,
 }
 
@@ -86,8 +89,15 @@ impl Recorder {
     /// Writes the record to the spool (synchronously): once this returns, a killed process
     /// loses it no more. `send` then queues it.
     pub fn spool(&self, record: UsageRecord) -> Queued {
-        let token = self.spool.as_ref().and_then(|s| s.append(&record));
-        Queued { record, token }
+        let (token, json) = match &self.spool {
+            Some(s) => s.append(&record),
+            None => (None, None),
+        };
+        Queued {
+            record,
+            json,
+            token,
+        }
     }
 
     pub async fn send(&self, queued: Queued) {
@@ -197,7 +207,10 @@ async fn run(
         let mut batch_records = Vec::with_capacity(records);
         let mut tokens: Vec<Token> = Vec::with_capacity(records);
         for q in buffer.drain(..) {
-            batch_records.push(q.record);
+            batch_records.push(Written {
+                record: q.record,
+                json: q.json,
+            });
             tokens.push(q.token);
         }
         let append = UsageAppend::new(&state.instance_id, sequence, events_of(batch_records));
@@ -246,10 +259,11 @@ async fn append_until_written(
 /// Records are counted per organization first, so that each event's vector is allocated once
 /// at its final size: growing vectors of records (about 300 bytes each) copied them again
 /// and again.
-pub(super) fn events_of(records: Vec<UsageRecord>) -> Vec<Vec<UsageRecord>> {
+pub(super) fn events_of(records: Vec<Written>) -> Vec<Vec<Written>> {
     // Per organization: its record count, then [its first event, records placed so far].
     let mut plan: BTreeMap<String, [usize; 2]> = BTreeMap::new();
     for r in &records {
+        let r = &r.record;
         match plan.get_mut(r.organization_id.as_str()) {
             Some(p) => p[0] += 1,
             None => {
@@ -257,7 +271,7 @@ pub(super) fn events_of(records: Vec<UsageRecord>) -> Vec<Vec<UsageRecord>> {
             }
         }
     }
-    let mut events: Vec<Vec<UsageRecord>> = Vec::new();
+    let mut events: Vec<Vec<Written>> = Vec::new();
     for p in plan.values_mut() {
         let first = events.len();
         let mut left = p[0];
@@ -269,7 +283,7 @@ pub(super) fn events_of(records: Vec<UsageRecord>) -> Vec<Vec<UsageRecord>> {
         *p = [first, 0];
     }
     for r in records {
-        if let Some(p) = plan.get_mut(r.organization_id.as_str()) {
+        if let Some(p) = plan.get_mut(r.record.organization_id.as_str()) {
             let at = p[0] + p[1] / MAX_RECORDS_PER_EVENT;
             p[1] += 1;
             events[at].push(r);
@@ -291,17 +305,18 @@ mod tests {
         };
         let mut records: Vec<UsageRecord> = (0..2500).map(|i| record("b", i)).collect();
         records.extend((0..3).map(|i| record("a", i)));
-        let events = events_of(records);
+        let written = |record| Written { record, json: None };
+        let events = events_of(records.into_iter().map(written).collect());
         let shape: Vec<(String, usize)> = events
             .iter()
-            .map(|e| (e[0].organization_id.clone(), e.len()))
+            .map(|e| (e[0].record.organization_id.clone(), e.len()))
             .collect();
         assert_eq!(
             shape,
             [("a", 3), ("b", 1000), ("b", 1000), ("b", 500)].map(|(o, n)| (o.to_string(), n))
         );
         // Order within an organization is kept.
-        assert_eq!(events[1][0].request_id, "b-0");
-        assert_eq!(events[3][499].request_id, "b-2499");
+        assert_eq!(events[1][0].record.request_id, "b-0");
+        assert_eq!(events[3][499].record.request_id, "b-2499");
     }
 }
