@@ -13,6 +13,7 @@ mod chat_request;
 pub mod clock;
 pub mod error;
 pub mod iam;
+mod inbound;
 pub mod leases;
 pub mod ledger;
 mod lenient;
@@ -85,6 +86,14 @@ pub fn router() -> Router<Arc<Proxy>> {
         .route(
             "/v1/chat/completions",
             post(chat::completions).fallback(not_allowed("chat")),
+        )
+        .route(
+            "/v1/messages",
+            post(inbound::messages::create).fallback(inbound::messages::not_allowed),
+        )
+        .route(
+            "/v1/messages/count_tokens",
+            post(inbound::messages::count_tokens).fallback(inbound::messages::not_allowed),
         )
         .route(
             "/v1/embeddings",

@@ -11,5 +11,6 @@ mod upstream;
 mod anthropic;
 mod common;
 mod gemini;
+mod messages_inbound;
 mod payloads;
 mod stream_errors;

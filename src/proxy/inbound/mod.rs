@@ -1,0 +1,66 @@
+//! Protocols other than chat completions, served by the chat pipeline (`chat::serve`): each
+//! turns its request into a chat request on the way in (one mapper) and the chat answer back
+//! into its own shape on the way out (another), so keys, IAM, limits, routing, cache and
+//! usage are the chat route's own.
+
+pub mod messages;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap};
+
+/// The most of a chat answer this layer reads into memory to turn it around (bodies above
+/// the gateway's request limit are not expected back; errors are small).
+const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
+
+/// Whether the chat answer is an event stream (a streamed completion).
+pub fn is_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
+}
+
+/// A complete chat answer's body.
+pub async fn body_of(body: Body) -> Bytes {
+    axum::body::to_bytes(body, MAX_ANSWER_BYTES)
+        .await
+        .unwrap_or_default()
+}
+
+/// Splits a chat event stream into its `data:` payloads as bytes arrive.
+#[derive(Default)]
+pub struct DataLines {
+    pending: Vec<u8>,
+}
+
+impl DataLines {
+    /// The payloads completed by `chunk` (`[DONE]` included, as sent).
+    pub fn feed(&mut self, chunk: &[u8]) -> Vec<String> {
+        self.pending.extend_from_slice(chunk);
+        let mut out = Vec::new();
+        while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line);
+            if let Some(data) = line.trim_end().strip_prefix("data:") {
+                out.push(data.trim_start().to_string());
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DataLines;
+
+    #[test]
+    fn payloads_are_found_across_chunk_boundaries() {
+        let mut lines = DataLines::default();
+        assert!(lines.feed(b"data: {\"a\"").is_empty());
+        assert_eq!(
+            lines.feed(b":1}\n\ndata: [DONE]\n\n"),
+            ["{\"a\":1}", "[DONE]"]
+        );
+        assert!(lines.feed(b": comment\n\n").is_empty());
+    }
+}
