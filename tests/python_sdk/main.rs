@@ -8,6 +8,8 @@ mod helpers;
 #[path = "../api/upstream.rs"]
 mod upstream;
 
+mod anthropic;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -32,6 +34,43 @@ fn python() -> PathBuf {
         python.display()
     );
     python
+}
+
+/// Runs a test script of `tests/python` against the gateway at `base` with `key`: whether it
+/// passed, and what it printed.
+async fn run_script(
+    python: &std::path::Path,
+    script: &str,
+    base: &str,
+    key: &str,
+    env: &[(&str, &str)],
+) -> (bool, String) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(script);
+    let run = tokio::process::Command::new(python)
+        .arg(&script)
+        .env("TOLLGATE_BASE_URL", base)
+        .env("TOLLGATE_KEY", key)
+        .envs(env.iter().copied())
+        .env("PYTHONUNBUFFERED", "1")
+        // The gateway is on loopback: never through a proxy from the environment.
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("the SDK script finished within 120 s")
+        .unwrap_or_else(|e| panic!("{} could not be run: {e}", python.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    let report = format!(
+        "{} {} ({}):\n{stdout}\n{stderr}",
+        python.display(),
+        script.display(),
+        out.status
+    );
+    (out.status.success(), report)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,35 +132,10 @@ async fn openai_python_sdk() {
     let tenant = g.tenant("credits", 5.0, &[], None).await;
     // A $0.00002 limit: any request without a small `max_tokens` may cost more.
     let limited = g.tenant("credits", 5.0, &[], Some(0.00002)).await;
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/test_openai_sdk.py");
-    let run = tokio::process::Command::new(&python)
-        .arg(&script)
-        .env("TOLLGATE_BASE_URL", &g.t.base)
-        .env("TOLLGATE_KEY", &tenant.token)
-        .env("TOLLGATE_LIMITED_KEY", &limited.token)
-        .env("PYTHONUNBUFFERED", "1")
-        // The gateway is on loopback: never through a proxy from the environment.
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env("no_proxy", "127.0.0.1,localhost")
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .expect("the SDK script finished within 120 s")
-        .unwrap_or_else(|e| panic!("{} could not be run: {e}", python.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    if !stderr.is_empty() {
-        println!("stderr:\n{stderr}");
-    }
-    assert!(
-        out.status.success(),
-        "{} {} failed ({}):\n{stdout}\n{stderr}",
-        python.display(),
-        script.display(),
-        out.status
-    );
+    let extra = [("TOLLGATE_LIMITED_KEY", limited.token.as_str())];
+    let script = "tests/python/test_openai_sdk.py";
+    let (ok, report) = run_script(&python, script, &g.t.base, &tenant.token, &extra).await;
+    assert!(ok, "{report}");
 
     // The refusal past the limit was sent once: the SDK did not retry it (each attempt is a
     // usage record; the script has ended, so any retry was already made).
