@@ -96,6 +96,10 @@ pub fn router() -> Router<Arc<Proxy>> {
             post(inbound::messages::count_tokens).fallback(inbound::messages::not_allowed),
         )
         .route(
+            "/v1/responses",
+            post(inbound::responses::create).fallback(not_allowed("responses")),
+        )
+        .route(
             "/v1/embeddings",
             post(models::embeddings).fallback(not_allowed("embeddings")),
         )

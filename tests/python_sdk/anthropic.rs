@@ -72,11 +72,9 @@ fn sse(body: String) -> ResponseTemplate {
         .set_body_string(body)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn anthropic_python_sdk() {
-    let python = crate::python();
-    let g = spawn_gateway(Backend::Sqlite).await;
-    let m = &g.mock;
+/// Anthropic's and OpenAI's answers for the SDK scripts: a tool call when a request offers
+/// `get_weather`, a text once the tool's result comes back, a stream when asked, else a text.
+pub async fn upstreams(m: &MockServer) {
     let tool_call = json!([{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}]);
     let sunny = json!([{"type": "text", "text": "It is sunny in Paris"}]);
     mount(
@@ -149,6 +147,13 @@ async fn anthropic_python_sdk() {
         ResponseTemplate::new(200).set_body_json(openai_answer("Hello from the mock", 12, 4)),
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anthropic_python_sdk() {
+    let python = crate::python();
+    let g = spawn_gateway(Backend::Sqlite).await;
+    upstreams(&g.mock).await;
 
     let tenant = g.tenant("credits", 5.0, &[], None).await;
     let out = crate::run_script(

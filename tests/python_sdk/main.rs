@@ -9,6 +9,7 @@ mod helpers;
 mod upstream;
 
 mod anthropic;
+mod responses;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -4,6 +4,7 @@
 //! usage are the chat route's own.
 
 pub mod messages;
+pub mod responses;
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap};
