@@ -1,6 +1,8 @@
 //! A mock LLM provider for benchmarks and tests: OpenAI-shaped (`/v1/chat/completions`,
-//! `/v1/embeddings`) and Anthropic-shaped (`/v1/messages`), plain or streamed, with fixed
-//! usage numbers and a request counter. Cheap on purpose: it must never be the bottleneck.
+//! `/v1/responses`, `/v1/embeddings`) and Anthropic-shaped (`/v1/messages`), plain or
+//! streamed, with fixed usage numbers and a request counter. A request that offers tools is
+//! answered with a call to its first tool until the tool's result comes back (`tools`).
+//! Cheap on purpose: it must never be the bottleneck.
 //!
 //! Per-request knobs (headers): `x-mock-chunks` (stream chunks, default from config),
 //! `x-mock-chunk-delay-ms`, `x-mock-first-byte-delay-ms`; or the same in the body, which a
@@ -19,6 +21,12 @@ use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
 use serde::Deserialize;
+
+mod responses;
+mod tools;
+
+/// What the mock says when it says something.
+const TEXT: &str = "Hello from the mock provider.";
 
 #[derive(Debug, Clone)]
 pub struct MockConfig {
@@ -78,6 +86,7 @@ pub fn router(config: MockConfig, counters: Arc<Counters>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(openai))
         .route("/v1/messages", post(anthropic))
+        .route("/v1/responses", post(responses::responses))
         .route("/v1/embeddings", post(embeddings))
         .route("/stats", get(stats))
         .with_state(state)
@@ -174,12 +183,15 @@ fn sse(plan: Plan, events: Vec<String>) -> Response {
 async fn openai(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Response {
     let plan = m.plan(&headers, &body);
     let (p, c) = (m.config.prompt_tokens, m.config.completion_tokens);
+    if let Some(name) = tools::to_call(&body) {
+        return openai_call(plan, &name, p, c).await;
+    }
     if !plan.stream {
         if !plan.first_byte_delay.is_zero() {
             tokio::time::sleep(plan.first_byte_delay).await;
         }
         return json_response(format!(
-            r#"{{"id":"chatcmpl-mock","object":"chat.completion","created":1,"model":"mock","choices":[{{"index":0,"message":{{"role":"assistant","content":"Hello from the mock provider."}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":{p},"completion_tokens":{c},"total_tokens":{}}}}}"#,
+            r#"{{"id":"chatcmpl-mock","object":"chat.completion","created":1,"model":"mock","choices":[{{"index":0,"message":{{"role":"assistant","content":"{TEXT}"}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":{p},"completion_tokens":{c},"total_tokens":{}}}}}"#,
             p + c
         ));
     }
@@ -204,12 +216,15 @@ async fn openai(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Respo
 async fn anthropic(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Response {
     let plan = m.plan(&headers, &body);
     let (p, c) = (m.config.prompt_tokens, m.config.completion_tokens);
+    if let Some(name) = tools::to_call(&body) {
+        return anthropic_call(plan, &name, p, c).await;
+    }
     if !plan.stream {
         if !plan.first_byte_delay.is_zero() {
             tokio::time::sleep(plan.first_byte_delay).await;
         }
         return json_response(format!(
-            r#"{{"id":"msg_mock","type":"message","role":"assistant","model":"mock","content":[{{"type":"text","text":"Hello from the mock provider."}}],"stop_reason":"end_turn","usage":{{"input_tokens":{p},"output_tokens":{c}}}}}"#
+            r#"{{"id":"msg_mock","type":"message","role":"assistant","model":"mock","content":[{{"type":"text","text":"{TEXT}"}}],"stop_reason":"end_turn","usage":{{"input_tokens":{p},"output_tokens":{c}}}}}"#
         ));
     }
     let event = |name: &str, data: String| format!("event: {name}\ndata: {data}\n\n");
@@ -235,6 +250,78 @@ async fn anthropic(State(m): State<Mock>, headers: HeaderMap, body: Bytes) -> Re
     ));
     events.push(event("message_delta", format!(r#"{{"type":"message_delta","delta":{{"stop_reason":"end_turn"}},"usage":{{"output_tokens":{c}}}}}"#)));
     events.push(event("message_stop", r#"{"type":"message_stop"}"#.into()));
+    sse(plan, events)
+}
+
+/// A chat answer calling `name`, plain or streamed.
+async fn openai_call(plan: Plan, name: &str, p: u64, c: u64) -> Response {
+    let call = serde_json::json!({"id": "call_mock", "type": "function",
+        "function": {"name": name, "arguments": tools::ARGUMENTS}});
+    let usage =
+        serde_json::json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c});
+    if !plan.stream {
+        let answer = serde_json::json!({"id": "chatcmpl-mock", "object": "chat.completion",
+            "created": 1, "model": "mock", "choices": [{"index": 0, "message": {"role": "assistant",
+            "content": null, "tool_calls": [call]}, "finish_reason": "tool_calls"}], "usage": usage});
+        return json_response(answer.to_string());
+    }
+    let chunk = |choices: serde_json::Value, usage: serde_json::Value| {
+        let c = serde_json::json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk",
+            "created": 1, "model": "mock", "choices": choices, "usage": usage});
+        format!("data: {c}\n\n")
+    };
+    let mut delta = call.clone();
+    delta["index"] = 0.into();
+    let events = vec![
+        chunk(
+            serde_json::json!([{"index": 0, "delta": {"role": "assistant", "tool_calls": [delta]}, "finish_reason": null}]),
+            serde_json::Value::Null,
+        ),
+        chunk(
+            serde_json::json!([{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]),
+            serde_json::Value::Null,
+        ),
+        chunk(serde_json::json!([]), usage),
+        "data: [DONE]\n\n".into(),
+    ];
+    sse(plan, events)
+}
+
+/// A Messages answer calling `name`, plain or streamed.
+async fn anthropic_call(plan: Plan, name: &str, p: u64, c: u64) -> Response {
+    let block = serde_json::json!({"type": "tool_use", "id": "toolu_mock", "name": name, "input": {"city": "Paris"}});
+    if !plan.stream {
+        let answer = serde_json::json!({"id": "msg_mock", "type": "message", "role": "assistant",
+            "model": "mock", "content": [block], "stop_reason": "tool_use",
+            "usage": {"input_tokens": p, "output_tokens": c}});
+        return json_response(answer.to_string());
+    }
+    let event = |data: serde_json::Value| {
+        format!(
+            "event: {}\ndata: {data}\n\n",
+            data["type"].as_str().unwrap_or_default()
+        )
+    };
+    let mut start = block.clone();
+    start["input"] = serde_json::json!({});
+    let events = vec![
+        event(
+            serde_json::json!({"type": "message_start", "message": {"id": "msg_mock", "type": "message",
+            "role": "assistant", "model": "mock", "content": [], "usage": {"input_tokens": p, "output_tokens": 1}}}),
+        ),
+        event(
+            serde_json::json!({"type": "content_block_start", "index": 0, "content_block": start}),
+        ),
+        event(
+            serde_json::json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "input_json_delta", "partial_json": tools::ARGUMENTS}}),
+        ),
+        event(serde_json::json!({"type": "content_block_stop", "index": 0})),
+        event(
+            serde_json::json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": c}}),
+        ),
+        event(serde_json::json!({"type": "message_stop"})),
+    ];
     sse(plan, events)
 }
 
