@@ -17,6 +17,9 @@ use super::providers::Usage;
 pub struct CachedAnswer {
     pub body: Bytes,
     pub usage: Usage,
+    /// When it was stored (Unix seconds, the proxy's clock): its `Age`, and what `max-age`
+    /// compares.
+    pub stored_at: i64,
 }
 
 pub trait ResponseCache: Send + Sync {
@@ -76,6 +79,7 @@ mod tests {
         let answer = CachedAnswer {
             body: Bytes::from_static(b"{}"),
             usage: Usage::default(),
+            stored_at: 0,
         };
         cache
             .put("k".into(), answer, Duration::from_millis(50))

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::cache::CachedAnswer;
+use super::cache_control::{self, Policy};
 use super::catalog::ModelKind;
 use super::chat_request::ChatRequest;
 use super::error::ProxyError;
@@ -147,27 +148,39 @@ async fn handle(
     )?;
     meter.route(&route);
 
-    let cache_key = match project.caching_enabled {
-        true => Some(cache_key_of(&project.id, &route, &request.body)?),
+    let policy = match project.caching_enabled {
+        true => Some(cache_control::policy(headers, project.cache_ttl)?),
         false => None,
     };
-    if let Some(ck) = &cache_key {
-        let cached = proxy.cache.get(ck).await;
-        crate::metrics::cache(cached.is_some());
-        if let Some(answer) = cached {
+    let policy = policy.filter(|p| p.lookup || p.store);
+    let cache_key = match &policy {
+        Some(p) => Some(cache_key_of(&p.scope(&project.id), &route, &request.body)?),
+        None => None,
+    };
+    let missed = policy.as_ref().map_or("BYPASS", Policy::missed);
+    if let (Some(ck), Some(p)) = (&cache_key, policy.as_ref().filter(|p| p.lookup)) {
+        if let Some(hit) = cached(proxy, ck, p).await {
             meter.record.cached = true;
             meter.record.paid_with = tollgate_aggregates::usage::PaidWith::None;
-            meter.record.prompt_tokens = answer.usage.prompt_tokens;
-            meter.record.completion_tokens = answer.usage.completion_tokens;
+            meter.record.prompt_tokens = hit.answer.usage.prompt_tokens;
+            meter.record.completion_tokens = hit.answer.usage.completion_tokens;
             let provider = route.offer.provider.id();
-            return Ok(Outcome::Done(if streaming {
-                let parsed = serde_json::from_slice(&answer.body).unwrap_or_default();
+            let mut response = if streaming {
+                let parsed = serde_json::from_slice(&hit.answer.body).unwrap_or_default();
                 stream::replay(&parsed, &request.body, provider)
             } else {
-                respond(answer.body, provider, 0, "HIT")
-            }));
+                respond(hit.answer.body, provider, 0, "HIT")
+            };
+            response
+                .headers_mut()
+                .insert(header::AGE, HeaderValue::from(hit.age));
+            return Ok(Outcome::Done(response));
         }
     }
+    // Where and how long this answer is kept, if it is.
+    let store = cache_key
+        .zip(policy.as_ref().filter(|p| p.store))
+        .map(|(key, p)| (key, p.ttl));
 
     let prompt = request.prompt_bound;
     let max_output = pricing::max_output_tokens(request.max_output, request.n, &model);
@@ -199,25 +212,27 @@ async fn handle(
         Answer::Complete(answer, usage) => {
             let (usage, estimated) = complete_usage(usage, &request.body, &answer);
             let cost = meter.charge(&route, usage, estimated);
-            if let Some(ck) = cache_key {
+            if let Some((key, ttl)) = store {
                 let cached = CachedAnswer {
                     body: answer.clone(),
                     usage,
+                    stored_at: proxy.state.clock.now(),
                 };
-                proxy.cache.put(ck, cached, project.cache_ttl).await;
+                proxy.cache.put(key, cached, ttl).await;
             }
             Ok(Outcome::Done(respond(
                 answer,
                 route.offer.provider.id(),
                 cost,
-                "MISS",
+                missed,
             )))
         }
         Answer::Stream(chunks) => Ok(Outcome::Stream(Box::new(stream::Upstream {
             chunks,
             route,
             body: request.body,
-            cache: cache_key.map(|k| (k, project.cache_ttl)),
+            cache: store,
+            cache_status: missed,
         }))),
     }
 }
@@ -282,6 +297,30 @@ fn complete_usage(usage: Usage, body: &Incoming, answer: &[u8]) -> (Usage, bool)
         ..Usage::default()
     };
     (estimate, true)
+}
+
+struct Hit {
+    answer: CachedAnswer,
+    /// Seconds since it was stored.
+    age: i64,
+}
+
+/// The stored answer for `key`, if there is one young enough for the policy's `max-age`.
+async fn cached(proxy: &Proxy, key: &str, policy: &Policy) -> Option<Hit> {
+    let found = proxy.cache.get(key).await;
+    let now = proxy.state.clock.now();
+    let hit = found
+        .map(|answer| Hit {
+            age: now.saturating_sub(answer.stored_at).max(0),
+            answer,
+        })
+        .filter(|h| {
+            policy
+                .max_age
+                .is_none_or(|m| h.age <= i64::try_from(m).unwrap_or(i64::MAX))
+        });
+    crate::metrics::cache(hit.is_some());
+    hit
 }
 
 /// The cache key: from the request's tree when the adapter builds one anyway (translation,

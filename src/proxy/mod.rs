@@ -6,6 +6,7 @@ pub mod access_line;
 mod accumulate;
 mod budgets;
 pub mod cache;
+mod cache_control;
 mod cache_key;
 pub mod catalog;
 mod chat;

@@ -25,7 +25,10 @@ pub struct Upstream {
     pub chunks: ChunkStream,
     pub route: Route,
     pub body: Incoming,
+    /// Where and how long to keep the answer, if it is kept.
     pub cache: Option<(String, Duration)>,
+    /// `x-tollgate-cache`: `MISS` when the cache was asked, else `BYPASS`.
+    pub cache_status: &'static str,
 }
 
 fn sse_bytes(data: &str) -> Bytes {
@@ -65,6 +68,7 @@ fn sse_response(
 pub fn forward(proxy: Arc<Proxy>, upstream: Upstream, meter: Meter) -> Response {
     let provider = upstream.route.offer.provider.id();
     let include_usage = upstream.body.wants_usage();
+    let cache_status = upstream.cache_status;
     let state = Forwarding {
         proxy,
         upstream,
@@ -78,7 +82,7 @@ pub fn forward(proxy: Arc<Proxy>, upstream: Upstream, meter: Meter) -> Response 
     let body = futures::stream::unfold(state, |mut st| async move {
         st.next().await.map(|bytes| (Ok(bytes), st))
     });
-    sse_response(body, provider, "MISS")
+    sse_response(body, provider, cache_status)
 }
 
 struct Forwarding {
@@ -231,6 +235,7 @@ impl Forwarding {
                             serde_json::to_vec(&self.acc.completion(&usage)).unwrap_or_default(),
                         ),
                         usage,
+                        stored_at: self.proxy.state.clock.now(),
                     };
                     (key, answer, ttl)
                 });

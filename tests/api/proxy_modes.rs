@@ -53,7 +53,7 @@ async fn modes_choose_credentials(backend: Backend) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["choices"][0]["message"]["content"], "hi");
     assert_eq!(r.headers["x-tollgate-provider"], "openai");
-    assert_eq!(r.headers["x-tollgate-cache"], "MISS");
+    assert_eq!(r.headers["x-tollgate-cache"], "BYPASS");
     assert!(r.headers["x-request-id"].len() > 10);
     // 10 * 0.15 + 5 * 0.6 USD per Mtok, no fee on an own key.
     assert_eq!(r.headers["x-tollgate-cost-usd"], "0.000004500");

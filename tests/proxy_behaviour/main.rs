@@ -8,6 +8,7 @@ mod helpers;
 mod upstream;
 
 mod cache;
+mod cache_control;
 mod disconnect;
 mod errors;
 mod odd_text;
