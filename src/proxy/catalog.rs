@@ -40,6 +40,10 @@ pub struct ProviderOffer {
     pub output_usd_per_mtok: f64,
     #[serde(default)]
     pub cached_input_usd_per_mtok: Option<f64>,
+    /// Prompt tokens written to the provider's cache (Anthropic: 1.25x input for its
+    /// five-minute cache); input's price when absent.
+    #[serde(default)]
+    pub cache_write_usd_per_mtok: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -257,6 +261,7 @@ fn custom_entry(requested: &str, model: &str) -> (Arc<ModelEntry>, Vec<ProviderO
         input_usd_per_mtok: 0.0,
         output_usd_per_mtok: 0.0,
         cached_input_usd_per_mtok: None,
+        cache_write_usd_per_mtok: None,
     };
     let entry = ModelEntry {
         id: requested.to_string(),
@@ -314,6 +319,7 @@ fn validate_entry(entry: &ModelEntry) -> Result<(), String> {
             ("input_usd_per_mtok", Some(offer.input_usd_per_mtok)),
             ("output_usd_per_mtok", Some(offer.output_usd_per_mtok)),
             ("cached_input_usd_per_mtok", offer.cached_input_usd_per_mtok),
+            ("cache_write_usd_per_mtok", offer.cache_write_usd_per_mtok),
         ];
         for (field, value) in prices {
             if let Some(v) = value {

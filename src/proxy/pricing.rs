@@ -129,32 +129,40 @@ fn nanos(tokens: u64, usd_per_mtok: f64) -> i64 {
     }
 }
 
-/// Catalog price of the usage, within `[0, MAX_NANOS]`.
+/// Catalog price of the usage, within `[0, MAX_NANOS]`: prompt tokens read from the
+/// provider's cache, written to it, and the rest, each at its own rate; then the output.
 pub fn cost(offer: &ProviderOffer, usage: &Usage) -> i64 {
     let cached = usage.cached_tokens.min(usage.prompt_tokens);
-    let cached_price = offer
-        .cached_input_usd_per_mtok
-        .unwrap_or(offer.input_usd_per_mtok);
-    add_nanos(
-        add_nanos(
-            nanos(usage.prompt_tokens - cached, offer.input_usd_per_mtok),
-            nanos(cached, cached_price),
-        ),
+    let written = usage
+        .cache_creation_tokens
+        .min(usage.prompt_tokens - cached);
+    let plain = usage.prompt_tokens - cached - written;
+    let input = offer.input_usd_per_mtok;
+    let parts = [
+        nanos(plain, input),
+        nanos(cached, offer.cached_input_usd_per_mtok.unwrap_or(input)),
+        nanos(written, offer.cache_write_usd_per_mtok.unwrap_or(input)),
         nanos(usage.completion_tokens, offer.output_usd_per_mtok),
-    )
+    ];
+    parts.into_iter().fold(0, add_nanos)
 }
 
 /// Nano-USD a real cost may exceed its reservation by through rounding alone: each of the
-/// three priced parts (uncached, cached, output) is rounded on its own.
-pub const ROUNDING_ALLOWANCE: i64 = 3;
+/// four priced parts (plain, cache read, cache write, output) is rounded on its own.
+pub const ROUNDING_ALLOWANCE: i64 = 4;
 
 /// What a request that may use `prompt` input and `max_output` output tokens is held for: its
-/// cost at that usage plus the rounding allowance, so the real cost of any usage within those
-/// bounds (cached tokens at a price no higher than input) never exceeds it.
+/// cost at that usage, every prompt token at the dearest prompt rate (cache writes may cost
+/// more than input), plus the rounding allowance, so the real cost of any usage within those
+/// bounds (cache reads at a price no higher than input) never exceeds it.
 pub fn reservation(offer: &ProviderOffer, prompt: u64, max_output: u64) -> i64 {
+    let writes_dearer = offer
+        .cache_write_usd_per_mtok
+        .is_some_and(|w| w > offer.input_usd_per_mtok);
     let most = Usage {
         prompt_tokens: prompt,
         completion_tokens: max_output,
+        cache_creation_tokens: if writes_dearer { prompt } else { 0 },
         ..Usage::default()
     };
     match cost(offer, &most) {
@@ -218,6 +226,7 @@ mod tests {
             input_usd_per_mtok: 2.5,
             output_usd_per_mtok: 10.0,
             cached_input_usd_per_mtok: Some(1.25),
+            cache_write_usd_per_mtok: None,
         }
     }
 
@@ -228,6 +237,7 @@ mod tests {
             completion_tokens: 100,
             cached_tokens: 400,
             reasoning_tokens: 0,
+            cache_creation_tokens: 0,
         };
         // 600 * 2.5e3 + 400 * 1.25e3 + 100 * 10e3 nano-USD
         assert_eq!(cost(&offer(), &usage), 1_500_000 + 500_000 + 1_000_000);
@@ -272,6 +282,7 @@ mod tests {
             completion_tokens: u64::MAX,
             cached_tokens: 0,
             reasoning_tokens: 0,
+            cache_creation_tokens: 0,
         };
         assert_eq!(cost(&o, &huge), MAX_NANOS);
         o.input_usd_per_mtok = f64::NAN;
@@ -282,6 +293,7 @@ mod tests {
             completion_tokens: 10,
             cached_tokens: 5,
             reasoning_tokens: 0,
+            cache_creation_tokens: 0,
         };
         assert_eq!(cost(&o, &u), MAX_NANOS);
         assert_eq!(fee(MAX_NANOS, 1e300), MAX_NANOS);

@@ -24,6 +24,7 @@ fn offer(input: f64, output: f64, cached: Option<f64>) -> ProviderOffer {
         input_usd_per_mtok: input,
         output_usd_per_mtok: output,
         cached_input_usd_per_mtok: cached,
+        cache_write_usd_per_mtok: None,
     }
 }
 
@@ -39,7 +40,7 @@ proptest! {
         percent in any_price(),
     ) {
         let o = offer(input, output, cached_price);
-        let usage = Usage { prompt_tokens: prompt, completion_tokens: completion, cached_tokens: cached, reasoning_tokens: 0 };
+        let usage = Usage { prompt_tokens: prompt, completion_tokens: completion, cached_tokens: cached, reasoning_tokens: 0, cache_creation_tokens: completion };
         let c = cost(&o, &usage);
         prop_assert!((0..=MAX_NANOS).contains(&c));
         let f = fee(c, percent);
@@ -70,16 +71,21 @@ proptest! {
         prompt_frac in 0.0..=1.0f64,
         completion_frac in 0.0..=1.0f64,
         cached_frac in 0.0..=1.0f64,
+        written_frac in 0.0..=1.0f64,
+        write_share in proptest::option::of(0.0..2.0f64),
         percent in 0.0..100.0f64,
     ) {
-        // Cached input at a price no higher than input (what every provider charges).
-        let o = offer(input, output, Some(input * cached_share));
+        // Cache reads at a price no higher than input (what every provider charges); cache
+        // writes above or below it.
+        let mut o = offer(input, output, Some(input * cached_share));
+        o.cache_write_usd_per_mtok = write_share.map(|w| input * w);
         let prompt = (prompt_bound as f64 * prompt_frac) as u64;
         let usage = Usage {
             prompt_tokens: prompt.min(prompt_bound),
             completion_tokens: ((max_output as f64 * completion_frac) as u64).min(max_output),
             cached_tokens: (prompt as f64 * cached_frac) as u64,
             reasoning_tokens: 0,
+            cache_creation_tokens: (prompt as f64 * written_frac) as u64,
         };
         let held = reservation(&o, prompt_bound, max_output);
         let real = cost(&o, &usage);

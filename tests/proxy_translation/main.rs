@@ -14,3 +14,4 @@ mod gemini;
 mod messages_inbound;
 mod payloads;
 mod stream_errors;
+mod token_classes;

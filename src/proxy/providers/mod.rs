@@ -323,9 +323,20 @@ pub fn usage_json(u: &Usage) -> Value {
         "prompt_tokens": u.prompt_tokens,
         "completion_tokens": u.completion_tokens,
         "total_tokens": u.prompt_tokens.saturating_add(u.completion_tokens),
-        "prompt_tokens_details": {"cached_tokens": u.cached_tokens},
+        "prompt_tokens_details": prompt_details(u),
         "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
     })
+}
+
+/// `prompt_tokens_details`: OpenAI's cached tokens and, when a provider wrote to its cache,
+/// the gateway's own `cache_creation_tokens` (priced apart; clients ignore what they do not
+/// know).
+pub fn prompt_details(u: &Usage) -> Value {
+    let mut details = serde_json::json!({"cached_tokens": u.cached_tokens});
+    if u.cache_creation_tokens > 0 {
+        details["cache_creation_tokens"] = u.cache_creation_tokens.into();
+    }
+    details
 }
 
 /// Usage from an OpenAI-format `usage` object.

@@ -14,6 +14,10 @@ pub struct Usage {
     pub cached_tokens: u64,
     /// Reasoning tokens (already inside `completion_tokens`).
     pub reasoning_tokens: u64,
+    /// Prompt tokens written to the provider's prompt cache (Anthropic's
+    /// `cache_creation_input_tokens`, already inside `prompt_tokens`): priced at its own rate.
+    #[serde(default)]
+    pub cache_creation_tokens: u64,
 }
 
 /// A request the provider cannot express, or a response the gateway cannot read.

@@ -17,6 +17,9 @@ pub struct UsageFields {
     pub completion_tokens: Option<u64>,
     pub cached_tokens: Option<u64>,
     pub reasoning_tokens: Option<u64>,
+    /// The gateway's own `prompt_tokens_details.cache_creation_tokens` (Anthropic's cache
+    /// writes, carried through the chat shape).
+    pub cache_creation_tokens: Option<u64>,
 }
 
 impl UsageFields {
@@ -27,6 +30,7 @@ impl UsageFields {
             completion_tokens: self.completion_tokens.unwrap_or(0),
             cached_tokens: self.cached_tokens.unwrap_or(0),
             reasoning_tokens: self.reasoning_tokens.unwrap_or(0),
+            cache_creation_tokens: self.cache_creation_tokens.unwrap_or(0),
         })
     }
 
@@ -37,6 +41,7 @@ impl UsageFields {
             completion_tokens: v["completion_tokens"].as_u64(),
             cached_tokens: v["prompt_tokens_details"]["cached_tokens"].as_u64(),
             reasoning_tokens: v["completion_tokens_details"]["reasoning_tokens"].as_u64(),
+            cache_creation_tokens: v["prompt_tokens_details"]["cache_creation_tokens"].as_u64(),
         }
     }
 }
@@ -52,6 +57,7 @@ impl<'de> Deserialize<'de> for UsageFields {
 struct Details {
     cached_tokens: Option<u64>,
     reasoning_tokens: Option<u64>,
+    cache_creation_tokens: Option<u64>,
 }
 
 impl<'de> Deserialize<'de> for Details {
@@ -79,6 +85,7 @@ lenient::member_names! {
         CompletionTokensDetails = "completion_tokens_details",
         CachedTokens = "cached_tokens",
         ReasoningTokens = "reasoning_tokens",
+        CacheCreationTokens = "cache_creation_tokens",
     }
 }
 
@@ -97,6 +104,7 @@ impl Fill for Details {
         match key {
             Key::CachedTokens => self.cached_tokens = map.next_value::<Count>()?.0,
             Key::ReasoningTokens => self.reasoning_tokens = map.next_value::<Count>()?.0,
+            Key::CacheCreationTokens => self.cache_creation_tokens = map.next_value::<Count>()?.0,
             _ => {
                 map.next_value::<Skip>()?;
             }
@@ -113,7 +121,9 @@ impl Fill for UsageFields {
             Key::PromptTokens => self.prompt_tokens = map.next_value::<Count>()?.0,
             Key::CompletionTokens => self.completion_tokens = map.next_value::<Count>()?.0,
             Key::PromptTokensDetails => {
-                self.cached_tokens = map.next_value::<Details>()?.cached_tokens
+                let details = map.next_value::<Details>()?;
+                self.cached_tokens = details.cached_tokens;
+                self.cache_creation_tokens = details.cache_creation_tokens;
             }
             Key::CompletionTokensDetails => {
                 self.reasoning_tokens = map.next_value::<Details>()?.reasoning_tokens
@@ -169,7 +179,8 @@ mod tests {
                 prompt_tokens: 2,
                 completion_tokens: 0,
                 cached_tokens: 0,
-                reasoning_tokens: 5
+                reasoning_tokens: 5,
+                cache_creation_tokens: 0,
             })
         );
         assert_eq!(

@@ -287,6 +287,7 @@ fn response_with_tool_use_and_cache_usage() {
     );
     assert_eq!(out["choices"][0]["finish_reason"], "tool_calls");
     assert_eq!((usage.prompt_tokens, usage.cached_tokens), (1250, 1000));
+    assert_eq!(usage.cache_creation_tokens, 200);
     assert_eq!((usage.completion_tokens, usage.reasoning_tokens), (40, 0));
     assert_eq!(out["usage"]["total_tokens"], 1290);
     assert_eq!(out["usage"]["prompt_tokens_details"]["cached_tokens"], 1000);

@@ -150,7 +150,7 @@ pub fn response(body: &Value, model: &str, created: i64) -> Result<(Value, Usage
             "prompt_tokens": usage.prompt_tokens,
             "completion_tokens": usage.completion_tokens,
             "total_tokens": usage.prompt_tokens + usage.completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
+            "prompt_tokens_details": crate::proxy::providers::prompt_details(&usage),
         },
     });
     Ok((out, usage))
@@ -192,6 +192,7 @@ impl RawUsage {
             completion_tokens: self.output,
             cached_tokens: self.cache_read,
             reasoning_tokens: 0,
+            cache_creation_tokens: self.cache_creation,
         }
     }
 }

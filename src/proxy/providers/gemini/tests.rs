@@ -316,6 +316,7 @@ fn response_usage_with_thoughts_and_cache_and_finish_reasons() {
         completion_tokens: 150,
         cached_tokens: 2048,
         reasoning_tokens: 120,
+        cache_creation_tokens: 0,
     };
     assert_eq!(usage, expected);
     let expected = json!({"prompt_tokens": 2100, "completion_tokens": 150, "total_tokens": 2250,
@@ -412,6 +413,7 @@ fn text_stream_over_several_chunks() {
         completion_tokens: 8,
         cached_tokens: 0,
         reasoning_tokens: 3,
+        cache_creation_tokens: 0,
     };
     assert_eq!(state.usage(), expected);
     // A trailing usage-only payload updates usage and emits nothing.

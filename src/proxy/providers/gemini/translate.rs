@@ -441,5 +441,6 @@ pub(super) fn parse_usage(meta: Option<&Value>) -> Result<Usage, TranslateError>
         completion_tokens: count("candidatesTokenCount")?.saturating_add(thoughts),
         cached_tokens: count("cachedContentTokenCount")?,
         reasoning_tokens: thoughts,
+        cache_creation_tokens: 0,
     })
 }
