@@ -3,12 +3,13 @@
 //! project's period budgets and rate limits (always: their counters are per period or
 //! minute). Each is held in slices (`leases`); a refusal names the limit and when it renews.
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue};
 use tollgate_aggregates::period::{minute_start, PeriodBudget, RateLimits};
 
 use super::error::ProxyError;
 use super::leases::{Budget, Spent};
 use super::pricing::usd_short;
+use super::rate_shown::{RATE_HEADERS, RESETS};
 use super::state::{KeyEntry, ProjectEntry, ProxyState, Scopes};
 
 /// Which limit a budget is.
@@ -193,54 +194,6 @@ fn rate_refusal(kind: Kind, key: &KeyEntry, project: &ProjectEntry, now: i64) ->
         ),
         unit,
         retry_after,
-    }
-}
-
-/// `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`, named once.
-static RATE_HEADERS: [[HeaderName; 3]; 2] = [
-    [
-        HeaderName::from_static("x-ratelimit-limit-requests"),
-        HeaderName::from_static("x-ratelimit-remaining-requests"),
-        HeaderName::from_static("x-ratelimit-reset-requests"),
-    ],
-    [
-        HeaderName::from_static("x-ratelimit-limit-tokens"),
-        HeaderName::from_static("x-ratelimit-remaining-tokens"),
-        HeaderName::from_static("x-ratelimit-reset-tokens"),
-    ],
-];
-
-/// `1s` to `60s`, the values of a reset header, made once: an answer copies none of them.
-static RESETS: std::sync::LazyLock<Vec<HeaderValue>> = std::sync::LazyLock::new(|| {
-    (0..=60)
-        .map(|s| HeaderValue::from_str(&format!("{s}s")).expect("ASCII digits"))
-        .collect()
-});
-
-/// A key's or project's rate limits with their limit headers rendered (once, when it is
-/// loaded), so an answer only renders what is left.
-#[derive(Debug, Clone, Default)]
-pub struct RateShown {
-    /// Requests, then tokens, per minute.
-    limits: [Option<(i64, HeaderValue)>; 2],
-}
-
-impl RateShown {
-    pub fn new(limits: RateLimits) -> Self {
-        let shown = |limit: Option<u64>| {
-            let limit = i64::try_from(limit?).unwrap_or(i64::MAX);
-            Some((limit, HeaderValue::from(limit)))
-        };
-        Self {
-            limits: [
-                shown(limits.requests_per_minute),
-                shown(limits.tokens_per_minute),
-            ],
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.limits.iter().all(Option::is_none)
     }
 }
 

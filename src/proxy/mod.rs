@@ -23,6 +23,7 @@ mod models;
 pub mod pricing;
 mod prompt_fields;
 pub mod providers;
+mod rate_shown;
 pub mod replay;
 mod request;
 pub mod route;

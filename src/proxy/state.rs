@@ -57,7 +57,7 @@ pub struct Scopes {
     pub requests: Scope,
     pub tokens: Scope,
     /// Its rate limits' header values, rendered once (see `budgets::rate_headers`).
-    pub shown: super::budgets::RateShown,
+    pub shown: super::rate_shown::RateShown,
 }
 
 impl Scopes {
@@ -69,7 +69,7 @@ impl Scopes {
             period: named("period"),
             requests: named("rpm"),
             tokens: named("tpm"),
-            shown: super::budgets::RateShown::new(limits),
+            shown: super::rate_shown::RateShown::new(limits),
         }
     }
 }
