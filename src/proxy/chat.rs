@@ -9,6 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use super::attempts::{other_models, with_retries, Answer, Ask};
 use super::cache::CachedAnswer;
 use super::cache_control::{self, Policy};
 use super::catalog::ModelKind;
@@ -108,7 +109,8 @@ async fn handle(
     raw: &Bytes,
     meter: &mut Meter,
 ) -> Result<Outcome, ProxyError> {
-    let request = ChatRequest::read(headers, raw)?;
+    let (raw, models) = super::fallback::split_models(raw)?;
+    let request = ChatRequest::read(headers, &raw)?;
     let requested = &request.body.model;
     let streaming = request.streaming();
     meter.record.requested_model.clone_from(requested);
@@ -187,7 +189,14 @@ async fn handle(
     meter
         .reserve(key, &project, &route, prompt, max_output)
         .await?;
-    let first = attempt(proxy, &route, &request.body, streaming, meter).await;
+    let ask = Ask {
+        key,
+        project: &project,
+        request: &request,
+        prompt,
+        max_output,
+    };
+    let first = with_retries(proxy, &route, ask, meter).await;
     let result = match first {
         Err(e) if e.allows_fallback() && fallback.is_some() => {
             // Hybrid: the project's own key failed; record that attempt, retry once on credits.
@@ -204,10 +213,11 @@ async fn handle(
             meter
                 .reserve(key, &project, &route, prompt, max_output)
                 .await?;
-            attempt(proxy, &route, &request.body, streaming, meter).await
+            with_retries(proxy, &route, ask, meter).await
         }
         other => other,
     };
+    let result = other_models(proxy, models, result, &mut route, ask, meter).await;
     match result? {
         Answer::Complete(answer, usage) => {
             let (usage, estimated) = complete_usage(usage, &request.body, &answer);
@@ -235,36 +245,6 @@ async fn handle(
             cache_status: missed,
         }))),
     }
-}
-
-pub(super) enum Answer {
-    Complete(Bytes, Usage),
-    Stream(super::providers::ChunkStream),
-}
-
-async fn attempt(
-    proxy: &Proxy,
-    route: &Route,
-    request: &Incoming,
-    streaming: bool,
-    meter: &mut Meter,
-) -> Result<Answer, ProxyError> {
-    let provider = adapter(route.offer.provider);
-    let http = &proxy.http;
-    let started = std::time::Instant::now();
-    let answer = if streaming {
-        provider
-            .complete_stream(http, &route.target, request)
-            .await
-            .map(Answer::Stream)
-    } else {
-        provider
-            .complete(http, &route.target, request)
-            .await
-            .map(|(answer, usage)| Answer::Complete(answer, usage))
-    };
-    meter.upstream += started.elapsed();
-    answer
 }
 
 /// The provider's usage, or an estimate (flagged) when it reported none.

@@ -24,6 +24,8 @@ pub struct Meter {
     /// What the hold took of each budget, and how much.
     /// At most one per kind of budget: kept inline, no allocation a request.
     leased: smallvec::SmallVec<[(Kind, Lease, i64); 8]>,
+    /// Failed attempts recorded so far (each its own usage record).
+    attempts: u32,
     pub record: UsageRecord,
     started: Instant,
     fee_percent: f64,
@@ -76,6 +78,7 @@ impl Meter {
             recorder,
             hold: None,
             leased: smallvec::SmallVec::new(),
+            attempts: 0,
             record,
             started,
             fee_percent,
@@ -209,7 +212,8 @@ impl Meter {
         attempt.status = error.status().as_u16();
         attempt.error_code = Some(error.code().to_string());
         attempt.latency_ms = self.started.elapsed().as_millis() as u64;
-        attempt.request_id = format!("{}:attempt-1", self.record.request_id);
+        self.attempts += 1;
+        attempt.request_id = format!("{}:attempt-{}", self.record.request_id, self.attempts);
         if let Some(r) = &self.recorder {
             r.record(attempt).await;
         }

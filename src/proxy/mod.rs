@@ -4,6 +4,7 @@
 mod access;
 pub mod access_line;
 mod accumulate;
+mod attempts;
 mod budgets;
 pub mod cache;
 mod cache_control;
@@ -13,6 +14,7 @@ mod chat;
 mod chat_request;
 pub mod clock;
 pub mod error;
+mod fallback;
 pub mod iam;
 mod inbound;
 pub mod leases;

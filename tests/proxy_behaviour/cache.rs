@@ -316,7 +316,8 @@ async fn errors_are_never_cached(backend: Backend) {
         .respond_with(
             ResponseTemplate::new(500).set_body_json(json!({"error": {"message": "boom"}})),
         )
-        .up_to_n_times(1)
+        // The first attempt and its retry.
+        .up_to_n_times(2)
         .with_priority(1)
         .mount(&g.mock)
         .await;
@@ -337,7 +338,7 @@ async fn errors_are_never_cached(backend: Backend) {
     let r = g.chat(&t.token, question("Say hi", 0.2)).await;
     assert_eq!(header(&r, "x-tollgate-cache"), "HIT");
     assert_eq!(r.body["choices"][0]["message"]["content"], "hi there");
-    assert_eq!(upstream_calls(&g).await, 2);
+    assert_eq!(upstream_calls(&g).await, 3);
 
     // A stream that fails midway is not cached either.
     let g = spawn_gateway(backend).await;

@@ -285,7 +285,8 @@ async fn upstream_errors(backend: Backend) {
     let t = g.tenant("credits", 1.0, &[], None).await;
 
     let limited = ResponseTemplate::new(429)
-        .insert_header("retry-after", "7")
+        // Longer than the gateway waits to retry: passed on to the client.
+        .insert_header("retry-after", "60")
         .set_body_json(json!({"error": {"message": "slow down"}}));
     upstream_answers(&g, limited).await;
     let r = g.chat(&t.token, ask("gpt-4o-mini")).await;
@@ -295,7 +296,7 @@ async fn upstream_errors(backend: Backend) {
         "rate_limit_exceeded",
         None,
     );
-    assert_eq!(header(&r, "retry-after"), "7");
+    assert_eq!(header(&r, "retry-after"), "60");
     assert_eq!(r.body["error"]["message"], "slow down");
     assert_eq!(r.body["error"]["upstream_status"], 429);
     assert_logged(&g, &t.project, 1, 429, "rate_limit_exceeded").await;
@@ -323,7 +324,8 @@ async fn upstream_errors(backend: Backend) {
         r.text
     );
     assert_eq!(r.body["error"]["upstream_status"], 500);
-    assert_logged(&g, &t.project, 3, 502, "upstream_error").await;
+    // A 5xx is retried once: the failed attempt has its own record.
+    assert_logged(&g, &t.project, 4, 502, "upstream_error").await;
 
     let garbled = ResponseTemplate::new(200).set_body_raw("{\"choices\": [", "application/json");
     upstream_answers(&g, garbled).await;
@@ -334,13 +336,13 @@ async fn upstream_errors(backend: Backend) {
         "{}",
         r.text
     );
-    assert_logged(&g, &t.project, 4, 502, "upstream_error").await;
+    assert_logged(&g, &t.project, 5, 502, "upstream_error").await;
 
     let shapeless = ResponseTemplate::new(200).set_body_json(json!({"result": "hi"}));
     upstream_answers(&g, shapeless).await;
     let r = g.chat(&t.token, ask("gpt-4o-mini")).await;
     assert_error(&r, StatusCode::BAD_GATEWAY, "upstream_error", None);
-    assert_logged(&g, &t.project, 5, 502, "upstream_error").await;
+    assert_logged(&g, &t.project, 6, 502, "upstream_error").await;
 
     // Errors before a stream starts are plain JSON errors too.
     let failed = ResponseTemplate::new(503).set_body_json(json!({"error": {"message": "down"}}));
@@ -350,7 +352,7 @@ async fn upstream_errors(backend: Backend) {
     let r = g.chat(&t.token, streamed).await;
     assert_error(&r, StatusCode::BAD_GATEWAY, "upstream_error", None);
     assert_eq!(r.body["error"]["upstream_status"], 503);
-    let log = assert_logged(&g, &t.project, 6, 502, "upstream_error").await;
+    let log = assert_logged(&g, &t.project, 8, 502, "upstream_error").await;
     assert_eq!(log["streamed"], true);
 }
 

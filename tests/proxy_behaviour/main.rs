@@ -11,6 +11,7 @@ mod cache;
 mod cache_control;
 mod disconnect;
 mod errors;
+mod fallbacks;
 mod odd_text;
 mod pacing;
 mod passthrough;
