@@ -70,6 +70,10 @@ pub struct UsageRecord {
     pub time_to_first_token_ms: Option<u64>,
     /// Microseconds since the Unix epoch when the request arrived.
     pub started_at: i64,
+    /// Prompt tokens written to the provider's prompt cache (inside `prompt_tokens`, priced at
+    /// the cache-write rate). Absent from events recorded before it existed.
+    #[serde(default)]
+    pub cache_creation_tokens: u64,
 }
 
 impl UsageRecord {

@@ -101,6 +101,8 @@ pub fn write_record(out: &mut String, r: &UsageRecord) {
     }
     field(out, ',', "started_at");
     number(out, r.started_at);
+    field(out, ',', "cache_creation_tokens");
+    number(out, r.cache_creation_tokens);
     out.push('}');
 }
 
@@ -185,6 +187,7 @@ mod tests {
                 latency_ms: 12,
                 time_to_first_token_ms: (i % 3 == 1).then_some(u64::MAX),
                 started_at: -5 + i as i64,
+                cache_creation_tokens: i as u64 * 3,
             });
         }
         for n in [0, 1, records.len()] {

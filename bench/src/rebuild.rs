@@ -125,6 +125,7 @@ fn record(org: &str, i: usize) -> String {
         latency_ms: 3,
         time_to_first_token_ms: None,
         started_at: 1_700_000_000_000_000 + i as i64,
+        cache_creation_tokens: 0,
     };
     serde_json::to_string(&UsageEvent::UsageRecorded { records: vec![r] }).unwrap_or_default()
 }

@@ -45,6 +45,8 @@ pub struct UsageLog {
     pub completion_tokens: i64,
     pub cached_tokens: i64,
     pub reasoning_tokens: i64,
+    /// Prompt tokens written to the provider's prompt cache.
+    pub cache_creation_tokens: i64,
     pub cost_usd: f64,
     pub fee_usd: f64,
     pub estimated: bool,
@@ -71,6 +73,7 @@ impl From<UsageLogRow> for UsageLog {
             completion_tokens: r.completion_tokens,
             cached_tokens: r.cached_tokens,
             reasoning_tokens: r.reasoning_tokens,
+            cache_creation_tokens: r.cache_creation_tokens,
             cost_usd: usd(r.cost_nano_usd),
             fee_usd: usd(r.fee_nano_usd),
             estimated: r.estimated,

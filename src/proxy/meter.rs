@@ -72,6 +72,7 @@ impl Meter {
             latency_ms: 0,
             time_to_first_token_ms: None,
             started_at: state.clock.now_micros(),
+            cache_creation_tokens: 0,
         };
         Self {
             state,
@@ -155,6 +156,7 @@ impl Meter {
         self.record.completion_tokens = usage.completion_tokens;
         self.record.cached_tokens = usage.cached_tokens;
         self.record.reasoning_tokens = usage.reasoning_tokens;
+        self.record.cache_creation_tokens = usage.cache_creation_tokens;
         self.record.cost_nano_usd = cost;
         self.record.fee_nano_usd = fee;
         self.record.estimated = estimated;

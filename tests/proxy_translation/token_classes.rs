@@ -108,6 +108,7 @@ async fn anthropic_cache_reads_and_writes(backend: Backend) {
         let log = only_log(&g, &t.project).await;
         assert_eq!(log["prompt_tokens"], 1250);
         assert_eq!(log["cached_tokens"], 1000);
+        assert_eq!(log["cache_creation_tokens"], 200);
     }
 }
 
