@@ -13,7 +13,8 @@ use crate::upstream::{spawn_gateway, Gateway};
 both!(
     openai_cached_and_reasoning,
     anthropic_cache_reads_and_writes,
-    gemini_cached_content
+    gemini_cached_content,
+    every_inbound_protocol_prices_alike
 );
 
 /// The cost the usage log recorded for the tenant's only request, in USD.
@@ -132,4 +133,46 @@ async fn gemini_cached_content(backend: Backend) {
     ask(&g, &t.token, "gemini-2.5-flash", false).await;
     let cost = logged_cost(&g, &t.project).await;
     assert!(close(cost, expected), "{cost} != {expected}");
+}
+
+/// The same Anthropic usage through `/v1/messages` and `/v1/responses`: the same cost, and
+/// each protocol reports the classes its own way.
+async fn every_inbound_protocol_prices_alike(backend: Backend) {
+    let expected = (50.0 * 3.0 + 1000.0 * 0.3 + 200.0 * 3.75 + 40.0 * 15.0) / 1e6;
+    let usage = json!({"input_tokens": 50, "cache_read_input_tokens": 1000,
+                       "cache_creation_input_tokens": 200, "output_tokens": 40});
+    let answer = json!({"id": "m", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
+        "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn", "usage": usage});
+    for (path, body) in [
+        (
+            "/v1/messages",
+            json!({"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": "Hi"}]}),
+        ),
+        (
+            "/v1/responses",
+            json!({"model": "claude-sonnet-4-5", "max_output_tokens": 100, "input": "Hi"}),
+        ),
+    ] {
+        let g = spawn_gateway(backend).await;
+        mount_json(&g, "/anthropic/v1/messages", 200, answer.clone(), false).await;
+        let t = g.tenant("credits", 5.0, &[], None).await;
+        let r = g.post_v1(path, &t.token, body).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
+        match path {
+            "/v1/messages" => {
+                assert_eq!(r.body["usage"]["input_tokens"], 50, "{}", r.text);
+                assert_eq!(r.body["usage"]["cache_read_input_tokens"], 1000);
+                assert_eq!(r.body["usage"]["cache_creation_input_tokens"], 200);
+            }
+            _ => {
+                assert_eq!(r.body["usage"]["input_tokens"], 1250, "{}", r.text);
+                assert_eq!(
+                    r.body["usage"]["input_tokens_details"]["cached_tokens"],
+                    1000
+                );
+            }
+        }
+        let cost = logged_cost(&g, &t.project).await;
+        assert!(close(cost, expected), "{path}: {cost} != {expected}");
+    }
 }

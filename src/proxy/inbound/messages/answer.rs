@@ -13,18 +13,18 @@ pub fn stop_reason(finish_reason: &str) -> &'static str {
     }
 }
 
-/// Anthropic's usage for chat usage: input tokens without the cache reads, which it counts
-/// apart.
+/// Anthropic's usage for chat usage: input tokens without the cache reads and writes, which
+/// it counts apart.
 pub fn usage(chat: &Value) -> Value {
     let prompt = chat["prompt_tokens"].as_u64().unwrap_or(0);
-    let cached = chat["prompt_tokens_details"]["cached_tokens"]
-        .as_u64()
-        .unwrap_or(0);
+    let details = &chat["prompt_tokens_details"];
+    let cached = details["cached_tokens"].as_u64().unwrap_or(0);
+    let written = details["cache_creation_tokens"].as_u64().unwrap_or(0);
     json!({
-        "input_tokens": prompt.saturating_sub(cached),
+        "input_tokens": prompt.saturating_sub(cached).saturating_sub(written),
         "output_tokens": chat["completion_tokens"].as_u64().unwrap_or(0),
         "cache_read_input_tokens": cached,
-        "cache_creation_input_tokens": 0,
+        "cache_creation_input_tokens": written,
     })
 }
 

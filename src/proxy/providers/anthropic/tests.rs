@@ -462,3 +462,16 @@ fn stream_error_event() {
     assert!(matches!(early, Err(TranslateError::BadUpstream(_))));
     assert!(!fresh.is_done());
 }
+
+#[test]
+fn cache_writes_reach_the_chat_usage() {
+    let body = json!({"id": "m", "type": "message", "role": "assistant", "model": "x",
+        "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn",
+        "usage": {"input_tokens": 50, "cache_read_input_tokens": 1000,
+                  "cache_creation_input_tokens": 200, "output_tokens": 40}});
+    let (out, _) = resp(body);
+    assert_eq!(
+        out["usage"]["prompt_tokens_details"]["cache_creation_tokens"], 200,
+        "{out}"
+    );
+}
