@@ -49,75 +49,72 @@ pub fn usage_recorded_json_of(records: &[Written]) -> String {
 
 /// One record as `serde_json` writes it, appended to `out`.
 pub fn write_record(out: &mut String, r: &UsageRecord) {
-    field(out, '{', "request_id");
+    // Each name with its separator is one literal: field names are never escaped.
+    out.push_str(r#"{"request_id":"#);
     string(out, &r.request_id);
-    field(out, ',', "organization_id");
+    out.push_str(r#","organization_id":"#);
     string(out, &r.organization_id);
-    field(out, ',', "project_id");
+    out.push_str(r#","project_id":"#);
     string(out, &r.project_id);
-    field(out, ',', "key_id");
+    out.push_str(r#","key_id":"#);
     string(out, &r.key_id);
-    field(out, ',', "endpoint");
+    out.push_str(r#","endpoint":"#);
     string(out, &r.endpoint);
-    field(out, ',', "requested_model");
+    out.push_str(r#","requested_model":"#);
     string(out, &r.requested_model);
-    field(out, ',', "model");
+    out.push_str(r#","model":"#);
     string(out, &r.model);
-    field(out, ',', "provider");
+    out.push_str(r#","provider":"#);
     string(out, &r.provider);
-    field(out, ',', "paid_with");
+    out.push_str(r#","paid_with":"#);
     string(out, r.paid_with.as_str());
-    field(out, ',', "prompt_tokens");
+    out.push_str(r#","prompt_tokens":"#);
     number(out, r.prompt_tokens);
-    field(out, ',', "completion_tokens");
+    out.push_str(r#","completion_tokens":"#);
     number(out, r.completion_tokens);
-    field(out, ',', "cached_tokens");
+    out.push_str(r#","cached_tokens":"#);
     number(out, r.cached_tokens);
-    field(out, ',', "reasoning_tokens");
+    out.push_str(r#","reasoning_tokens":"#);
     number(out, r.reasoning_tokens);
-    field(out, ',', "cost_nano_usd");
+    out.push_str(r#","cost_nano_usd":"#);
     number(out, r.cost_nano_usd);
-    field(out, ',', "fee_nano_usd");
+    out.push_str(r#","fee_nano_usd":"#);
     number(out, r.fee_nano_usd);
-    field(out, ',', "estimated");
+    out.push_str(r#","estimated":"#);
     boolean(out, r.estimated);
-    field(out, ',', "cached");
+    out.push_str(r#","cached":"#);
     boolean(out, r.cached);
-    field(out, ',', "streamed");
+    out.push_str(r#","streamed":"#);
     boolean(out, r.streamed);
-    field(out, ',', "status");
+    out.push_str(r#","status":"#);
     number(out, r.status);
-    field(out, ',', "error_code");
+    out.push_str(r#","error_code":"#);
     match &r.error_code {
         Some(code) => string(out, code),
         None => out.push_str("null"),
     }
-    field(out, ',', "latency_ms");
+    out.push_str(r#","latency_ms":"#);
     number(out, r.latency_ms);
-    field(out, ',', "time_to_first_token_ms");
+    out.push_str(r#","time_to_first_token_ms":"#);
     match r.time_to_first_token_ms {
         Some(ms) => number(out, ms),
         None => out.push_str("null"),
     }
-    field(out, ',', "started_at");
+    out.push_str(r#","started_at":"#);
     number(out, r.started_at);
-    field(out, ',', "cache_creation_tokens");
+    out.push_str(r#","cache_creation_tokens":"#);
     number(out, r.cache_creation_tokens);
     out.push('}');
-}
-
-/// `<sep>"name":` — field names are plain identifiers, never escaped.
-fn field(out: &mut String, sep: char, name: &str) {
-    out.push(sep);
-    out.push('"');
-    out.push_str(name);
-    out.push_str("\":");
 }
 
 fn string(out: &mut String, s: &str) {
     // serde_json escapes only quotes, backslashes and control characters (not DEL, not
     // non-ASCII); strings without them, nearly all here, are copied as they are.
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    // The scan has no early exit, so it vectorizes: 16 or 32 bytes a step instead of one.
+    let escaped = s.bytes().fold(0u8, |any, b| {
+        any | u8::from(b < 0x20 || b == b'"' || b == b'\\')
+    });
+    if escaped == 0 {
         out.push('"');
         out.push_str(s);
         out.push('"');
