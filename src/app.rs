@@ -83,6 +83,7 @@ fn proxy_settings(config: &Config) -> ProxySettings {
         credits_fee_percent: config.proxy.credits_fee_percent,
         max_body_bytes: config.proxy.max_body_bytes,
         upstream_timeout: Duration::from_secs(config.proxy.upstream_timeout_secs),
+        max_retries: config.proxy.max_retries,
         providers,
     }
 }

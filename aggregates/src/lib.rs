@@ -7,6 +7,7 @@
 pub mod alert;
 pub mod api_key;
 pub mod error;
+pub mod fallbacks;
 pub mod organization;
 pub mod period;
 pub mod project;

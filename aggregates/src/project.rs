@@ -7,6 +7,7 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
+use crate::fallbacks::{validate as validate_fallbacks, Fallbacks};
 use crate::period::{PeriodBudget, RateLimits};
 use crate::types::{
     validate_name, validate_text, ProjectMode, CACHE_DURATION_DEFAULT, CACHE_DURATION_MAX,
@@ -25,6 +26,7 @@ pub enum ProjectCommand {
         cache_duration_seconds: Option<u32>,
         period_budget: Option<PeriodBudget>,
         rate_limits: RateLimits,
+        fallbacks: Fallbacks,
     },
     /// A PATCH: every given field is changed in one atomic commit.
     Update {
@@ -37,6 +39,8 @@ pub enum ProjectCommand {
         period_budget: Option<Option<PeriodBudget>>,
         /// Replaces both limits (`Some(RateLimits::default())` clears them).
         rate_limits: Option<RateLimits>,
+        /// Replaces every chain (`Some` of an empty map clears them).
+        fallbacks: Option<Fallbacks>,
     },
     AddProviderKey {
         provider_key_id: String,
@@ -106,6 +110,10 @@ pub enum ProjectEvent {
     ProjectRateLimitsSet {
         limits: RateLimits,
     },
+    /// The default fallback chains, all of them (empty: none).
+    ProjectFallbacksSet {
+        fallbacks: Fallbacks,
+    },
 }
 
 impl DomainEvent for ProjectEvent {
@@ -123,6 +131,7 @@ impl DomainEvent for ProjectEvent {
             Self::ProjectArchived => "ProjectArchived",
             Self::ProjectPeriodBudgetSet { .. } => "ProjectPeriodBudgetSet",
             Self::ProjectRateLimitsSet { .. } => "ProjectRateLimitsSet",
+            Self::ProjectFallbacksSet { .. } => "ProjectFallbacksSet",
         }
         .to_string()
     }
@@ -151,6 +160,8 @@ pub struct Project {
     pub provider_keys: BTreeMap<String, ProviderKeyState>,
     pub period_budget: Option<PeriodBudget>,
     pub rate_limits: RateLimits,
+    #[serde(default)]
+    pub fallbacks: Fallbacks,
 }
 
 pub const MAX_PROVIDER_KEYS: usize = 100;
@@ -227,6 +238,7 @@ impl Aggregate for Project {
             cache_duration_seconds,
             period_budget,
             rate_limits,
+            fallbacks,
         } = command
         {
             if self.created {
@@ -240,6 +252,7 @@ impl Aggregate for Project {
                 b.validate()?;
             }
             rate_limits.validate()?;
+            validate_fallbacks(&fallbacks)?;
             let cache_duration_seconds = cache_duration_seconds.unwrap_or(CACHE_DURATION_DEFAULT);
             let event = E::ProjectCreated {
                 organization_id,
@@ -262,6 +275,9 @@ impl Aggregate for Project {
                 };
                 sink.write(event, self).await;
             }
+            if !fallbacks.is_empty() {
+                sink.write(E::ProjectFallbacksSet { fallbacks }, self).await;
+            }
             return Ok(());
         }
         if !self.created || self.archived {
@@ -278,7 +294,12 @@ impl Aggregate for Project {
                 cache_duration_seconds,
                 period_budget,
                 rate_limits,
+                fallbacks,
             } => {
+                if let Some(fallbacks) = fallbacks.filter(|f| *f != self.fallbacks) {
+                    validate_fallbacks(&fallbacks)?;
+                    events.push(E::ProjectFallbacksSet { fallbacks });
+                }
                 if let Some(limits) = rate_limits.filter(|l| *l != self.rate_limits) {
                     limits.validate()?;
                     events.push(E::ProjectRateLimitsSet { limits });
@@ -442,6 +463,7 @@ impl Aggregate for Project {
             E::ProjectArchived => self.archived = true,
             E::ProjectPeriodBudgetSet { budget } => self.period_budget = budget,
             E::ProjectRateLimitsSet { limits } => self.rate_limits = limits,
+            E::ProjectFallbacksSet { fallbacks } => self.fallbacks = fallbacks,
         }
     }
 }

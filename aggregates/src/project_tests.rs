@@ -36,6 +36,7 @@ fn create(name: &str, duration: Option<u32>) -> ProjectCommand {
         cache_duration_seconds: duration,
         period_budget: None,
         rate_limits: Default::default(),
+        fallbacks: Default::default(),
     }
 }
 
@@ -48,6 +49,7 @@ fn update() -> ProjectCommand {
         cache_duration_seconds: None,
         period_budget: None,
         rate_limits: Default::default(),
+        fallbacks: None,
     }
 }
 
@@ -288,4 +290,53 @@ fn a_project_period_budget_is_set_at_creation_and_cleared() {
         .given(vec![created(), set])
         .when(clear)
         .then_expect_events(vec![ProjectEvent::ProjectPeriodBudgetSet { budget: None }]);
+}
+
+#[test]
+fn fallback_chains_are_set_at_creation_replaced_and_cleared() {
+    use crate::fallbacks::Fallbacks;
+    let chain = |to: &[&str]| -> Fallbacks {
+        [(
+            "gpt-4o".to_string(),
+            to.iter().map(|m| m.to_string()).collect(),
+        )]
+        .into()
+    };
+    let mut cmd = create("Main", None);
+    if let ProjectCommand::Create { fallbacks, .. } = &mut cmd {
+        *fallbacks = chain(&["claude-sonnet-4-5"]);
+    }
+    let set = ProjectEvent::ProjectFallbacksSet {
+        fallbacks: chain(&["claude-sonnet-4-5"]),
+    };
+    fixture()
+        .given_no_previous_events()
+        .when(cmd)
+        .then_expect_events(vec![created(), set.clone()]);
+    let with = |f: Fallbacks| {
+        let mut u = update();
+        if let ProjectCommand::Update { fallbacks, .. } = &mut u {
+            *fallbacks = Some(f);
+        }
+        u
+    };
+    let other = chain(&["gemini-2.0-flash", "claude-sonnet-4-5"]);
+    fixture()
+        .given(vec![created(), set.clone()])
+        .when(with(other.clone()))
+        .then_expect_events(vec![ProjectEvent::ProjectFallbacksSet { fallbacks: other }]);
+    fixture()
+        .given(vec![created(), set.clone()])
+        .when(with(chain(&["claude-sonnet-4-5"])))
+        .then_expect_events(vec![]);
+    fixture()
+        .given(vec![created(), set.clone()])
+        .when(with(Fallbacks::new()))
+        .then_expect_events(vec![ProjectEvent::ProjectFallbacksSet {
+            fallbacks: Fallbacks::new(),
+        }]);
+    fixture()
+        .given(vec![created(), set])
+        .when(with(chain(&["gpt-4o"])))
+        .then_expect_error_message("the chain of 'gpt-4o' lists 'gpt-4o' itself");
 }

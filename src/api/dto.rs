@@ -95,6 +95,10 @@ pub struct Project {
     pub spend: Spend,
     /// Requests and tokens per minute for all the project's keys; null: none.
     pub rate_limits: Option<Rates>,
+    /// Default fallback chains: for a requested model, the models tried after it when it
+    /// fails and the request lists no `models`.
+    #[schema(value_type = std::collections::BTreeMap<String, Vec<String>>)]
+    pub fallbacks: tollgate_aggregates::fallbacks::Fallbacks,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -111,6 +115,7 @@ impl From<ProjectRow> for Project {
             cache_duration_seconds: r.cache_duration_seconds,
             spend: settings(r.period_budget),
             rate_limits: rates(r.rate_limits),
+            fallbacks: r.fallbacks,
             created_at: time(r.created_at),
             updated_at: time(r.updated_at),
         }

@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json as JsonOut;
 use serde::Deserialize;
+use tollgate_aggregates::fallbacks::Fallbacks;
 use tollgate_aggregates::organization::OrganizationCommand;
 use tollgate_aggregates::period::Period;
 use tollgate_aggregates::project::{self, Project, ProjectCommand as C};
@@ -38,6 +39,12 @@ pub struct CreateProject {
     pub period: Option<Period>,
     /// Requests and tokens per minute for all the project's keys together.
     pub rate_limits: Option<Rates>,
+    /// Default fallback chains: requested model -> up to 4 models tried after it, in order,
+    /// when it fails (429, 5xx, connection failure, timeout) and the request lists no
+    /// `models` of its own.
+    #[schema(value_type = Option<std::collections::BTreeMap<String, Vec<String>>>,
+        example = json!({"gpt-4o": ["claude-sonnet-4-5", "gemini-2.0-flash"]}))]
+    pub fallbacks: Option<Fallbacks>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -60,6 +67,10 @@ pub struct UpdateProject {
     #[serde(default, deserialize_with = "explicit")]
     #[schema(value_type = Option<Rates>)]
     pub rate_limits: Option<Option<Rates>>,
+    /// An object replaces every fallback chain, null or `{}` clears them.
+    #[serde(default, deserialize_with = "explicit")]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, Vec<String>>>)]
+    pub fallbacks: Option<Option<Fallbacks>>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -129,6 +140,7 @@ pub async fn create(
         cache_duration_seconds: body.cache_duration_seconds,
         period_budget,
         rate_limits: body.rate_limits.map(Into::into).unwrap_or_default(),
+        fallbacks: body.fallbacks.unwrap_or_default(),
     };
     if let Err(e) = app.execute(&app.projects, &id, cmd, &caller.meta).await {
         let release = OrganizationCommand::ReleaseProjectSlot { project_id: id };
@@ -172,6 +184,7 @@ pub async fn get(
         cache_duration_seconds: p.cache_duration_seconds.into(),
         spend: budget::settings(p.period_budget),
         rate_limits: budget::rates(p.rate_limits),
+        fallbacks: p.fallbacks,
         created_at: time(past.created_at),
         updated_at: time(past.updated_at),
     }))
@@ -196,6 +209,7 @@ pub async fn update(
         cache_duration_seconds: body.cache_duration_seconds,
         period_budget,
         rate_limits: budget::rates_change(body.rate_limits),
+        fallbacks: body.fallbacks.map(Option::unwrap_or_default),
     };
     app.execute(&app.projects, &id, cmd, &caller.meta).await?;
     Ok(JsonOut(reload(&app, &id).await?))

@@ -72,6 +72,11 @@ pub const VARIABLES: &[(&str, &[&str], Kind)] = &[
         Kind::Scalar,
     ),
     (
+        "TOLLGATE_MAX_RETRIES",
+        &["proxy", "max_retries"],
+        Kind::Scalar,
+    ),
+    (
         "TOLLGATE_ALLOWED_UPSTREAM_NETWORKS",
         &["proxy", "allowed_upstream_networks"],
         Kind::Text,

@@ -24,6 +24,8 @@ pub use sections::{
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tollgate.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Most retries of a provider one request may make: each holds the client longer.
+pub const MAX_RETRIES: u32 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -113,6 +115,10 @@ impl Config {
         let fee = self.proxy.credits_fee_percent;
         if !(fee.is_finite() && fee >= 0.0) {
             return Err(invalid("proxy.credits_fee_percent", "must be a percentage"));
+        }
+        if self.proxy.max_retries > MAX_RETRIES {
+            let message = format!("must be 0 to {MAX_RETRIES}");
+            return Err(invalid("proxy.max_retries", &message));
         }
         let s = &self.server;
         let zero = [

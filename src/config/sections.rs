@@ -79,6 +79,8 @@ pub struct ProxyConfig {
     pub credits_fee_percent: f64,
     /// Longest wait for an upstream answer (first byte), in seconds.
     pub upstream_timeout_secs: u64,
+    /// Retries of a provider after a 429 or a 5xx, before the next fallback model (0-5).
+    pub max_retries: u32,
     /// Upper bound of the response cache, in bytes.
     pub cache_max_bytes: u64,
     /// Networks a tenant's provider `base_url` may reach although they are internal
@@ -94,6 +96,7 @@ impl Default for ProxyConfig {
             max_body_bytes: 1024 * 1024,
             credits_fee_percent: 5.0,
             upstream_timeout_secs: 300,
+            max_retries: 1,
             cache_max_bytes: 256 * 1024 * 1024,
             allowed_upstream_networks: Vec::new(),
         }

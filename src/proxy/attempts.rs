@@ -73,7 +73,7 @@ pub(super) async fn with_retries(
     loop {
         let result = attempt(proxy, route, ask.body(), streaming, meter).await;
         let Err(e) = &result else { return result };
-        let Some(wait) = fallback::retry_delay(e, done) else {
+        let Some(wait) = fallback::retry_delay(e, done, proxy.settings.max_retries) else {
             return result;
         };
         tracing::warn!(provider = %route.offer.provider, error = %e, wait_ms = wait.as_millis() as u64, "retrying the provider");

@@ -49,22 +49,22 @@ impl Kind {
 }
 
 /// At most one budget of each kind, kept inline: no allocation a request.
-pub type Budgets = smallvec::SmallVec<[(Kind, Budget); 8]>;
+pub type Budgets<'a> = smallvec::SmallVec<[(Kind, Budget<'a>); 8]>;
 
 /// The budgets a request of `key` in `project` is held on, at `now` (Unix seconds).
-pub fn budgets(
+pub fn budgets<'a>(
     state: &ProxyState,
-    key: &KeyEntry,
-    project: &ProjectEntry,
+    key: &'a KeyEntry,
+    project: &'a ProjectEntry,
     credits: bool,
     now: i64,
-) -> Budgets {
+) -> Budgets<'a> {
     let mut out = Budgets::new();
     let ledger = &state.ledger;
     if state.leases.shared() {
         if let Some(limit) = key.limit_nano_usd {
             let budget = Budget {
-                scope: key.scopes.lifetime.clone(),
+                scope: &key.scopes.lifetime,
                 period_start: key.changed_at,
                 limit,
                 spent: Spent::Known(ledger.key_spend(&key.key_id)),
@@ -74,7 +74,7 @@ pub fn budgets(
         if credits {
             let granted = ledger.granted(&key.organization_id);
             let budget = Budget {
-                scope: key.credits_scope.clone(),
+                scope: &key.credits_scope,
                 period_start: 0,
                 limit: granted,
                 spent: Spent::Known(granted.saturating_sub(ledger.balance(&key.organization_id))),
@@ -99,13 +99,19 @@ pub fn budgets(
 }
 
 /// A minute's counters of `limits`.
-fn rate(out: &mut Budgets, limits: RateLimits, kinds: [Kind; 2], scopes: &Scopes, now: i64) {
+fn rate<'a>(
+    out: &mut Budgets<'a>,
+    limits: RateLimits,
+    kinds: [Kind; 2],
+    scopes: &'a Scopes,
+    now: i64,
+) {
     let units = [limits.requests_per_minute, limits.tokens_per_minute];
     let names = [&scopes.requests, &scopes.tokens];
     for ((limit, kind), scope) in units.into_iter().zip(kinds).zip(names) {
         if let Some(limit) = limit {
             let budget = Budget {
-                scope: scope.clone(),
+                scope,
                 period_start: minute_start(now),
                 limit: i64::try_from(limit).unwrap_or(i64::MAX),
                 spent: Spent::Known(0),
@@ -115,14 +121,14 @@ fn rate(out: &mut Budgets, limits: RateLimits, kinds: [Kind; 2], scopes: &Scopes
     }
 }
 
-fn period(b: PeriodBudget, scopes: &Scopes, of: &'static str, now: i64) -> Budget {
+fn period<'a>(b: PeriodBudget, scopes: &'a Scopes, of: &'static str, now: i64) -> Budget<'a> {
     Budget {
-        scope: scopes.period.clone(),
+        scope: &scopes.period,
         period_start: b.period.start(now),
         limit: b.limit_nano_usd,
         spent: Spent::InPeriod {
             scope: of,
-            id: scopes.id.clone(),
+            id: &scopes.id,
         },
     }
 }

@@ -120,6 +120,11 @@ async fn handle(
         .project(&key.project_id)
         .ok_or(ProxyError::InvalidApiKey)?;
     let (model, offers) = resolve(&proxy.catalog, requested)?;
+    // A request's own `models` win; else the project's chain for the model asked for.
+    let models = match models.is_empty() {
+        true => super::fallback::project_chain(&project.fallbacks, requested, &model.id),
+        false => models,
+    };
     if model.kind != ModelKind::Chat {
         return Err(ProxyError::invalid(
             "model",

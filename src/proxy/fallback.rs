@@ -1,8 +1,10 @@
 //! Fallbacks and retries. A request may list `models` (OpenRouter's convention, first tried
 //! first): when the model it is served by fails (429, 5xx, a broken connection, a timeout,
 //! before the first byte of a stream), the next one is tried, each routed, IAM-checked and
-//! held against the limits anew. After a 429 or a 5xx the same route is first retried once,
-//! after a short jittered wait or what the provider's `Retry-After` asks when that is short.
+//! held against the limits anew. A project may set a default chain per model, used when the
+//! request lists none. After a 429 or a 5xx the same route is first retried (once by
+//! default, `proxy.max_retries`), after a short jittered wait or what the provider's
+//! `Retry-After` asks when that is short.
 
 use std::time::Duration;
 
@@ -10,12 +12,12 @@ use axum::body::Bytes;
 use rand::Rng;
 use serde_json::Value;
 
+use tollgate_aggregates::fallbacks::Fallbacks;
+
 use super::error::ProxyError;
 
 /// Models a request may list.
 pub const MAX_MODELS: usize = 5;
-/// Retries of one route before the next candidate (or the error) is taken.
-pub const MAX_RETRIES: u32 = 1;
 /// The longest `Retry-After` waited for; a longer one moves on to the next candidate.
 const MAX_WAIT: Duration = Duration::from_secs(10);
 /// The first backoff without `Retry-After`, doubled with each retry, jittered by ±50 %.
@@ -56,10 +58,23 @@ pub fn split_models(raw: &Bytes) -> Result<(Bytes, Vec<String>), ProxyError> {
     Ok((Bytes::from(body), models))
 }
 
-/// How long to wait before retrying the route that failed with `error`, after `done`
-/// retries; `None`: do not retry it.
-pub fn retry_delay(error: &ProxyError, done: u32) -> Option<Duration> {
-    if done >= MAX_RETRIES {
+/// The project's default chain for a request of `requested` (as the request names it, or else
+/// its catalog id); empty when it has none.
+pub fn project_chain(chains: &Fallbacks, requested: &str, id: &str) -> Vec<String> {
+    if chains.is_empty() {
+        return Vec::new();
+    }
+    chains
+        .get(requested)
+        .or_else(|| chains.get(id))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// How long to wait before retrying the route that failed with `error`, after `done` of at
+/// most `max` retries; `None`: do not retry it.
+pub fn retry_delay(error: &ProxyError, done: u32, max: u32) -> Option<Duration> {
+    if done >= max {
         return None;
     }
     let asked = match error {
@@ -135,20 +150,20 @@ mod tests {
             retry_after: after.map(str::to_string),
         };
         assert_eq!(
-            retry_delay(&limited(Some("2")), 0),
+            retry_delay(&limited(Some("2")), 0, 1),
             Some(Duration::from_secs(2))
         );
         assert_eq!(
-            retry_delay(&limited(Some("120")), 0),
+            retry_delay(&limited(Some("120")), 0, 1),
             None,
             "too long: move on"
         );
         assert_eq!(
-            retry_delay(&limited(Some("2")), 1),
+            retry_delay(&limited(Some("2")), 1, 1),
             None,
             "retried once already"
         );
-        let backoff = retry_delay(&limited(None), 0).unwrap();
+        let backoff = retry_delay(&limited(None), 0, 1).unwrap();
         assert!(
             backoff >= BACKOFF / 2 && backoff <= BACKOFF * 3 / 2,
             "{backoff:?}"
@@ -157,20 +172,25 @@ mod tests {
             status: Some(503),
             message: "down".into(),
         };
-        assert!(retry_delay(&failed, 0).is_some());
-        assert_eq!(retry_delay(&ProxyError::UpstreamTimeout, 0), None);
+        assert!(retry_delay(&failed, 0, 1).is_some());
+        assert!(
+            retry_delay(&failed, 2, 3).is_some(),
+            "a third retry of three"
+        );
+        assert_eq!(retry_delay(&failed, 0, 0), None, "retries turned off");
+        assert_eq!(retry_delay(&ProxyError::UpstreamTimeout, 0, 1), None);
         let unreadable = ProxyError::Upstream {
             status: None,
             message: "garbled".into(),
         };
-        assert_eq!(retry_delay(&unreadable, 0), None);
+        assert_eq!(retry_delay(&unreadable, 0, 1), None);
         let rejected = ProxyError::UpstreamRejected {
             status: 400,
             message: "bad".into(),
             retry_after: None,
         };
         assert_eq!(
-            retry_delay(&rejected, 0),
+            retry_delay(&rejected, 0, 1),
             None,
             "a bad request is not retried"
         );

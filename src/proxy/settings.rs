@@ -16,6 +16,8 @@ pub struct ProxySettings {
     pub max_body_bytes: usize,
     /// Longest wait for an upstream answer (a stream's first byte).
     pub upstream_timeout: Duration,
+    /// Retries of one route after a 429 or a 5xx (`fallback::retry_delay`).
+    pub max_retries: u32,
     /// The gateway's own credentials and base URLs.
     pub providers: BTreeMap<Provider, ProviderSettings>,
 }

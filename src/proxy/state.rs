@@ -98,6 +98,8 @@ pub struct ProjectEntry {
     pub archived: bool,
     pub period_budget: Option<PeriodBudget>,
     pub rate_limits: RateLimits,
+    /// Default fallback chains (requested model -> models tried after it).
+    pub fallbacks: tollgate_aggregates::fallbacks::Fallbacks,
     pub scopes: Scopes,
     /// When the project was last changed: a budget set anew is counted anew.
     pub changed_at: i64,
@@ -386,6 +388,7 @@ impl ProxyState {
             archived: row.archived,
             period_budget: row.period_budget,
             rate_limits: row.rate_limits,
+            fallbacks: row.fallbacks,
             scopes: Scopes::new("project", id, row.updated_at, row.rate_limits),
             changed_at: row.updated_at,
             own_keys,

@@ -9,7 +9,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::Backend;
-use crate::upstream::{openai_answer, spawn_gateway};
+use crate::upstream::{openai_answer, spawn_gateway, Gateway};
 use crate::{both, header, OPENAI};
 
 both!(
@@ -18,10 +18,10 @@ both!(
     a_bad_models_list_is_refused
 );
 
-const ANTHROPIC: &str = "/anthropic/v1/messages";
+pub const ANTHROPIC: &str = "/anthropic/v1/messages";
 
-async fn a_failing_model_falls_back_to_the_next(backend: Backend) {
-    let g = spawn_gateway(backend).await;
+/// OpenAI answering 503 to every request, Anthropic answering `text`.
+pub async fn openai_down_claude_up(g: &Gateway, text: &str) {
     Mock::given(method("POST"))
         .and(path(OPENAI))
         .respond_with(
@@ -30,13 +30,18 @@ async fn a_failing_model_falls_back_to_the_next(backend: Backend) {
         .mount(&g.mock)
         .await;
     let claude = json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
-        "content": [{"type": "text", "text": "from claude"}], "stop_reason": "end_turn",
+        "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
         "usage": {"input_tokens": 10, "output_tokens": 3}});
     Mock::given(method("POST"))
         .and(path(ANTHROPIC))
         .respond_with(ResponseTemplate::new(200).set_body_json(claude))
         .mount(&g.mock)
         .await;
+}
+
+async fn a_failing_model_falls_back_to_the_next(backend: Backend) {
+    let g = spawn_gateway(backend).await;
+    openai_down_claude_up(&g, "from claude").await;
     let t = g.tenant("credits", 5.0, &[], None).await;
     let r = g
         .chat(

@@ -15,6 +15,7 @@ mod fallbacks;
 mod odd_text;
 mod pacing;
 mod passthrough;
+mod project_fallbacks;
 mod refusals;
 mod request_ids;
 mod slow_clients;

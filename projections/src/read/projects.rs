@@ -1,6 +1,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use tollgate_aggregates::fallbacks::Fallbacks;
 use tollgate_aggregates::period::{PeriodBudget, RateLimits};
 use tollgate_aggregates::types::ProjectMode;
 use tollgate_aggregates::Provider;
@@ -20,6 +21,7 @@ pub struct ProjectRow {
     pub archived: bool,
     pub period_budget: Option<PeriodBudget>,
     pub rate_limits: RateLimits,
+    pub fallbacks: Fallbacks,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -51,8 +53,18 @@ fn project_row(r: &AnyRow) -> Result<ProjectRow> {
         archived: flag(r, "archived")?,
         period_budget: period_budget(r, "rm_projects.period")?,
         rate_limits: rate_limits(r)?,
+        fallbacks: fallbacks(r)?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+    })
+}
+
+/// The chains as written by the projector (JSON), checked as they are read.
+fn fallbacks(r: &AnyRow) -> Result<Fallbacks> {
+    let text: String = r.try_get("fallbacks")?;
+    serde_json::from_str(&text).map_err(|_| crate::Error::UnknownValue {
+        column: "rm_projects.fallbacks",
+        value: text,
     })
 }
 

@@ -108,6 +108,11 @@ pub(super) async fn apply(tx: &mut Tx<'_>, ev: &StoredEvent, event: &E) -> Resul
         E::ProjectRateLimitsSet { limits } => {
             super::set_rate_limits(tx, "rm_projects", id, limits, at).await?;
         }
+        E::ProjectFallbacksSet { fallbacks } => {
+            // A map of strings always serializes.
+            let json = serde_json::to_string(fallbacks).unwrap_or_else(|_| "{}".into());
+            set(tx, ev, "fallbacks", json).await?;
+        }
         E::ProjectPeriodBudgetSet { budget } => {
             super::set_period_budget(tx, "rm_projects", id, budget, at).await?;
         }
