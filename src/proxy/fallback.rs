@@ -61,9 +61,6 @@ pub fn split_models(raw: &Bytes) -> Result<(Bytes, Vec<String>), ProxyError> {
 /// The project's default chain for a request of `requested` (as the request names it, or else
 /// its catalog id); empty when it has none.
 pub fn project_chain(chains: &Fallbacks, requested: &str, id: &str) -> Vec<String> {
-    if chains.is_empty() {
-        return Vec::new();
-    }
     chains
         .get(requested)
         .or_else(|| chains.get(id))
