@@ -16,7 +16,8 @@ use super::catalog::ModelKind;
 use super::chat_request::ChatRequest;
 use super::error::ProxyError;
 use super::meter::Meter;
-use super::providers::{adapter, Incoming, Usage};
+use super::providers::{adapter, native_answer, native_as_chat, Incoming, Native, NativeAnswer};
+use super::providers::{Protocol, Usage};
 use super::request::{authenticate, read_body, request_id};
 use super::route::{plan, resolve, Plan, Route};
 use super::state::KeyEntry;
@@ -33,8 +34,12 @@ pub async fn completions_at(
     request: axum::extract::Request,
     started: std::time::Instant,
 ) -> Response {
-    serve(proxy, request, started, "chat", Ok).await
+    serve(proxy, request, started, "chat", |body| Ok((body, None))).await
 }
+
+/// Turns a protocol's request body into a chat request's, with the client's own body when it
+/// may pass through to a provider that speaks the protocol.
+pub(super) type ToChat = fn(Bytes) -> Result<(Bytes, Option<Native>), ProxyError>;
 
 /// The whole gateway job for a chat request: authenticate, meter, route, cache or forward.
 /// Other protocols (`inbound`) come in through here with `to_chat`, which turns their body
@@ -45,7 +50,7 @@ pub(super) async fn serve(
     request: axum::extract::Request,
     started: std::time::Instant,
     endpoint: &'static str,
-    to_chat: fn(Bytes) -> Result<Bytes, ProxyError>,
+    to_chat: ToChat,
 ) -> Response {
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
@@ -65,17 +70,17 @@ pub(super) async fn serve(
         proxy.settings.credits_fee_percent,
         started,
     );
-    let body = match read_body(body, proxy.settings.max_body_bytes)
+    let (body, native) = match read_body(body, proxy.settings.max_body_bytes)
         .await
         .and_then(to_chat)
     {
-        Ok(b) => b,
+        Ok(read) => read,
         Err(e) => {
             meter.finish(e.status().as_u16(), Some(&e)).await;
             return with_rate_headers(&proxy, &key, e.into_response());
         }
     };
-    let response = match handle(&proxy, &key, &headers, &body, &mut meter).await {
+    let response = match handle(&proxy, &key, &headers, &body, native, &mut meter).await {
         Ok(Outcome::Done(response)) => {
             meter.finish(200, None).await;
             response
@@ -107,10 +112,12 @@ async fn handle(
     key: &KeyEntry,
     headers: &HeaderMap,
     raw: &Bytes,
+    native: Option<Native>,
     meter: &mut Meter,
 ) -> Result<Outcome, ProxyError> {
     let (raw, models) = super::fallback::split_models(raw)?;
-    let request = ChatRequest::read(headers, &raw)?;
+    let mut request = ChatRequest::read(headers, &raw)?;
+    request.body.native = native.map(Box::new);
     let requested = &request.body.model;
     let streaming = request.streaming();
     meter.record.requested_model.clone_from(requested);
@@ -173,10 +180,21 @@ async fn handle(
             meter.record.completion_tokens = hit.answer.usage.completion_tokens;
             let provider = route.offer.provider.id();
             let mut response = if streaming {
-                let parsed = serde_json::from_slice(&hit.answer.body).unwrap_or_default();
+                let parsed: Value = serde_json::from_slice(&hit.answer.body).unwrap_or_default();
+                // An answer kept in a provider's protocol is replayed as chat chunks, which
+                // the route turns into its own events.
+                let parsed = match request.body.native.is_some() {
+                    true => native_as_chat(&parsed).unwrap_or(parsed),
+                    false => parsed,
+                };
                 stream::replay(&parsed, &request.body, provider)
             } else {
-                respond(hit.answer.body, provider, 0, "HIT")
+                let native = request
+                    .body
+                    .native
+                    .as_ref()
+                    .and_then(|_| kept_as(&hit.answer.body));
+                native_mark(respond(hit.answer.body, provider, 0, "HIT"), native)
             };
             response
                 .headers_mut()
@@ -189,7 +207,8 @@ async fn handle(
         .zip(policy.as_ref().filter(|p| p.store))
         .map(|(key, p)| (key, p.ttl));
 
-    let prompt = request.prompt_bound;
+    let extra = request.body.native.as_ref().map_or(0, |n| n.extra_prompt);
+    let prompt = request.prompt_bound.saturating_add(extra);
     let max_output = pricing::max_output_tokens(request.max_output, request.n, &model);
     meter
         .reserve(key, &project, &route, prompt, max_output)
@@ -223,6 +242,8 @@ async fn handle(
         other => other,
     };
     let result = other_models(proxy, models, result, &mut route, ask, meter).await;
+    // The route that answered decides: a fallback may have been another protocol's.
+    let native = native_answer(&route.target, &request.body);
     match result? {
         Answer::Complete(answer, usage) => {
             let (usage, estimated) = complete_usage(usage, &request.body, &answer);
@@ -235,12 +256,8 @@ async fn handle(
                 };
                 proxy.cache.put(key, cached, ttl).await;
             }
-            Ok(Outcome::Done(respond(
-                answer,
-                route.offer.provider.id(),
-                cost,
-                missed,
-            )))
+            let response = respond(answer, route.offer.provider.id(), cost, missed);
+            Ok(Outcome::Done(native_mark(response, native)))
         }
         Answer::Stream(chunks) => Ok(Outcome::Stream(Box::new(stream::Upstream {
             chunks,
@@ -248,7 +265,33 @@ async fn handle(
             body: request.body,
             cache: store,
             cache_status: missed,
+            native,
         }))),
+    }
+}
+
+/// Marks an answer already in the client's protocol, for its route to pass on.
+fn native_mark(mut response: Response, native: Option<Protocol>) -> Response {
+    if let Some(p) = native {
+        response.extensions_mut().insert(NativeAnswer(p));
+    }
+    response
+}
+
+/// The protocol a kept answer is in, when it is a provider's own (not a chat completion).
+fn kept_as(body: &[u8]) -> Option<Protocol> {
+    #[derive(serde::Deserialize)]
+    struct Shape {
+        #[serde(default, rename = "type")]
+        kind: Option<String>,
+        #[serde(default)]
+        object: Option<String>,
+    }
+    let shape: Shape = serde_json::from_slice(body).ok()?;
+    match (shape.kind.as_deref(), shape.object.as_deref()) {
+        (Some("message"), _) => Some(Protocol::Messages),
+        (_, Some("response")) => Some(Protocol::Responses),
+        _ => None,
     }
 }
 
@@ -311,6 +354,14 @@ async fn cached(proxy: &Proxy, key: &str, policy: &Policy) -> Option<Hit> {
 /// The cache key: from the request's tree when the adapter builds one anyway (translation,
 /// a rewritten body), so the body is read once; else straight from the bytes.
 fn cache_key_of(project: &str, route: &Route, body: &Incoming) -> Result<String, ProxyError> {
+    // A body that passes through is what the answer depends on, fields the chat shape has no
+    // place for included.
+    if let Some(native) = body.native.as_ref() {
+        if native_answer(&route.target, body).is_some() {
+            let endpoint = native.protocol.name();
+            return Ok(cache_key::key_of_tree(project, endpoint, &native.body));
+        }
+    }
     let tree = match adapter(route.offer.provider).reads_the_tree(&route.target, body) {
         true => Some(body.json()?),
         false => body.built_tree(),

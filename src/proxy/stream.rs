@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::accumulate::Accumulator;
 use super::meter::Meter;
 use super::pricing;
-use super::providers::{Chunk, ChunkStream, Incoming, Usage};
+use super::providers::{Chunk, ChunkStream, Incoming, NativeAnswer, Protocol, Usage};
 use super::route::Route;
 use super::Proxy;
 
@@ -29,6 +29,9 @@ pub struct Upstream {
     pub cache: Option<(String, Duration)>,
     /// `x-tollgate-cache`: `MISS` when the cache was asked, else `BYPASS`.
     pub cache_status: &'static str,
+    /// The provider's events pass on as they came, in the client's own protocol (each chunk's
+    /// text is a whole event), instead of as chat chunks.
+    pub native: Option<Protocol>,
 }
 
 fn sse_bytes(data: &str) -> Bytes {
@@ -69,6 +72,7 @@ pub fn forward(proxy: Arc<Proxy>, upstream: Upstream, meter: Meter) -> Response 
     let provider = upstream.route.offer.provider.id();
     let include_usage = upstream.body.wants_usage();
     let cache_status = upstream.cache_status;
+    let native = upstream.native;
     let state = Forwarding {
         proxy,
         upstream,
@@ -82,7 +86,25 @@ pub fn forward(proxy: Arc<Proxy>, upstream: Upstream, meter: Meter) -> Response 
     let body = futures::stream::unfold(state, |mut st| async move {
         st.next().await.map(|bytes| (Ok(bytes), st))
     });
-    sse_response(body, provider, cache_status)
+    let mut response = sse_response(body, provider, cache_status);
+    if let Some(p) = native {
+        response.extensions_mut().insert(NativeAnswer(p));
+    }
+    response
+}
+
+/// A mid-stream error as the protocol's own `error` event.
+fn native_error(protocol: Protocol, e: &super::error::ProxyError) -> Bytes {
+    let message = e.to_string();
+    let data = match protocol {
+        Protocol::Messages => {
+            json!({"type": "error", "error": {"type": "api_error", "message": message}})
+        }
+        Protocol::Responses => {
+            json!({"type": "error", "code": "server_error", "message": message, "param": null})
+        }
+    };
+    Bytes::from(format!("event: error\ndata: {data}\n\n"))
 }
 
 struct Forwarding {
@@ -208,6 +230,15 @@ impl Forwarding {
                 if let Some(u) = head.usage.and_then(|u| u.usage()) {
                     self.usage = Some(u);
                 }
+                if self.upstream.native.is_some() {
+                    // A whole event of the provider's, or nothing to send (the closing usage).
+                    self.acc.add(&head);
+                    if text.is_empty() {
+                        return Some(Step::Skip);
+                    }
+                    self.meter.as_mut()?.first_token();
+                    return Some(Step::Send(Bytes::from(text)));
+                }
                 let usage_only = head.choices.as_ref().is_some_and(|c| c.is_empty());
                 if usage_only && !self.include_usage {
                     return Some(Step::Skip);
@@ -222,8 +253,11 @@ impl Forwarding {
                 // Spooled before the last chunk leaves; queued in a task of its own, so that
                 // dropping the body does not lose it.
                 let sealed = meter.seal(e.status().as_u16(), Some(&e));
-                let body = e.body().to_string();
                 self.proxy.tasks.spawn(sealed.send());
+                if let Some(p) = self.upstream.native {
+                    return Some(Step::Send(native_error(p, &e)));
+                }
+                let body = e.body().to_string();
                 self.tail = vec![sse_bytes("[DONE]")];
                 Some(Step::Send(sse_bytes(&body)))
             }
@@ -248,7 +282,11 @@ impl Forwarding {
                     }
                     sealed.send().await;
                 });
-                Some(Step::Finished(sse_bytes("[DONE]")))
+                // A provider's own protocol ends with its own last event (no `[DONE]`).
+                Some(Step::Finished(match self.upstream.native {
+                    Some(_) => Bytes::new(),
+                    None => sse_bytes("[DONE]"),
+                }))
             }
         }
     }

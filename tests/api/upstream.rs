@@ -201,15 +201,26 @@ impl Gateway {
     }
 
     pub async fn post_v1(&self, path: &str, token: &str, body: Value) -> Answer {
-        let res = self
+        self.post_v1_with(path, token, body, &[]).await
+    }
+
+    /// `post_v1` with more request headers.
+    pub async fn post_v1_with(
+        &self,
+        path: &str,
+        token: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut req = self
             .t
             .client
             .post(format!("{}{path}", self.t.base))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .expect("request sent");
+            .bearer_auth(token);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.json(&body).send().await.expect("request sent");
         let status = res.status();
         let headers = res.headers().clone();
         let text = res.text().await.unwrap();

@@ -12,6 +12,7 @@ mod anthropic;
 mod common;
 mod gemini;
 mod messages_inbound;
+mod passthrough;
 mod payloads;
 mod stream_errors;
 mod token_classes;

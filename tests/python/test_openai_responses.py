@@ -1,8 +1,9 @@
 """The official OpenAI Python SDK's Responses API against a running tollgate (`/v1/responses`).
 
 Run by tests/python_sdk/main.rs (`openai_responses_python_sdk`). Needs TOLLGATE_BASE_URL and
-TOLLGATE_KEY. The upstreams are the mocks of tests/python_sdk/anthropic.rs (`upstreams`): an
-OpenAI model's request becomes a chat completion, an Anthropic model's a Messages request.
+TOLLGATE_KEY. The upstreams are the mocks of tests/python_sdk (`upstreams`, `responses_upstream`):
+an OpenAI model's request passes through to OpenAI's Responses API, an Anthropic model's becomes
+a Messages request.
 Exits 0 only if every check passes.
 """
 

@@ -41,7 +41,7 @@ fn anthropic_stream(words: &[&str]) -> String {
         .collect()
 }
 
-async fn mount(
+pub async fn mount(
     mock: &MockServer,
     at: &str,
     priority: u8,
@@ -66,7 +66,7 @@ async fn mount(
     }
 }
 
-fn sse(body: String) -> ResponseTemplate {
+pub fn sse(body: String) -> ResponseTemplate {
     ResponseTemplate::new(200)
         .insert_header("content-type", "text/event-stream")
         .set_body_string(body)

@@ -8,6 +8,35 @@ pub mod responses;
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap};
+use serde_json::Value;
+
+use crate::proxy::error::ProxyError;
+use crate::proxy::providers::{Native, Protocol};
+
+/// A protocol's request body as a chat request's (`chat_of`), with the body itself kept for a
+/// provider that speaks the protocol. `reasoning` bounds the tokens of what the body carries
+/// and its chat request drops (the model's earlier reasoning).
+pub fn with_native(
+    raw: &[u8],
+    protocol: Protocol,
+    chat_of: fn(&Value) -> Result<Value, ProxyError>,
+    reasoning: fn(&Value) -> u64,
+) -> Result<(Bytes, Option<Native>), ProxyError> {
+    let mut body: Value =
+        serde_json::from_slice(raw).map_err(|e| ProxyError::malformed_json(&e))?;
+    let mut chat = chat_of(&body)?;
+    // The gateway's own member: the chat pipeline reads it, no provider gets it.
+    if let Some(models) = body.as_object_mut().and_then(|o| o.remove("models")) {
+        chat["models"] = models;
+    }
+    let chat = serde_json::to_vec(&chat).map_err(|e| ProxyError::malformed_json(&e))?;
+    let native = Native {
+        protocol,
+        extra_prompt: reasoning(&body),
+        body,
+    };
+    Ok((Bytes::from(chat), Some(native)))
+}
 
 /// The most of a chat answer this layer reads into memory to turn it around (bodies above
 /// the gateway's request limit are not expected back; errors are small).

@@ -12,6 +12,41 @@ use serde_json::Value;
 
 use crate::proxy::error::ProxyError;
 
+/// A provider's own protocol a request may come in by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Anthropic's Messages API.
+    Messages,
+    /// OpenAI's Responses API.
+    Responses,
+}
+
+impl Protocol {
+    /// The endpoint's name (usage log, metrics, cache keys).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Protocol::Messages => "messages",
+            Protocol::Responses => "responses",
+        }
+    }
+}
+
+/// Marks an answer (a response extension, never sent) that is already in the client's
+/// protocol, for the route to pass on as it is.
+#[derive(Debug, Clone, Copy)]
+pub struct NativeAnswer(pub Protocol);
+
+/// The client's body in its own protocol, beside the chat request made of it.
+#[derive(Debug, Clone)]
+pub struct Native {
+    pub protocol: Protocol,
+    /// The body without the gateway's own members (`models`).
+    pub body: Value,
+    /// Tokens the body's prompt may hold that its chat request does not (the model's earlier
+    /// reasoning, kept in the history): added to the reservation's bound.
+    pub extra_prompt: u64,
+}
+
 pub struct Incoming {
     pub raw: Bytes,
     /// `model` when it is a string, else empty.
@@ -24,6 +59,9 @@ pub struct Incoming {
     /// the last value, as a JSON tree does, but an upstream might read the first, and route or
     /// bill a model other than the one checked and priced here.
     pub pass_through: bool,
+    /// The client's own body, when it came in in a provider's protocol (`/v1/messages`,
+    /// `/v1/responses`): sent as it is to a provider that speaks that protocol.
+    pub native: Option<Box<Native>>,
     /// The tree, or why the text has none (valid JSON whose number is out of a float's
     /// range, which the reading without a tree does not check).
     tree: OnceLock<Result<Value, String>>,
@@ -44,6 +82,7 @@ impl Incoming {
             stream,
             stream_options,
             pass_through: true,
+            native: None,
             tree: OnceLock::new(),
         }
     }
@@ -57,6 +96,7 @@ impl Incoming {
             stream: tree["stream"].as_bool(),
             stream_options: tree.get("stream_options").cloned(),
             pass_through: false,
+            native: None,
             tree: OnceLock::from(Ok(tree)),
         }
     }

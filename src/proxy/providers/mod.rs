@@ -1,9 +1,11 @@
 //! Upstream providers behind one trait, [`Adapter`]. OpenAI and every OpenAI-compatible host
 //! share one adapter (`openai/`); Anthropic (`anthropic/`) and Gemini (`gemini/`) each have a
 //! folder with their adapter, request/answer translation, stream translation and tests. Every
-//! adapter speaks OpenAI's chat format to the rest of the gateway. The pieces they share stay
-//! here: the HTTP client (`http`, `pool`, `guard`), server-sent events (`sse`), OpenAI chunks
-//! (`chunk`), the incoming request (`incoming`), usage (`types`, `usage_fields`).
+//! adapter speaks OpenAI's chat format to the rest of the gateway, except for a request that
+//! came in in the provider's own protocol ([`Native`]), which passes through. The pieces they
+//! share stay here: the HTTP client (`http`, `pool`, `guard`), server-sent events (`sse`,
+//! `streams`), OpenAI chunks (`chunk`), the incoming request (`incoming`), usage (`types`,
+//! `usage_fields`).
 
 pub mod anthropic;
 mod chunk;
@@ -14,6 +16,7 @@ pub mod incoming;
 mod openai;
 mod pool;
 mod sse;
+mod streams;
 mod types;
 mod usage_fields;
 
@@ -22,14 +25,16 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use serde_json::Value;
 use tollgate_aggregates::Provider;
 
 pub use chunk::{Chunk, ChunkHead};
 pub use http::Http;
 use http::{Req, Resp};
-pub use incoming::Incoming;
+pub use incoming::{Incoming, Native, NativeAnswer, Protocol};
+pub(crate) use streams::{ended_early, passed_on, translated, StreamTranslation};
+use streams::{events, Events};
 pub use types::{TranslateError, Usage};
 pub use usage_fields::UsageFields;
 
@@ -91,6 +96,47 @@ pub trait Adapter: Send + Sync {
     fn reads_the_tree(&self, _target: &Target, _request: &Incoming) -> bool {
         true
     }
+    /// Whether `request` came in in a protocol `target` speaks, and so goes there as the
+    /// client sent it (and its answer comes back in that protocol, not as a chat answer).
+    fn passes_through(&self, _target: &Target, _request: &Incoming) -> bool {
+        false
+    }
+}
+
+/// The protocol of the answer `target` gives `request`: the request's own when it passes
+/// through, else `None` (a chat answer).
+pub fn native_answer(target: &Target, request: &Incoming) -> Option<Protocol> {
+    let native = request.native.as_ref()?;
+    adapter(target.provider)
+        .passes_through(target, request)
+        .then_some(native.protocol)
+}
+
+/// An answer in a provider's own protocol as a chat completion (to replay it as a chat
+/// stream); `None` when it is not one.
+pub fn native_as_chat(answer: &Value) -> Option<Value> {
+    if answer["type"] == "message" {
+        let model = answer["model"].as_str().unwrap_or_default();
+        return anthropic::response(answer, model, now())
+            .ok()
+            .map(|(chat, _)| chat);
+    }
+    (answer["object"] == "response").then(|| openai::responses::chat_answer(answer))
+}
+
+/// The client's own body for `target`, when it came in in `protocol`: the provider's model
+/// name and the stream flag set, nothing else changed.
+fn native_body(
+    request: &Incoming,
+    protocol: Protocol,
+    target: &Target,
+    stream: bool,
+) -> Option<Value> {
+    let native = request.native.as_ref().filter(|n| n.protocol == protocol)?;
+    let mut body = native.body.clone();
+    body["model"] = Value::from(target.model.as_str());
+    body["stream"] = Value::from(stream);
+    Some(body)
 }
 
 /// The protocol the proxy speaks to a provider.
@@ -282,16 +328,6 @@ fn to_answer((answer, usage): (Value, Usage)) -> Answer {
     )
 }
 
-/// The answer's server-sent events as (event name, data).
-fn events(resp: Resp) -> impl Stream<Item = Result<(String, String), ProxyError>> + Send {
-    sse::events(resp.bytes_stream()).map(|item| {
-        item.map_err(|e| ProxyError::Upstream {
-            status: None,
-            message: format!("broken stream: {e}"),
-        })
-    })
-}
-
 fn bad_upstream(e: TranslateError) -> ProxyError {
     match e {
         TranslateError::InvalidRequest { param, message } => ProxyError::InvalidRequest {
@@ -346,66 +382,6 @@ pub fn usage_from_json(v: &Value) -> Option<Usage> {
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
-}
-
-/// A stream that stopped before the provider said it was complete is a failure, not an answer.
-pub(crate) fn ended_early() -> ProxyError {
-    ProxyError::Upstream {
-        status: None,
-        message: "the provider's stream ended before the answer was complete".into(),
-    }
-}
-
-/// A provider's stream translated event by event into OpenAI chunks.
-pub(crate) trait StreamTranslation: Send + 'static {
-    /// One upstream event (its SSE name and parsed data) as zero or more chunks.
-    fn chunks(&mut self, event: &str, data: &Value) -> Result<Vec<Value>, TranslateError>;
-    /// Whether the provider has marked the answer complete.
-    fn complete(&self) -> bool;
-    /// The final chunk carrying the stream's usage.
-    fn usage_chunk(&self) -> Value;
-}
-
-/// Runs a translation over an upstream SSE answer; a stream that ends before the provider
-/// marked it complete ends with an error. The stream is polled by its reader directly (no task
-/// in between: one wakeup less per chunk), and dropping it cancels the upstream request.
-pub(crate) fn translated(resp: Resp, t: impl StreamTranslation) -> ChunkStream {
-    let state = Translating {
-        upstream: Box::pin(events(resp)),
-        t,
-        pending: std::collections::VecDeque::new(),
-    };
-    Box::pin(futures::stream::unfold(Some(state), |state| async move {
-        let mut st = state?;
-        loop {
-            if let Some(chunk) = st.pending.pop_front() {
-                return Some((Ok(chunk.into()), Some(st)));
-            }
-            match st.upstream.next().await {
-                Some(Ok((event, data))) => {
-                    let Ok(data) = serde_json::from_str::<Value>(&data) else {
-                        continue;
-                    };
-                    match st.t.chunks(&event, &data) {
-                        Ok(chunks) => st.pending.extend(chunks),
-                        Err(e) => return Some((Err(bad_upstream(e)), None)),
-                    }
-                }
-                Some(Err(e)) => return Some((Err(e), None)),
-                None if !st.t.complete() => return Some((Err(ended_early()), None)),
-                None => return Some((Ok(st.t.usage_chunk().into()), None)),
-            }
-        }
-    }))
-}
-
-type Events = Pin<Box<dyn Stream<Item = Result<(String, String), ProxyError>> + Send>>;
-
-struct Translating<T> {
-    upstream: Events,
-    t: T,
-    /// Chunks of one upstream event not yet handed out.
-    pending: std::collections::VecDeque<Value>,
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! `POST /v1/messages` (Anthropic's Messages API) and `POST /v1/messages/count_tokens`. A
-//! request is translated into a chat request and served by the chat pipeline; its answer
-//! (a message, Anthropic's event stream, or Anthropic's error shape) is translated back.
-//! Fields the chat shape has no place for (`cache_control`, `thinking`, `top_k`) are not
-//! passed on.
+//! request is served by the chat pipeline: to Anthropic models its body passes through as
+//! the client wrote it (`cache_control`, `thinking`, `top_k` included) and Anthropic's answer
+//! or event stream comes back as it is; to other providers it goes as the chat request made
+//! of it, and the chat answer is translated back (a message, Anthropic's event stream, or
+//! Anthropic's error shape).
 
 mod answer;
 mod request;
@@ -18,6 +19,7 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use crate::proxy::error::ProxyError;
+use crate::proxy::providers::NativeAnswer;
 use crate::proxy::request::{authenticate, read_body};
 use crate::proxy::{access, chat, pricing, Proxy};
 
@@ -63,6 +65,10 @@ pub async fn not_allowed(method: Method, uri: Uri, headers: axum::http::HeaderMa
 /// The chat pipeline's answer in Anthropic's shape; its headers (request id, cost, cache,
 /// rate limits, retry-after) are kept.
 async fn from_chat(response: Response) -> Response {
+    // A provider that speaks this protocol answered: its answer goes on as it came.
+    if response.extensions().get::<NativeAnswer>().is_some() {
+        return response;
+    }
     let (mut parts, body) = response.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     if parts.status.is_success() && super::is_stream(&parts.headers) {

@@ -5,14 +5,24 @@ use axum::body::Bytes;
 use serde_json::{json, Map, Value};
 
 use crate::proxy::error::ProxyError;
+use crate::proxy::pricing::text_bound;
+use crate::proxy::providers::{Native, Protocol};
 
-/// The chat request for a Messages request body.
-pub fn to_chat(raw: Bytes) -> Result<Bytes, ProxyError> {
-    let body: Value = serde_json::from_slice(&raw).map_err(|e| ProxyError::malformed_json(&e))?;
-    let chat = chat_of(&body)?;
-    serde_json::to_vec(&chat)
-        .map(Bytes::from)
-        .map_err(|e| ProxyError::malformed_json(&e))
+/// The chat request for a Messages request body, and the body itself for Anthropic models
+/// (which get it as it is: `cache_control`, `thinking`, `top_k` and the rest included).
+pub fn to_chat(raw: Bytes) -> Result<(Bytes, Option<Native>), ProxyError> {
+    super::super::with_native(&raw, Protocol::Messages, chat_of, reasoning_bound)
+}
+
+/// A bound of the tokens of the model's earlier reasoning kept in the history, which the
+/// chat request drops but a request passed through carries.
+fn reasoning_bound(body: &Value) -> u64 {
+    let turns = body["messages"].as_array().into_iter().flatten();
+    let blocks = turns.flat_map(|t| t["content"].as_array().into_iter().flatten());
+    blocks
+        .filter(|b| matches!(b["type"].as_str(), Some("thinking" | "redacted_thinking")))
+        .map(|b| text_bound(&b.to_string()))
+        .fold(0u64, u64::saturating_add)
 }
 
 /// The chat request as a tree (also what `count_tokens` counts).
@@ -22,6 +32,15 @@ pub fn chat_of(body: &Value) -> Result<Value, ProxyError> {
         .ok_or_else(|| invalid("body", "the request body must be a JSON object"))?;
     let model = req.get("model").and_then(Value::as_str);
     let model = model.ok_or_else(|| invalid("model", "model: a model name is required"))?;
+    // What runs at the provider and is billed apart, out of the gateway's sight.
+    for member in ["mcp_servers", "container"] {
+        if req.get(member).is_some_and(|v| !v.is_null()) {
+            return Err(invalid(
+                member,
+                format!("{member} is not supported by this gateway: its cost could not be metered"),
+            ));
+        }
+    }
     let mut messages = Vec::new();
     match req.get("system") {
         None | Some(Value::Null) => {}
@@ -215,6 +234,17 @@ fn image(block: &Value, at: &str) -> Result<Value, ProxyError> {
 }
 
 fn tool(t: &Value) -> Result<Value, ProxyError> {
+    // Server tools (web search, code execution...) run and are billed at the provider.
+    if let Some(kind) = t
+        .get("type")
+        .and_then(Value::as_str)
+        .filter(|k| *k != "custom")
+    {
+        return Err(invalid(
+            "tools",
+            format!("tools: server tools ({kind}) are not supported by this gateway: their cost could not be metered"),
+        ));
+    }
     let name = str_of(t, "name", "tools")?;
     let mut function = json!({"name": name});
     if let Some(d) = t.get("description").and_then(Value::as_str) {
@@ -255,4 +285,37 @@ fn unsupported(kind: Option<&str>, at: &str) -> ProxyError {
         at,
         format!("{at}: content blocks of type {kind:?} are not supported by this gateway"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_is_kept_and_its_reasoning_bounded() {
+        let thinking = "a long line of thought ".repeat(20);
+        let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 64, "top_k": 3,
+            "models": ["gpt-4o"],
+            "messages": [{"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": [{"type": "thinking", "thinking": thinking, "signature": "s"},
+                                                  {"type": "text", "text": "Hello"}]},
+                {"role": "user", "content": "More"}]});
+        let (chat, native) = to_chat(Bytes::from(body.to_string())).unwrap();
+        let chat: Value = serde_json::from_slice(&chat).unwrap();
+        assert_eq!(chat["models"], json!(["gpt-4o"]));
+        let native = native.unwrap();
+        assert_eq!(native.protocol, Protocol::Messages);
+        assert!(native.body.get("models").is_none());
+        assert_eq!(native.body["top_k"], 3);
+        // Dropped from the chat request, counted in the bound.
+        assert!(!chat.to_string().contains("line of thought"));
+        assert!(
+            native.extra_prompt >= text_bound(&thinking),
+            "{}",
+            native.extra_prompt
+        );
+        let server = json!({"model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}],
+                            "tools": [{"type": "code_execution_20250522", "name": "code_execution"}]});
+        assert!(chat_of(&server).is_err());
+    }
 }

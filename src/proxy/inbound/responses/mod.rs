@@ -1,6 +1,7 @@
-//! `POST /v1/responses` (OpenAI's Responses API). A request is translated into a chat
-//! request and served by the chat pipeline; its answer comes back as a `response` object or
-//! the Responses event stream. Errors keep OpenAI's shape, which is this API's too. The
+//! `POST /v1/responses` (OpenAI's Responses API). A request is served by the chat pipeline:
+//! to OpenAI it passes through as the client wrote it (OpenAI's answer or event stream comes
+//! back as it is); to other providers it goes as the chat request made of it, and the chat
+//! answer comes back as a `response` object or the Responses event stream. Errors keep OpenAI's shape, which is this API's too. The
 //! gateway stores no responses: `previous_response_id` is refused with a 400 and `store` has
 //! no effect.
 
@@ -17,6 +18,7 @@ use axum::response::Response;
 use futures::StreamExt;
 use serde_json::Value;
 
+use crate::proxy::providers::NativeAnswer;
 use crate::proxy::{chat, Proxy};
 
 /// `POST /v1/responses`.
@@ -27,6 +29,10 @@ pub async fn create(State(proxy): State<Arc<Proxy>>, request: axum::extract::Req
 }
 
 async fn from_chat(response: Response) -> Response {
+    // A provider that speaks this protocol answered: its answer goes on as it came.
+    if response.extensions().get::<NativeAnswer>().is_some() {
+        return response;
+    }
     if !response.status().is_success() {
         return response;
     }

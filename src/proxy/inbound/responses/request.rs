@@ -4,14 +4,23 @@ use axum::body::Bytes;
 use serde_json::{json, Map, Value};
 
 use crate::proxy::error::ProxyError;
+use crate::proxy::pricing::text_bound;
+use crate::proxy::providers::{Native, Protocol};
 
-/// The chat request for a Responses request body.
-pub fn to_chat(raw: Bytes) -> Result<Bytes, ProxyError> {
-    let body: Value = serde_json::from_slice(&raw).map_err(|e| ProxyError::malformed_json(&e))?;
-    let chat = chat_of(&body)?;
-    serde_json::to_vec(&chat)
-        .map(Bytes::from)
-        .map_err(|e| ProxyError::malformed_json(&e))
+/// The chat request for a Responses request body, and the body itself for OpenAI (which gets
+/// it as it is).
+pub fn to_chat(raw: Bytes) -> Result<(Bytes, Option<Native>), ProxyError> {
+    super::super::with_native(&raw, Protocol::Responses, chat_of, reasoning_bound)
+}
+
+/// A bound of the tokens of earlier reasoning items in the input, which the chat request
+/// drops but a request passed through carries.
+fn reasoning_bound(body: &Value) -> u64 {
+    let items = body["input"].as_array().into_iter().flatten();
+    items
+        .filter(|i| i["type"] == "reasoning")
+        .map(|i| text_bound(&i.to_string()))
+        .fold(0u64, u64::saturating_add)
 }
 
 fn chat_of(body: &Value) -> Result<Value, ProxyError> {
@@ -25,6 +34,20 @@ fn chat_of(body: &Value) -> Result<Value, ProxyError> {
         return Err(invalid(
             "previous_response_id",
             "previous_response_id is not supported: the gateway stores no responses; send the whole conversation as input items",
+        ));
+    }
+    // A prompt kept at the provider, and work left running there: neither can be bounded
+    // or metered by the gateway.
+    if req.get("prompt").is_some_and(|v| !v.is_null()) {
+        return Err(invalid(
+            "prompt",
+            "prompt templates are not supported: send the instructions and input themselves",
+        ));
+    }
+    if req.get("background").and_then(Value::as_bool) == Some(true) {
+        return Err(invalid(
+            "background",
+            "background responses are not supported: the gateway meters each answer as it is served",
         ));
     }
     if req.get("conversation").is_some_and(|v| !v.is_null()) {

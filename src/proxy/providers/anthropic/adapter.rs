@@ -6,8 +6,9 @@ use serde_json::Value;
 use super::{translate, StreamState};
 use crate::proxy::error::ProxyError;
 use crate::proxy::providers::{
-    bad_upstream, call, call_json, now, post, to_answer, translated, usage_chunk, Adapter, Answer,
-    ChunkStream, Http, Incoming, Req, StreamTranslation, Target, TranslateError,
+    bad_upstream, call, call_bytes, call_json, native_body, now, passed_on, post, to_answer,
+    translated, unreadable, usage_chunk, Adapter, Answer, ChunkStream, Http, Incoming, Protocol,
+    Req, StreamTranslation, Target, TranslateError,
 };
 
 pub struct Anthropic;
@@ -33,6 +34,9 @@ impl Adapter for Anthropic {
         incoming: &'a Incoming,
     ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
         Box::pin(async move {
+            if let Some(native) = native_body(incoming, Protocol::Messages, target, false) {
+                return passed(http, target, &native).await;
+            }
             let body = incoming.json()?;
             let upstream = translate::request(body, &target.model, false).map_err(bad_upstream)?;
             let answer =
@@ -51,8 +55,13 @@ impl Adapter for Anthropic {
         incoming: &'a Incoming,
     ) -> BoxFuture<'a, Result<ChunkStream, ProxyError>> {
         Box::pin(async move {
+            let native = native_body(incoming, Protocol::Messages, target, true);
+            let pass = native.is_some();
             let body = incoming.json()?;
-            let upstream = translate::request(body, &target.model, true).map_err(bad_upstream)?;
+            let upstream = match native {
+                Some(native) => native,
+                None => translate::request(body, &target.model, true).map_err(bad_upstream)?,
+            };
             let resp = call(request(http, target, &upstream), target.timeout, message_of).await?;
             let model = body["model"].as_str().unwrap_or(&target.model).to_string();
             let created = now();
@@ -63,8 +72,18 @@ impl Adapter for Anthropic {
                 model,
                 created,
             };
-            Ok(translated(resp, t))
+            Ok(match pass {
+                true => passed_on(resp, t),
+                false => translated(resp, t),
+            })
         })
+    }
+
+    fn passes_through(&self, _: &Target, incoming: &Incoming) -> bool {
+        incoming
+            .native
+            .as_ref()
+            .is_some_and(|n| n.protocol == Protocol::Messages)
     }
 
     fn embed<'a>(
@@ -80,6 +99,18 @@ impl Adapter for Anthropic {
             ))
         })
     }
+}
+
+/// A Messages request sent as the client wrote it: the answer goes back as Anthropic's
+/// bytes, with its usage read.
+async fn passed(http: &Http, target: &Target, body: &Value) -> Result<Answer, ProxyError> {
+    let bytes = call_bytes(request(http, target, body), target.timeout, message_of).await?;
+    let answer: Value = serde_json::from_slice(&bytes).map_err(unreadable)?;
+    if answer["type"] != "message" {
+        let message = message_of(&answer).unwrap_or_else(|| "the answer is not a message".into());
+        return Err(bad_upstream(TranslateError::BadUpstream(message)));
+    }
+    Ok((bytes, translate::usage_of(&answer)))
 }
 
 struct Translation {

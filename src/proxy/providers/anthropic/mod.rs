@@ -11,4 +11,4 @@ mod translate;
 
 pub use adapter::Anthropic;
 pub use stream::StreamState;
-pub use translate::{error_message, request, response};
+pub use translate::{error_message, request, response, usage_of};

@@ -133,9 +133,7 @@ pub fn response(body: &Value, model: &str, created: i64) -> Result<(Value, Usage
         let content = Some(text).filter(|t| !t.is_empty());
         message = json!({"role": "assistant", "content": content, "tool_calls": tool_calls});
     }
-    let mut raw = RawUsage::default();
-    raw.update(body.get("usage"));
-    let usage = raw.usage();
+    let usage = usage_of(body);
     let out = json!({
         "id": str_at(body, "id").unwrap_or(""),
         "object": "chat.completion",
@@ -154,6 +152,13 @@ pub fn response(body: &Value, model: &str, created: i64) -> Result<(Value, Usage
         },
     });
     Ok((out, usage))
+}
+
+/// The usage of a Messages answer.
+pub fn usage_of(body: &Value) -> Usage {
+    let mut raw = RawUsage::default();
+    raw.update(body.get("usage"));
+    raw.usage()
 }
 
 /// The human-readable message of an Anthropic error body ({"type":"error","error":{"type","message"}}).

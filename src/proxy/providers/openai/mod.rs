@@ -1,7 +1,9 @@
 //! The adapter for OpenAI and every OpenAI-compatible host (mistral, groq, deepseek, xai,
 //! together, openrouter, custom hosts): the request passes through (unknown fields too), with
-//! the provider's model name, and streams ask for usage. No translation is needed, so the
-//! folder holds this one file.
+//! the provider's model name, and streams ask for usage. No translation is needed. A
+//! Responses API request to OpenAI passes through to OpenAI's own `/responses` (`responses`).
+
+pub mod responses;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -9,10 +11,11 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use super::{
-    call, call_bytes, ended_early, events, post, unreadable, Adapter, Answer, Chunk, ChunkHead,
-    ChunkStream, Events, Http, Incoming, Req, Target, UsageFields,
+    call, call_bytes, ended_early, events, native_body, post, unreadable, Adapter, Answer, Chunk,
+    ChunkHead, ChunkStream, Events, Http, Incoming, Protocol, Req, Target, UsageFields,
 };
 use crate::proxy::error::ProxyError;
+use tollgate_aggregates::Provider;
 
 pub struct OpenAiCompatible;
 
@@ -36,6 +39,15 @@ fn request_bytes<'h>(http: &'h Http, target: &Target, path: &str, body: Bytes) -
         .bearer_auth(&target.api_key)
         .header(http::header::CONTENT_TYPE, "application/json")
         .body(body)
+}
+
+/// A Responses request goes to OpenAI as the client wrote it (other hosts get chat completions:
+/// not all of them serve the Responses API).
+fn responses_body(request: &Incoming, target: &Target, stream: bool) -> Option<Value> {
+    match target.provider {
+        Provider::OpenAi => native_body(request, Protocol::Responses, target, stream),
+        _ => None,
+    }
 }
 
 /// The client's bytes may pass, already name the provider's model and set no stream options.
@@ -98,6 +110,10 @@ impl Adapter for OpenAiCompatible {
         request: &'a Incoming,
     ) -> BoxFuture<'a, Result<Answer, ProxyError>> {
         Box::pin(async move {
+            if let Some(body) = responses_body(request, target, false) {
+                let req = self::request(http, target, responses::PATH, &body);
+                return responses::complete(req, target, message_of).await;
+            }
             let path = "/chat/completions";
             let req = match request_as_is(http, target, path, request) {
                 Some(req) => req,
@@ -128,6 +144,14 @@ impl Adapter for OpenAiCompatible {
         !names_the_model(request, target)
     }
 
+    fn passes_through(&self, target: &Target, request: &Incoming) -> bool {
+        target.provider == Provider::OpenAi
+            && request
+                .native
+                .as_ref()
+                .is_some_and(|n| n.protocol == Protocol::Responses)
+    }
+
     fn complete_stream<'a>(
         &'a self,
         http: &'a Http,
@@ -135,6 +159,10 @@ impl Adapter for OpenAiCompatible {
         request: &'a Incoming,
     ) -> BoxFuture<'a, Result<ChunkStream, ProxyError>> {
         Box::pin(async move {
+            if let Some(body) = responses_body(request, target, true) {
+                let req = self::request(http, target, responses::PATH, &body);
+                return responses::stream(req, target, message_of).await;
+            }
             let path = "/chat/completions";
             let req = match stream_as_is(http, target, path, request) {
                 Some(req) => req,
