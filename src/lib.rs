@@ -9,6 +9,7 @@ pub mod cli;
 pub mod command;
 pub mod config;
 pub mod crypto;
+pub mod dashboard;
 pub mod metrics;
 pub mod mock;
 pub mod providers;

@@ -7,6 +7,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod keys;
+pub mod me;
 pub mod openapi;
 pub mod organizations;
 pub mod projects;
@@ -27,7 +28,8 @@ use error::ApiError;
 pub fn router() -> Router<AppState> {
     use organizations as orgs;
     Router::new()
-        .route("/api/organizations", post(orgs::create))
+        .route("/api/me", get(me::me))
+        .route("/api/organizations", post(orgs::create).get(me::list))
         .route(
             "/api/organizations/{id}",
             get(orgs::get).patch(orgs::update),

@@ -8,7 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, Required, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, dto, error, keys, organizations, projects, provider_keys, usage, webhooks};
+use super::{audit, dto, error, keys, me, organizations, projects, provider_keys, usage, webhooks};
 
 struct BearerAuth;
 
@@ -140,6 +140,7 @@ fn has_content(body: &RequestBody) -> bool {
     security(("bearer" = [])),
     modifiers(&BearerAuth, &Conventions),
     paths(
+        me::me, me::list,
         organizations::create, organizations::get, organizations::update,
         organizations::add_member, organizations::list_members, organizations::change_role,
         organizations::remove_member, organizations::add_credits, organizations::get_credits,
@@ -153,7 +154,7 @@ fn has_content(body: &RequestBody) -> bool {
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, dto::Organization, dto::Member,
         dto::MemberWithToken, dto::Credits, dto::CreditGrant, dto::Project, dto::ProviderKey,
-        dto::ApiKey, dto::KeyWithToken))
+        dto::ApiKey, dto::KeyWithToken, me::Me, me::Organizations))
 )]
 pub struct ApiDoc;
 

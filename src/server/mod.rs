@@ -1,4 +1,5 @@
-//! The HTTP server: routes, request ids, tracing, body limit, graceful shutdown.
+//! The HTTP server: routes (the management API, the proxy, the dashboard), request ids,
+//! tracing, body limit, graceful shutdown.
 
 use std::future::Future;
 
@@ -26,19 +27,22 @@ pub fn router(app: AppState) -> Router {
     let limit = app.config.proxy.max_body_bytes;
     let runtime = app.runtime.clone();
     let proxy = crate::proxy::router().with_state(app.proxy.clone());
-    crate::api::router()
+    let cipher = app.cipher.clone();
+    let gateway = crate::api::router()
         .layer(axum::middleware::from_fn_with_state(
             runtime,
             on_app_runtime,
         ))
         .with_state(app)
-        .merge(proxy)
-        .layer(
-            ServiceBuilder::new()
-                .layer(request_id::RequestIdLayer)
-                .layer(TraceLayer::new_for_http().make_span_with(request_span))
-                .layer(DefaultBodyLimit::max(limit)),
-        )
+        .merge(proxy);
+    // The dashboard is a client of the API and the proxy, through their own routes.
+    let dashboard = crate::dashboard::router(gateway.clone(), cipher);
+    gateway.merge(dashboard).layer(
+        ServiceBuilder::new()
+            .layer(request_id::RequestIdLayer)
+            .layer(TraceLayer::new_for_http().make_span_with(request_span))
+            .layer(DefaultBodyLimit::max(limit)),
+    )
 }
 
 /// Runs a management request on the app's runtime. A database connection is driven by the

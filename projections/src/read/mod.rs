@@ -12,8 +12,8 @@ mod webhooks;
 pub use audit::{audit_page, dump, AuditEntry, AuditFilter};
 pub use keys::{api_key, api_keys_of, iam_rules, key_tokens, ApiKeyRow, KeyToken};
 pub use organizations::{
-    credit_grants, member, member_by_token_hash, members_of, organization, CreditGrantRow,
-    MemberRow, OrganizationRow,
+    credit_grants, member, member_by_token_hash, members_of, organization, organizations,
+    CreditGrantRow, MemberRow, OrganizationRow,
 };
 pub use projects::{
     project, projects_of, provider_key, provider_keys_of, ProjectRow, ProviderKeyRow,

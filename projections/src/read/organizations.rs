@@ -65,6 +65,15 @@ pub async fn organization(db: &Db, id: &str) -> Result<Option<OrganizationRow>> 
     row.as_ref().map(org_row).transpose()
 }
 
+/// Every organization, oldest first (bounded: the gateway admin's view).
+pub async fn organizations(db: &Db, limit: i64) -> Result<Vec<OrganizationRow>> {
+    let rows = sqlx::query("SELECT * FROM rm_organizations ORDER BY created_at, id LIMIT $1")
+        .bind(limit)
+        .fetch_all(&db.any)
+        .await?;
+    rows.iter().map(org_row).collect()
+}
+
 pub async fn credit_grants(db: &Db, organization_id: &str) -> Result<Vec<CreditGrantRow>> {
     let rows = sqlx::query(
         "SELECT position, amount_nano_usd, reference, actor, granted_at FROM rm_credit_grants \

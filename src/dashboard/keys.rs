@@ -1,0 +1,235 @@
+//! An API key's page: what it is, rotate (with a grace period), disable, delete, and its IAM
+//! rules, added and removed one at a time with each type explained.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::Response;
+use axum::Form;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::layout::{flash_to, outcome, render, Layout};
+use super::orgs::usd;
+use super::projects::text;
+use super::session::{self, Session};
+use super::Dash;
+
+pub struct RuleView {
+    pub index: usize,
+    pub kind: String,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "key.html")]
+struct KeyPage {
+    l: Layout,
+    id: String,
+    project: String,
+    description: String,
+    status: String,
+    prefix: String,
+    limit: String,
+    spend: String,
+    expires: String,
+    rules: Vec<RuleView>,
+}
+
+/// `GET /keys/{id}`.
+pub async fn page(State(dash): State<Dash>, session: Session, Path(id): Path<String>) -> Response {
+    let (t, rid) = (&session.token, &session.request_id);
+    let k = dash.api.get(t, &format!("/api/keys/{id}"), rid).await;
+    if !k.ok() {
+        return super::layout::not_found(&dash, &session, &k.message());
+    }
+    let rules = dash
+        .api
+        .get(t, &format!("/api/keys/{id}/iam-rules"), rid)
+        .await;
+    let rules = rules.body["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(index, r)| {
+            let mut detail = r.clone();
+            if let Some(o) = detail.as_object_mut() {
+                o.remove("type");
+            }
+            RuleView {
+                index,
+                kind: text(r, "type"),
+                detail: detail.to_string(),
+            }
+        })
+        .collect();
+    let b = &k.body;
+    render(&KeyPage {
+        l: Layout::of(&dash, &session, "API key"),
+        project: text(b, "project_id"),
+        description: text(b, "description"),
+        status: text(b, "status"),
+        prefix: text(b, "prefix"),
+        limit: usd(&b["usage_limit_usd"]),
+        spend: usd(&b["spend_usd"]),
+        expires: match text(b, "expires_at") {
+            e if e.is_empty() => "never".into(),
+            e => e,
+        },
+        rules,
+        id,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    grace_seconds: Option<i64>,
+    #[serde(default)]
+    project_id: String,
+}
+
+/// `POST /keys/{id}/{rotate|disable|enable|delete}`.
+pub async fn action(
+    State(dash): State<Dash>,
+    session: Session,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    if session::forged(&headers, &session, &form.csrf) {
+        return session::refused();
+    }
+    let path = format!("/api/keys/{id}");
+    let call = |method, path: String, body: Option<Value>| {
+        let dash = dash.clone();
+        let session = session.clone();
+        async move {
+            dash.api
+                .call(
+                    &session.token,
+                    method,
+                    &path,
+                    body.as_ref(),
+                    &session.request_id,
+                )
+                .await
+        }
+    };
+    let (reply, done) = match action.as_str() {
+        "rotate" => {
+            let body = json!({"grace_seconds": form.grace_seconds.unwrap_or(0)});
+            let r = call(Method::POST, format!("{path}/rotate"), Some(body)).await;
+            (r, "Key rotated. Copy its new token now:")
+        }
+        "disable" => (
+            call(Method::PATCH, path, Some(json!({"status": "disabled"}))).await,
+            "Key disabled.",
+        ),
+        "enable" => (
+            call(Method::PATCH, path, Some(json!({"status": "active"}))).await,
+            "Key enabled.",
+        ),
+        _ => (call(Method::DELETE, path, None).await, "Key deleted."),
+    };
+    let mut flash = outcome(&reply, done);
+    flash.secret = reply.body["token"].as_str().map(str::to_string);
+    let to = match (action.as_str(), reply.ok()) {
+        ("delete", true) => format!("/projects/{}", form.project_id),
+        _ => format!("/keys/{id}"),
+    };
+    flash_to(&dash, &session, flash, &to)
+}
+
+#[derive(Deserialize)]
+pub struct RuleForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    /// `add` or `remove`.
+    op: String,
+    #[serde(default)]
+    kind: String,
+    /// Models or providers, separated by commas.
+    #[serde(default)]
+    values: String,
+    #[serde(default)]
+    pricing_type: String,
+    #[serde(default)]
+    max_input: String,
+    #[serde(default)]
+    max_output: String,
+    #[serde(default)]
+    index: Option<usize>,
+}
+
+/// The rule the add form describes.
+fn rule_of(form: &RuleForm) -> Value {
+    let list: Vec<&str> = form
+        .values
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect();
+    match form.kind.as_str() {
+        k @ ("allow_models" | "deny_models") => json!({"type": k, "models": list}),
+        k @ ("allow_providers" | "deny_providers") => json!({"type": k, "providers": list}),
+        k => {
+            let mut rule = json!({"type": k, "pricing_type": form.pricing_type});
+            if let Ok(n) = form.max_input.trim().parse::<f64>() {
+                rule["max_input_usd_per_mtok"] = json!(n);
+            }
+            if let Ok(n) = form.max_output.trim().parse::<f64>() {
+                rule["max_output_usd_per_mtok"] = json!(n);
+            }
+            rule
+        }
+    }
+}
+
+/// `POST /keys/{id}/rules`: adds or removes one rule (the API checks the whole set).
+pub async fn set_rules(
+    State(dash): State<Dash>,
+    session: Session,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<RuleForm>,
+) -> Response {
+    if session::forged(&headers, &session, &form.csrf) {
+        return session::refused();
+    }
+    let path = format!("/api/keys/{id}/iam-rules");
+    let current = dash
+        .api
+        .get(&session.token, &path, &session.request_id)
+        .await;
+    let mut rules = current.body["rules"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    match (form.op.as_str(), form.index) {
+        ("remove", Some(i)) if i < rules.len() => {
+            rules.remove(i);
+        }
+        _ => rules.push(rule_of(&form)),
+    }
+    let body = json!({"rules": rules});
+    let r = dash
+        .api
+        .call(
+            &session.token,
+            Method::PUT,
+            &path,
+            Some(&body),
+            &session.request_id,
+        )
+        .await;
+    flash_to(
+        &dash,
+        &session,
+        outcome(&r, "IAM rules saved."),
+        &format!("/keys/{id}"),
+    )
+}

@@ -1,0 +1,324 @@
+//! A project's page: its settings, API keys, provider keys, and the forms that change them.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::Response;
+use axum::Form;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::layout::{flash_to, outcome, render, Layout};
+use super::orgs::{usd, Row};
+use super::session::{self, Session};
+use super::Dash;
+
+pub fn text(v: &Value, k: &str) -> String {
+    match &v[k] {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "project.html")]
+struct ProjectPage {
+    l: Layout,
+    id: String,
+    org: String,
+    name: String,
+    description: String,
+    mode: String,
+    caching: bool,
+    ttl: String,
+    spend: String,
+    keys: Vec<Row>,
+    provider_keys: Vec<Row>,
+    manages: bool,
+    /// May delete the project (owners and the gateway admin).
+    owns: bool,
+    providers: &'static [&'static str],
+}
+
+const PROVIDERS: &[&str] = &[
+    "openai",
+    "anthropic",
+    "google",
+    "mistral",
+    "groq",
+    "deepseek",
+    "xai",
+    "together",
+    "openrouter",
+    "custom",
+];
+
+/// `GET /projects/{id}`.
+pub async fn page(State(dash): State<Dash>, session: Session, Path(id): Path<String>) -> Response {
+    let (t, rid) = (&session.token, &session.request_id);
+    let p = dash.api.get(t, &format!("/api/projects/{id}"), rid).await;
+    if !p.ok() {
+        return super::layout::not_found(&dash, &session, &p.message());
+    }
+    let keys = dash
+        .api
+        .get(t, &format!("/api/projects/{id}/keys"), rid)
+        .await;
+    let pks = dash
+        .api
+        .get(t, &format!("/api/projects/{id}/provider-keys"), rid)
+        .await;
+    let keys = keys
+        .body
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|k| Row {
+            id: text(k, "id"),
+            cells: vec![
+                match text(k, "description") {
+                    d if d.is_empty() => format!("{}…", text(k, "prefix")),
+                    d => d,
+                },
+                text(k, "status"),
+                usd(&k["usage_limit_usd"]),
+                usd(&k["spend_usd"]),
+                text(k, "prefix"),
+            ],
+        })
+        .collect();
+    let provider_keys = pks
+        .body
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|k| Row {
+            id: text(k, "id"),
+            cells: vec![
+                text(k, "provider"),
+                text(k, "masked_key"),
+                text(k, "status"),
+                text(k, "base_url"),
+            ],
+        })
+        .collect();
+    let b = &p.body;
+    render(&ProjectPage {
+        l: Layout::of(&dash, &session, &text(b, "name")),
+        org: text(b, "organization_id"),
+        name: text(b, "name"),
+        description: text(b, "description"),
+        mode: text(b, "mode"),
+        caching: b["caching_enabled"].as_bool().unwrap_or(false),
+        ttl: text(b, "cache_duration_seconds"),
+        spend: usd(&b["spend_usd"]),
+        keys,
+        provider_keys,
+        manages: session.manages() || session.is_admin(),
+        owns: session.role == "owner" || session.is_admin(),
+        providers: PROVIDERS,
+        id,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct SettingsForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    description: String,
+    mode: String,
+    caching: Option<String>,
+    cache_duration_seconds: i64,
+}
+
+async fn act(
+    dash: &Dash,
+    s: &Session,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+) -> super::client::Reply {
+    dash.api
+        .call(&s.token, method, path, body, &s.request_id)
+        .await
+}
+
+/// `POST /projects/{id}`: the settings form.
+pub async fn update(
+    State(dash): State<Dash>,
+    session: Session,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<SettingsForm>,
+) -> Response {
+    if session::forged(&headers, &session, &form.csrf) {
+        return session::refused();
+    }
+    let body = json!({"description": form.description, "mode": form.mode,
+        "caching_enabled": form.caching.is_some(), "cache_duration_seconds": form.cache_duration_seconds});
+    let r = act(
+        &dash,
+        &session,
+        Method::PATCH,
+        &format!("/api/projects/{id}"),
+        Some(&body),
+    )
+    .await;
+    flash_to(
+        &dash,
+        &session,
+        outcome(&r, "Settings saved."),
+        &format!("/projects/{id}"),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct OrgForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    organization_id: String,
+}
+
+/// `POST /projects/{id}/delete`.
+pub async fn delete(
+    State(dash): State<Dash>,
+    session: Session,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<OrgForm>,
+) -> Response {
+    if session::forged(&headers, &session, &form.csrf) {
+        return session::refused();
+    }
+    let r = act(
+        &dash,
+        &session,
+        Method::DELETE,
+        &format!("/api/projects/{id}"),
+        None,
+    )
+    .await;
+    let to = match r.ok() {
+        true => format!("/organizations/{}", form.organization_id),
+        false => format!("/projects/{id}"),
+    };
+    flash_to(&dash, &session, outcome(&r, "Project deleted."), &to)
+}
+
+#[derive(Deserialize)]
+pub struct KeyForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    description: String,
+    /// Empty: no limit.
+    #[serde(default)]
+    usage_limit_usd: String,
+}
+
+/// `POST /projects/{id}/keys`: the token is shown once.
+pub async fn create_key(
+    State(dash): State<Dash>,
+    session: Session,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<KeyForm>,
+) -> Response {
+    if session::forged(&headers, &session, &form.csrf) {
+        return session::refused();
+    }
+    let limit = form.usage_limit_usd.trim().parse::<f64>().ok();
+    let body = json!({"description": form.description, "usage_limit_usd": limit});
+    let r = act(
+        &dash,
+        &session,
+        Method::POST,
+        &format!("/api/projects/{id}/keys"),
+        Some(&body),
+    )
+    .await;
+    let mut flash = outcome(&r, "API key created. Copy its token now:");
+    flash.secret = r.body["token"].as_str().map(str::to_string);
+    flash_to(&dash, &session, flash, &format!("/projects/{id}"))
+}
+
+#[derive(Deserialize)]
+pub struct ProviderKeyForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    provider: String,
+    api_key: String,
+    #[serde(default)]
+    base_url: String,
+}
+
+/// `POST /projects/{id}/provider-keys`.
+pub async fn add_provider_key(
+    State(dash): State<Dash>,
+    session: Session,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ProviderKeyForm>,
+) -> Response {
+    if session::forged(&headers, &session, &form.csrf) {
+        return session::refused();
+    }
+    let base_url = Some(form.base_url.trim()).filter(|u| !u.is_empty());
+    let body = json!({"provider": form.provider, "api_key": form.api_key, "base_url": base_url});
+    let path = format!("/api/projects/{id}/provider-keys");
+    let r = act(&dash, &session, Method::POST, &path, Some(&body)).await;
+    flash_to(
+        &dash,
+        &session,
+        outcome(&r, "Provider key added."),
+        &format!("/projects/{id}"),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct BackForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    project_id: String,
+}
+
+/// `POST /provider-keys/{id}/{disable|enable|delete}`.
+pub async fn provider_key_action(
+    State(dash): State<Dash>,
+    session: Session,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    Form(form): Form<BackForm>,
+) -> Response {
+    if session::forged(&headers, &session, &form.csrf) {
+        return session::refused();
+    }
+    let path = format!("/api/provider-keys/{id}");
+    let r = match action.as_str() {
+        "disable" => {
+            act(
+                &dash,
+                &session,
+                Method::PATCH,
+                &path,
+                Some(&json!({"status": "disabled"})),
+            )
+            .await
+        }
+        "enable" => {
+            act(
+                &dash,
+                &session,
+                Method::PATCH,
+                &path,
+                Some(&json!({"status": "active"})),
+            )
+            .await
+        }
+        _ => act(&dash, &session, Method::DELETE, &path, None).await,
+    };
+    let back = format!("/projects/{}", form.project_id);
+    flash_to(&dash, &session, outcome(&r, "Provider key updated."), &back)
+}
