@@ -112,7 +112,7 @@ fn compact(payload: &Value) -> String {
 
 #[derive(Deserialize, Default)]
 pub struct AsOf {
-    /// `YYYY-MM-DDTHH:MM` (a `datetime-local` input), UTC.
+    /// `YYYY-MM-DDTHH:MM[:SS]` (a `datetime-local` input), UTC.
     #[serde(default)]
     at: String,
 }
@@ -142,8 +142,14 @@ pub async fn as_of(
     }
     let mut error = None;
     let mut then = String::new();
-    if let Ok(at) = chrono::NaiveDateTime::parse_from_str(&q.at, "%Y-%m-%dT%H:%M") {
-        let at = at.and_utc().format("%Y-%m-%dT%H:%M:59Z").to_string();
+    // To the second when given, else the end of the minute.
+    let at = chrono::NaiveDateTime::parse_from_str(&q.at, "%Y-%m-%dT%H:%M:%S")
+        .map(|t| t.and_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .or_else(|_| {
+            chrono::NaiveDateTime::parse_from_str(&q.at, "%Y-%m-%dT%H:%M")
+                .map(|t| t.and_utc().format("%Y-%m-%dT%H:%M:59Z").to_string())
+        });
+    if let Ok(at) = at {
         let r = dash
             .api
             .get(t, &format!("/api/projects/{id}?as_of={at}"), rid)

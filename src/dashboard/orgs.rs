@@ -23,8 +23,12 @@ fn text(v: &Value, k: &str) -> String {
 
 /// `$12.34`, or `-` when the value is absent.
 pub fn usd(v: &Value) -> String {
-    v.as_f64()
-        .map_or_else(|| "-".into(), |n| format!("${n:.4}"))
+    match v.as_f64() {
+        None => "-".into(),
+        // A single request often costs a fraction of a cent.
+        Some(n) if n != 0.0 && n.abs() < 0.01 => format!("${n:.6}"),
+        Some(n) => format!("${n:.2}"),
+    }
 }
 
 pub struct Row {

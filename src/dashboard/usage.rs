@@ -112,8 +112,14 @@ pub async fn page(
     State(dash): State<Dash>,
     session: Session,
     Path(id): Path<String>,
-    Query(f): Query<Filters>,
+    Query(mut f): Query<Filters>,
 ) -> Response {
+    // The last 30 days unless a range is asked for.
+    let today = chrono::Utc::now().date_naive();
+    if !is_date(&f.from) && !is_date(&f.to) {
+        f.from = (today - chrono::Days::new(29)).to_string();
+        f.to = today.to_string();
+    }
     let (t, rid) = (&session.token, &session.request_id);
     let p = dash.api.get(t, &format!("/api/projects/{id}"), rid).await;
     if !p.ok() {
@@ -139,7 +145,7 @@ pub async fn page(
     };
     let totals = vec![
         ("Requests".into(), format!("{requests}")),
-        ("Spend".into(), format!("${:.4}", sum("cost_usd"))),
+        ("Spend".into(), usd(&json!(sum("cost_usd")))),
         ("Prompt tokens".into(), format!("{}", sum("prompt_tokens"))),
         (
             "Completion tokens".into(),
@@ -151,12 +157,7 @@ pub async fn page(
         ),
         ("Error rate".into(), pct(&json!(weighted("error_rate")))),
     ];
-    let series = json!({
-        "days": day_groups.iter().map(|g| text(g, "group")).collect::<Vec<_>>(),
-        "requests": day_groups.iter().map(|g| g["requests"].clone()).collect::<Vec<_>>(),
-        "cost": day_groups.iter().map(|g| g["cost_usd"].clone()).collect::<Vec<_>>(),
-        "p50": day_groups.iter().map(|g| g["latency_p50_ms"].clone()).collect::<Vec<_>>(),
-    });
+    let series = series(&f, today, &day_groups);
     let mut tables = vec![(
         "Per day".to_string(),
         day_groups.iter().map(group_row).collect(),
@@ -227,7 +228,7 @@ pub async fn page(
         tables,
         logs: rows,
         next,
-        series: series.to_string(),
+        series,
         error,
         uplot_js: assets::url("uPlot.js"),
         uplot_css: assets::url("uPlot.css"),
@@ -235,6 +236,26 @@ pub async fn page(
         f,
         id,
     })
+}
+
+/// Requests and spend for every day of the range (a day without requests is a zero), for the
+/// chart; at most a year of days.
+fn series(f: &Filters, today: chrono::NaiveDate, groups: &[Value]) -> String {
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+    let to = day(&f.to).unwrap_or(today);
+    let from = day(&f.from)
+        .unwrap_or(to - chrono::Days::new(29))
+        .max(to - chrono::Days::new(365));
+    let by_day: std::collections::HashMap<String, &Value> =
+        groups.iter().map(|g| (text(g, "group"), g)).collect();
+    let (mut days, mut requests, mut cost) = (Vec::new(), Vec::new(), Vec::new());
+    for d in from.iter_days().take_while(|d| *d <= to) {
+        let g = by_day.get(&d.to_string());
+        days.push(d.to_string());
+        requests.push(g.map_or(json!(0), |g| g["requests"].clone()));
+        cost.push(g.map_or(json!(0.0), |g| g["cost_usd"].clone()));
+    }
+    json!({"days": days, "requests": requests, "cost": cost}).to_string()
 }
 
 fn urlencode(s: &str) -> String {

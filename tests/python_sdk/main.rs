@@ -9,6 +9,7 @@ mod helpers;
 mod upstream;
 
 mod anthropic;
+mod dashboard;
 mod responses;
 
 use std::path::PathBuf;

@@ -15,7 +15,10 @@
     width: Math.max(280, el.clientWidth - 24), height: 240,
     series: [{}, { label: "Requests", stroke: accent, width: 2, scale: "n" },
              { label: "Spend (USD)", stroke: "#d4792c", width: 2, scale: "usd" }],
-    axes: [axis, Object.assign({ scale: "n" }, axis), Object.assign({ scale: "usd", side: 1 }, axis)],
+    scales: { x: { time: true }, n: { range: (u, min, max) => [0, Math.max(1, max)] },
+              usd: { range: (u, min, max) => [0, max > 0 ? max : 0.01] } },
+    axes: [axis, Object.assign({ scale: "n" }, axis),
+           Object.assign({ scale: "usd", side: 1, size: 70, values: (u, vals) => vals.map((v) => "$" + v.toPrecision(2)) }, axis)],
   };
   const plot = new uPlot(opts, [xs, s.requests, s.cost], el);
   window.addEventListener("resize", () => plot.setSize({ width: Math.max(280, el.clientWidth - 24), height: 240 }));

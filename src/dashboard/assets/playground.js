@@ -36,7 +36,8 @@
   async function cost(project, requestId) {
     for (let i = 0; i < 20; i++) {
       const r = await fetch("/playground/usage/" + encodeURIComponent(project) + "/" + encodeURIComponent(requestId));
-      if (r.ok) return (await r.json()).cost_usd;
+      const record = r.ok ? await r.json() : null;
+      if (record) return record.cost_usd;
       await new Promise((done) => setTimeout(done, 150));
     }
     return null;
