@@ -11,6 +11,7 @@ pub mod events;
 pub mod indexes;
 pub mod projector;
 pub mod read;
+pub mod rollup;
 mod write;
 
 pub use append::UsageAppend;

@@ -38,6 +38,7 @@ pub const READ_MODEL_TABLES: &[&str] = &[
     "rm_usage_logs",
     "rm_spend",
     "rm_spend_hourly",
+    "rm_usage_daily",
     "rm_webhooks",
     "rm_alerts",
     "rm_alert_attempts",

@@ -103,8 +103,14 @@ pub struct UsageGroup {
     pub cost_usd: f64,
     pub cache_hit_rate: f64,
     pub error_rate: f64,
+    /// Over whole days without a status or cache filter these come from the daily rollup and
+    /// are the upper bound of a histogram bucket (50, 100, 200, 300, 500, 750, 1000, 1500,
+    /// 2000, 3000, 5000, 10000, 30000 ms, then 60000 for above); otherwise exact.
     pub latency_p50_ms: i64,
     pub latency_p95_ms: i64,
+    /// Time to first token over the streamed requests (0 when none was streamed).
+    pub ttft_p50_ms: i64,
+    pub ttft_p95_ms: i64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -204,6 +210,8 @@ pub async fn summary(
             cost_usd: usd(g.cost_nano_usd),
             latency_p50_ms: g.latency_p50_ms,
             latency_p95_ms: g.latency_p95_ms,
+            ttft_p50_ms: g.ttft_p50_ms,
+            ttft_p95_ms: g.ttft_p95_ms,
         })
         .collect();
     Ok(JsonOut(UsageSummary { group_by, groups }))

@@ -31,4 +31,5 @@ mod spool;
 mod ssrf;
 mod threads;
 mod usage_rebuild;
+mod usage_rollup;
 mod webhooks;

@@ -164,12 +164,104 @@ pub struct UsageGroup {
     pub errors: i64,
     pub latency_p50_ms: i64,
     pub latency_p95_ms: i64,
+    /// Over the streamed requests (0 when there were none).
+    pub ttft_p50_ms: i64,
+    pub ttft_p95_ms: i64,
 }
 
-/// Totals per group over the filtered logs (percentiles computed over each group's latencies).
+/// Totals per group. From the daily rollup when the filter is whole days without a status or
+/// cache filter (what the dashboard asks: no scan of the logs, percentiles as histogram bucket
+/// bounds); else over the filtered logs themselves (exact percentiles).
 pub async fn usage_summary(db: &Db, f: &UsageFilter, by: GroupBy) -> Result<Vec<UsageGroup>> {
+    match f.status.is_none() && f.cached.is_none() && whole_days(f.since, f.until) {
+        true => summary_of_days(db, f, by).await,
+        false => summary_of_logs(db, f, by).await,
+    }
+}
+
+const DAY_MICROS: i64 = 86_400_000_000;
+
+/// `since` starts a day and `until` ends one (to the second, the millisecond or the µs).
+fn whole_days(since: Option<i64>, until: Option<i64>) -> bool {
+    let starts = since.is_none_or(|s| s.rem_euclid(DAY_MICROS) == 0);
+    let ends = until.is_none_or(|u| {
+        [1, 1_000, 1_000_000]
+            .iter()
+            .any(|step| (u + step).rem_euclid(DAY_MICROS) == 0)
+    });
+    starts && ends
+}
+
+async fn summary_of_days(db: &Db, f: &UsageFilter, by: GroupBy) -> Result<Vec<UsageGroup>> {
+    let counts = crate::rollup::count_columns();
+    let mut sql = format!(
+        "SELECT day, key_id, model, provider, {} FROM rm_usage_daily WHERE project_id = $1",
+        counts.join(", ")
+    );
+    let mut binds: Vec<String> = Vec::new();
+    let mut cond = |sql: &mut String, col: &str, op: &str, v: String| {
+        binds.push(v);
+        sql.push_str(&format!(" AND {col} {op} ${}", binds.len() + 1));
+    };
+    for (col, v) in [
+        ("key_id", &f.key_id),
+        ("model", &f.model),
+        ("provider", &f.provider),
+    ] {
+        if let Some(v) = v {
+            cond(&mut sql, col, "=", v.clone());
+        }
+    }
+    if let Some(s) = f.since {
+        cond(&mut sql, "day", ">=", crate::rollup::day_of(s));
+    }
+    if let Some(u) = f.until {
+        cond(&mut sql, "day", "<=", crate::rollup::day_of(u));
+    }
+    let mut q = sqlx::query(&sql).bind(&f.project_id);
+    for b in binds {
+        q = q.bind(b);
+    }
+    let rows = q.fetch_all(&db.any).await?;
+    let mut groups: BTreeMap<String, crate::rollup::Counts> = BTreeMap::new();
+    for r in &rows {
+        let key: String = match by {
+            GroupBy::Day => r.try_get("day")?,
+            GroupBy::Model => r.try_get("model")?,
+            GroupBy::Key => r.try_get("key_id")?,
+            GroupBy::Provider => r.try_get("provider")?,
+        };
+        let values = counts
+            .iter()
+            .map(|c| r.try_get::<i64, _>(c.as_str()))
+            .collect::<std::result::Result<Vec<i64>, _>>()?;
+        groups
+            .entry(key)
+            .or_default()
+            .add(&crate::rollup::Counts::from_values(&values));
+    }
+    use crate::rollup::percentile as bucket_percentile;
+    Ok(groups
+        .into_iter()
+        .map(|(group, c)| UsageGroup {
+            group,
+            requests: c.requests,
+            prompt_tokens: c.prompt_tokens,
+            completion_tokens: c.completion_tokens,
+            cost_nano_usd: c.cost_nano_usd,
+            cache_hits: c.cache_hits,
+            errors: c.errors,
+            latency_p50_ms: bucket_percentile(&c.latency, 50),
+            latency_p95_ms: bucket_percentile(&c.latency, 95),
+            ttft_p50_ms: bucket_percentile(&c.ttft, 50),
+            ttft_p95_ms: bucket_percentile(&c.ttft, 95),
+        })
+        .collect())
+}
+
+async fn summary_of_logs(db: &Db, f: &UsageFilter, by: GroupBy) -> Result<Vec<UsageGroup>> {
     let rows = select(db, f, false).await?;
-    let mut groups: BTreeMap<String, (UsageGroup, Vec<i64>)> = BTreeMap::new();
+    let mut groups: BTreeMap<String, (UsageGroup, Vec<i64>, Vec<i64>)> = BTreeMap::new();
     for r in rows {
         let key = match by {
             GroupBy::Day => chrono_day(r.started_at),
@@ -177,7 +269,7 @@ pub async fn usage_summary(db: &Db, f: &UsageFilter, by: GroupBy) -> Result<Vec<
             GroupBy::Key => r.key_id.clone(),
             GroupBy::Provider => r.provider.clone(),
         };
-        let (g, latencies) = groups.entry(key.clone()).or_default();
+        let (g, latencies, ttfts) = groups.entry(key.clone()).or_default();
         g.group = key;
         g.requests += 1;
         // Token counts are stored saturated at `i64::MAX`; money within its ceiling.
@@ -187,13 +279,17 @@ pub async fn usage_summary(db: &Db, f: &UsageFilter, by: GroupBy) -> Result<Vec<
         g.cache_hits += i64::from(r.cached);
         g.errors += i64::from(r.status >= 400);
         latencies.push(r.latency_ms);
+        ttfts.extend(r.time_to_first_token_ms);
     }
     Ok(groups
         .into_values()
-        .map(|(mut g, mut latencies)| {
+        .map(|(mut g, mut latencies, mut ttfts)| {
             latencies.sort_unstable();
+            ttfts.sort_unstable();
             g.latency_p50_ms = percentile(&latencies, 50);
             g.latency_p95_ms = percentile(&latencies, 95);
+            g.ttft_p50_ms = percentile(&ttfts, 50);
+            g.ttft_p95_ms = percentile(&ttfts, 95);
             g
         })
         .collect())
@@ -208,21 +304,7 @@ fn percentile(sorted: &[i64], p: usize) -> i64 {
     sorted[rank - 1]
 }
 
-/// `YYYY-MM-DD` (UTC) of a time in µs since the epoch.
-fn chrono_day(micros: i64) -> String {
-    let days = micros.div_euclid(86_400_000_000);
-    // Civil-from-days (H. Hinnant), to avoid a date dependency here.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
+use crate::rollup::day_of as chrono_day;
 
 /// The `(request_id, started_at)` of a project's usage rows started within `[from, to]` (µs):
 /// what a spool replay checks its records against, so that a record already in the log is not

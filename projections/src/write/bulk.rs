@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 /// The batch's maps are keyed by ids the gateway generated, so a fast hash is safe.
-type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+pub(crate) type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 use tollgate_aggregates::types::add_nanos;
 use tollgate_aggregates::usage::UsageRecord;
@@ -32,6 +32,8 @@ pub(crate) struct Bulk {
     /// from which period budgets' spend is summed.
     hourly: [Map<String, Hours>; 2],
     credits: Map<String, i64>,
+    /// The daily rollup's rows this batch adds to.
+    daily: Map<super::daily::DayKey, crate::rollup::Counts>,
 }
 
 /// Requests and cost by hour (its start, Unix seconds).
@@ -47,6 +49,7 @@ impl Bulk {
 
     /// Record `index` of the usage event at `position` (its row id keeps log order).
     pub(crate) fn usage(&mut self, position: i64, index: usize, r: UsageRecord) {
+        super::daily::add(&mut self.daily, &r);
         let total = r.total_nano_usd();
         for (totals, id) in
             self.spend
@@ -145,7 +148,24 @@ impl Bulk {
         rows
     }
 
+    /// The batch's daily rollup rows, taken out.
+    pub(super) fn take_daily(&mut self) -> Vec<(super::daily::DayKey, crate::rollup::Counts)> {
+        std::mem::take(&mut self.daily).into_iter().collect()
+    }
+
     pub(crate) async fn flush(mut self, tx: &mut Tx<'_>, postgres: bool) -> Result<()> {
+        for ((project, day, key, model, provider), counts) in self.take_daily() {
+            let mut q = sqlx::query(&super::daily::UPSERT)
+                .bind(project)
+                .bind(day)
+                .bind(key)
+                .bind(model)
+                .bind(provider);
+            for v in counts.values() {
+                q = q.bind(v);
+            }
+            q.execute(&mut **tx).await?;
+        }
         for (scope, id, hour, requests, cost) in self.take_hourly() {
             sqlx::query(HOURLY_INSERT)
                 .bind(scope)

@@ -99,6 +99,18 @@ impl Bulk {
             .execute(&mut *conn)
             .await?;
         }
+        for ((project, day, key, model, provider), counts) in self.take_daily() {
+            let mut q = sqlx::query(&super::daily::UPSERT)
+                .bind(storable_owned(project))
+                .bind(day)
+                .bind(storable_owned(key))
+                .bind(storable_owned(model))
+                .bind(storable_owned(provider));
+            for v in counts.values() {
+                q = q.bind(v);
+            }
+            q.execute(&mut *conn).await?;
+        }
         let (audit, usage, spend, credits) = self.into_parts();
         copy_in(conn, "rm_audit", AUDIT_COLUMNS, &audit).await?;
         copy_in(conn, "rm_usage_logs", USAGE_COLUMNS, &usage).await?;

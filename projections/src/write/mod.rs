@@ -21,6 +21,7 @@ pub(crate) use clamped_sum;
 mod api_key;
 mod bulk;
 mod copy;
+mod daily;
 mod organization;
 mod pg_array;
 mod project;
