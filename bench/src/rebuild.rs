@@ -5,7 +5,9 @@ use std::time::Instant;
 
 use sqlx::{Connection, Row};
 use tollgate_aggregates::usage::{PaidWith, UsageEvent, UsageRecord};
-use tollgate_projections::read::{audit_page, AuditFilter};
+use tollgate_projections::read::{
+    audit_page, usage_logs, usage_summary, AuditFilter, GroupBy, UsageFilter,
+};
 use tollgate_projections::{Db, Projector};
 
 #[derive(Debug, Clone, Default)]
@@ -14,6 +16,11 @@ pub struct RebuildResult {
     pub seconds: f64,
     pub audit_first_ms: f64,
     pub audit_deep_ms: f64,
+    /// The queries of the dashboard's usage page over the one project holding every record
+    /// (30 days: summaries per day, model, key and provider, and the first page of logs).
+    pub usage_page_ms: f64,
+    /// The same summaries forced onto a scan of the logs (a `cached` filter), for contrast.
+    pub usage_scan_ms: f64,
 }
 
 /// Where the benchmark's Postgres databases are created.
@@ -100,15 +107,21 @@ pub async fn usage_records(url: &str) -> i64 {
         .sum()
 }
 
+const MODELS: [&str; 3] = ["gpt-4o-mini", "gpt-4o", "claude-sonnet-4-5"];
+/// 2023-11-15 00:00 UTC, and the µs between records: a million records span 30 days.
+const START: i64 = 1_700_006_400_000_000;
+const SPACING: i64 = 2_592_000;
+
 fn record(org: &str, i: usize) -> String {
     let r = UsageRecord {
         request_id: format!("bench-{i}"),
         organization_id: org.to_string(),
-        project_id: format!("project-{}", i % 10),
+        // One project holds every record (the dashboard's worst case), over 30 days.
+        project_id: "project-0".into(),
         key_id: format!("key-{}", i % 100),
         endpoint: "chat".into(),
-        requested_model: "gpt-4o-mini".into(),
-        model: "gpt-4o-mini".into(),
+        requested_model: MODELS[i % 3].into(),
+        model: MODELS[i % 3].into(),
         provider: "openai".into(),
         paid_with: PaidWith::OwnKey,
         prompt_tokens: 12,
@@ -122,9 +135,9 @@ fn record(org: &str, i: usize) -> String {
         streamed: i.is_multiple_of(3),
         status: 200,
         error_code: None,
-        latency_ms: 3,
-        time_to_first_token_ms: None,
-        started_at: 1_700_000_000_000_000 + i as i64,
+        latency_ms: 3 + (i % 700) as u64,
+        time_to_first_token_ms: i.is_multiple_of(3).then_some(2 + (i % 300) as u64),
+        started_at: START + i as i64 * SPACING,
         cache_creation_tokens: 0,
     };
     serde_json::to_string(&UsageEvent::UsageRecorded { records: vec![r] }).unwrap_or_default()
@@ -205,5 +218,41 @@ pub async fn measure(url: &str, org: &str, n: usize) -> RebuildResult {
         seconds,
         audit_first_ms: time_page(None).await,
         audit_deep_ms: time_page(Some(total / 2)).await,
+        usage_page_ms: usage_page(&db, None).await,
+        usage_scan_ms: usage_page(&db, Some(false)).await,
     }
+}
+
+/// The median time (ms, of 5) of the usage page's queries for `project-0` over its 30 days.
+async fn usage_page(db: &Db, cached: Option<bool>) -> f64 {
+    const DAY: i64 = 86_400_000_000;
+    let filter = UsageFilter {
+        project_id: "project-0".into(),
+        cached,
+        since: Some(START),
+        until: Some(START + 31 * DAY - 1),
+        limit: 50,
+        ..Default::default()
+    };
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        for by in [
+            GroupBy::Day,
+            GroupBy::Model,
+            GroupBy::Key,
+            GroupBy::Provider,
+        ] {
+            let groups = usage_summary(db, &filter, by).await.expect("usage summary");
+            assert!(!groups.is_empty());
+        }
+        usage_logs(db, &filter).await.expect("usage logs");
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        if cached.is_some() {
+            // The scan is slow and its figure only a contrast: once is enough.
+            break;
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
 }

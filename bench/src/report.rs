@@ -136,6 +136,10 @@ pub fn table(all: &[Results], o: &Options) -> String {
                 "- projection rebuild: {} events in {:.2} s = {:.0} events/s; audit page: first {:.2} ms, middle {:.2} ms\n",
                 b.events, b.seconds, b.events as f64 / b.seconds.max(1e-9), b.audit_first_ms, b.audit_deep_ms
             );
+            out += &format!(
+                "- dashboard usage page's queries over those {} records in one project (4 summaries + logs page): {:.2} ms from the daily rollup; {:.0} ms as a scan of the logs\n",
+                b.events, b.usage_page_ms, b.usage_scan_ms
+            );
         }
     }
     out

@@ -34,6 +34,15 @@ struct KeyPage {
     spend: String,
     expires: String,
     rules: Vec<RuleView>,
+    /// The limits form's current values (empty: none).
+    usage_limit: String,
+    period: String,
+    period_limit: String,
+    period_spend: String,
+    period_resets: String,
+    rpm: String,
+    tpm: String,
+    expires_input: String,
 }
 
 /// `GET /keys/{id}`.
@@ -78,8 +87,108 @@ pub async fn page(State(dash): State<Dash>, session: Session, Path(id): Path<Str
             e => e,
         },
         rules,
+        usage_limit: text(b, "usage_limit_usd"),
+        period: text(b, "period"),
+        period_limit: text(b, "period_limit_usd"),
+        period_spend: usd(&b["period_spend_usd"]),
+        period_resets: text(b, "period_resets_at"),
+        rpm: text(&b["rate_limits"], "requests_per_minute"),
+        tpm: text(&b["rate_limits"], "tokens_per_minute"),
+        // `datetime-local` wants `YYYY-MM-DDTHH:MM:SS` without the zone (the page says UTC).
+        expires_input: text(b, "expires_at")
+            .trim_end_matches('Z')
+            .chars()
+            .take(19)
+            .collect(),
         id,
     })
+}
+
+#[derive(Deserialize)]
+pub struct LimitsForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    usage_limit_usd: String,
+    #[serde(default)]
+    period: String,
+    #[serde(default)]
+    period_limit_usd: String,
+    #[serde(default)]
+    requests_per_minute: String,
+    #[serde(default)]
+    tokens_per_minute: String,
+    #[serde(default)]
+    expires_at: String,
+}
+
+/// A number field: `null` when empty (which clears the setting), else the number.
+fn number(field: &str) -> Value {
+    let field = field.trim();
+    match field.parse::<f64>() {
+        Ok(n) if field.contains('.') => json!(n),
+        Ok(_) => field.parse::<i64>().map_or(Value::Null, |n| json!(n)),
+        Err(_) => Value::Null,
+    }
+}
+
+/// The limits form as the API's `PATCH` body (the rate limits' and budgets' shapes).
+pub fn limits_body(usage: &str, period: &str, period_limit: &str, rpm: &str, tpm: &str) -> Value {
+    let rates = match (number(rpm), number(tpm)) {
+        (Value::Null, Value::Null) => Value::Null,
+        (r, t) => json!({"requests_per_minute": r, "tokens_per_minute": t}),
+    };
+    let period_limit = number(period_limit);
+    let mut body = json!({"period_limit_usd": period_limit, "rate_limits": rates});
+    if !period_limit.is_null() {
+        body["period"] = json!(period);
+    }
+    body["usage_limit_usd"] = number(usage);
+    body
+}
+
+/// `POST /keys/{id}/limits`: spend limits, period budget, rate limits and expiry.
+pub async fn limits(
+    State(dash): State<Dash>,
+    session: Session,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<LimitsForm>,
+) -> Response {
+    if session::forged(&headers, &session, &form.csrf) {
+        return session::refused();
+    }
+    let mut body = limits_body(
+        &form.usage_limit_usd,
+        &form.period,
+        &form.period_limit_usd,
+        &form.requests_per_minute,
+        &form.tokens_per_minute,
+    );
+    let expires = form.expires_at.trim();
+    body["expires_at"] = match expires.is_empty() {
+        true => Value::Null,
+        // A `datetime-local` value, read as UTC.
+        false if expires.len() == 16 => json!(format!("{expires}:00Z")),
+        false => json!(format!("{expires}Z")),
+    };
+    let path = format!("/api/keys/{id}");
+    let r = dash
+        .api
+        .call(
+            &session.token,
+            Method::PATCH,
+            &path,
+            Some(&body),
+            &session.request_id,
+        )
+        .await;
+    flash_to(
+        &dash,
+        &session,
+        outcome(&r, "Limits saved."),
+        &format!("/keys/{id}"),
+    )
 }
 
 #[derive(Deserialize)]

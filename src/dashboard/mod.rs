@@ -5,6 +5,7 @@
 //! process (`client`), as the signed-in member (`session`), so it shows and allows exactly
 //! what the API does for that member.
 
+mod alerts;
 mod assets;
 mod audit;
 mod client;
@@ -57,6 +58,12 @@ pub fn router(api: Router, cipher: Cipher) -> Router {
         .route("/organizations/{id}/projects", post(orgs::create_project))
         .route("/organizations/{id}/members", post(orgs::add_member))
         .route("/organizations/{id}/credits", post(orgs::add_credits))
+        .route(
+            "/organizations/{id}/alerts",
+            get(alerts::page).post(alerts::create),
+        )
+        .route("/webhooks/{id}/delete", post(alerts::delete))
+        .route("/webhooks/{id}/deliveries", get(alerts::deliveries))
         .route("/projects/{id}", get(projects::page).post(projects::update))
         .route("/projects/{id}/delete", post(projects::delete))
         .route("/projects/{id}/keys", post(projects::create_key))
@@ -70,6 +77,7 @@ pub fn router(api: Router, cipher: Cipher) -> Router {
         )
         .route("/keys/{id}", get(keys::page))
         .route("/keys/{id}/rules", post(keys::set_rules))
+        .route("/keys/{id}/limits", post(keys::limits))
         .route("/keys/{id}/{action}", post(keys::action))
         .route("/projects/{id}/usage", get(usage::page))
         .route("/projects/{id}/logs/{request_id}", get(usage::detail))

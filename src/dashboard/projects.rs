@@ -33,6 +33,11 @@ struct ProjectPage {
     caching: bool,
     ttl: String,
     spend: String,
+    period: String,
+    period_limit: String,
+    period_spend: String,
+    rpm: String,
+    tpm: String,
     keys: Vec<Row>,
     provider_keys: Vec<Row>,
     manages: bool,
@@ -113,6 +118,11 @@ pub async fn page(State(dash): State<Dash>, session: Session, Path(id): Path<Str
         caching: b["caching_enabled"].as_bool().unwrap_or(false),
         ttl: text(b, "cache_duration_seconds"),
         spend: usd(&b["spend_usd"]),
+        period: text(b, "period"),
+        period_limit: text(b, "period_limit_usd"),
+        period_spend: usd(&b["period_spend_usd"]),
+        rpm: text(&b["rate_limits"], "requests_per_minute"),
+        tpm: text(&b["rate_limits"], "tokens_per_minute"),
         keys,
         provider_keys,
         manages: session.manages() || session.is_admin(),
@@ -131,6 +141,14 @@ pub struct SettingsForm {
     mode: String,
     caching: Option<String>,
     cache_duration_seconds: i64,
+    #[serde(default)]
+    period: String,
+    #[serde(default)]
+    period_limit_usd: String,
+    #[serde(default)]
+    requests_per_minute: String,
+    #[serde(default)]
+    tokens_per_minute: String,
 }
 
 async fn act(
@@ -156,8 +174,21 @@ pub async fn update(
     if session::forged(&headers, &session, &form.csrf) {
         return session::refused();
     }
-    let body = json!({"description": form.description, "mode": form.mode,
-        "caching_enabled": form.caching.is_some(), "cache_duration_seconds": form.cache_duration_seconds});
+    let mut body = super::keys::limits_body(
+        "",
+        &form.period,
+        &form.period_limit_usd,
+        &form.requests_per_minute,
+        &form.tokens_per_minute,
+    );
+    if let Some(o) = body.as_object_mut() {
+        // A project has budgets per period, not a lifetime limit.
+        o.remove("usage_limit_usd");
+    }
+    body["description"] = json!(form.description);
+    body["mode"] = json!(form.mode);
+    body["caching_enabled"] = json!(form.caching.is_some());
+    body["cache_duration_seconds"] = json!(form.cache_duration_seconds);
     let r = act(
         &dash,
         &session,

@@ -133,6 +133,15 @@ def main():
         expect(page.get_by_role("cell", name="allow_models")).to_be_visible()
         shot(page, "key")
 
+        step("budgets, rate limits and expiry")
+        page.get_by_label("Period budget (USD)").fill("2")
+        page.get_by_label("Period", exact=True).select_option("day")
+        page.get_by_label("Requests per minute").fill("30")
+        page.get_by_role("button", name="Save limits").click()
+        expect(page.get_by_text("Limits saved.")).to_be_visible()
+        expect(page.get_by_label("Requests per minute")).to_have_value("30")
+        expect(page.get_by_label("Period budget (USD)")).to_have_value("2")
+
         step("add a provider key")
         page.get_by_role("link", name="← Project").click()
         page.get_by_label(re.compile("^Provider")).select_option("openai")
@@ -141,6 +150,15 @@ def main():
         expect(page.get_by_text("Provider key added.")).to_be_visible()
         expect(page.get_by_role("cell", name="active").first).to_be_visible()
         assert "sk-test-provider-key-123456" not in page.content(), "the provider key was shown in the clear"
+
+        step("spend alerts")
+        page.get_by_role("link", name="Projects").first.click()
+        page.get_by_role("link", name="Spend alerts (webhooks)").click()
+        page.get_by_label("URL").fill("http://127.0.0.1:9/alerts")
+        page.get_by_role("button", name="Add webhook").click()
+        expect(page.get_by_text("Webhook added.")).to_be_visible()
+        assert len(page.locator("#secret").inner_text().strip()) > 16
+        expect(page.get_by_role("cell", name="http://127.0.0.1:9/alerts")).to_be_visible()
 
         step("playground: a message streams back")
         page.get_by_role("link", name="Playground").first.click()

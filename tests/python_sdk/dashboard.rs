@@ -75,6 +75,17 @@ async fn dashboard_in_a_browser() {
     let described = |d: &str| keys.iter().find(|k| k["description"] == d).cloned();
     let checkout = described("Checkout service").expect("the key made in the browser");
     assert_eq!(checkout["usage_limit_usd"], 5.0);
+    assert_eq!(checkout["rate_limits"]["requests_per_minute"], 30);
+    assert_eq!(checkout["period_limit_usd"], 2.0);
+    assert_eq!(checkout["period"], "day");
+    let hooks = t
+        .get(&format!("/api/organizations/{org}/webhooks"), ADMIN)
+        .await;
+    assert_eq!(
+        hooks.body[0]["url"], "http://127.0.0.1:9/alerts",
+        "{:?}",
+        hooks.body
+    );
     let rules = t
         .get(
             &format!("/api/keys/{}/iam-rules", checkout["id"].as_str().unwrap()),

@@ -101,11 +101,14 @@ async fn select(db: &Db, f: &UsageFilter, paged: bool) -> Result<Vec<UsageLogRow
             cond(&mut sql, col, "=");
         }
     }
+    // A page of logs walks the (project, id) index newest first; `+started_at` keeps the
+    // time bounds off the time index, which would sort every row of the range first.
+    let time = if paged { "+started_at" } else { "started_at" };
     let ints = [
         ("status", "=", f.status),
         ("cached", "=", f.cached.map(i64::from)),
-        ("started_at", ">=", f.since),
-        ("started_at", "<=", f.until),
+        (time, ">=", f.since),
+        (time, "<=", f.until),
         ("id", "<", if paged { f.cursor } else { None }),
     ];
     for (col, op, v) in &ints {
@@ -193,10 +196,34 @@ fn whole_days(since: Option<i64>, until: Option<i64>) -> bool {
 }
 
 async fn summary_of_days(db: &Db, f: &UsageFilter, by: GroupBy) -> Result<Vec<UsageGroup>> {
+    match grouped_days(db, f, by).await {
+        Ok(groups) => Ok(groups),
+        // SQLite's SUM fails rather than pass `i64::MAX` (sums of clamped values near the
+        // ceiling): the rows are then added here, clamped.
+        Err(_) => summary_of_logs(db, f, by).await,
+    }
+}
+
+/// The rollup's rows summed per group by the database: a handful of rows come back.
+async fn grouped_days(db: &Db, f: &UsageFilter, by: GroupBy) -> Result<Vec<UsageGroup>> {
     let counts = crate::rollup::count_columns();
+    let dim = match by {
+        GroupBy::Day => "day",
+        GroupBy::Model => "model",
+        GroupBy::Key => "key_id",
+        GroupBy::Provider => "provider",
+    };
+    let sums: Vec<String> = counts
+        .iter()
+        .map(|c| match db.is_postgres() {
+            // A numeric sum, held to the ceiling the rollup keeps.
+            true => format!("CAST(LEAST(SUM({c}), 1000000000000000000) AS BIGINT) AS {c}"),
+            false => format!("SUM({c}) AS {c}"),
+        })
+        .collect();
     let mut sql = format!(
-        "SELECT day, key_id, model, provider, {} FROM rm_usage_daily WHERE project_id = $1",
-        counts.join(", ")
+        "SELECT {dim} AS grp, {} FROM rm_usage_daily WHERE project_id = $1",
+        sums.join(", ")
     );
     let mut binds: Vec<String> = Vec::new();
     let mut cond = |sql: &mut String, col: &str, op: &str, v: String| {
@@ -218,33 +245,22 @@ async fn summary_of_days(db: &Db, f: &UsageFilter, by: GroupBy) -> Result<Vec<Us
     if let Some(u) = f.until {
         cond(&mut sql, "day", "<=", crate::rollup::day_of(u));
     }
+    sql.push_str(&format!(" GROUP BY {dim} ORDER BY {dim}"));
     let mut q = sqlx::query(&sql).bind(&f.project_id);
     for b in binds {
         q = q.bind(b);
     }
     let rows = q.fetch_all(&db.any).await?;
-    let mut groups: BTreeMap<String, crate::rollup::Counts> = BTreeMap::new();
+    use crate::rollup::percentile as bucket_percentile;
+    let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
-        let key: String = match by {
-            GroupBy::Day => r.try_get("day")?,
-            GroupBy::Model => r.try_get("model")?,
-            GroupBy::Key => r.try_get("key_id")?,
-            GroupBy::Provider => r.try_get("provider")?,
-        };
         let values = counts
             .iter()
             .map(|c| r.try_get::<i64, _>(c.as_str()))
             .collect::<std::result::Result<Vec<i64>, _>>()?;
-        groups
-            .entry(key)
-            .or_default()
-            .add(&crate::rollup::Counts::from_values(&values));
-    }
-    use crate::rollup::percentile as bucket_percentile;
-    Ok(groups
-        .into_iter()
-        .map(|(group, c)| UsageGroup {
-            group,
+        let c = crate::rollup::Counts::from_values(&values);
+        out.push(UsageGroup {
+            group: r.try_get("grp")?,
             requests: c.requests,
             prompt_tokens: c.prompt_tokens,
             completion_tokens: c.completion_tokens,
@@ -255,8 +271,9 @@ async fn summary_of_days(db: &Db, f: &UsageFilter, by: GroupBy) -> Result<Vec<Us
             latency_p95_ms: bucket_percentile(&c.latency, 95),
             ttft_p50_ms: bucket_percentile(&c.ttft, 50),
             ttft_p95_ms: bucket_percentile(&c.ttft, 95),
-        })
-        .collect())
+        });
+    }
+    Ok(out)
 }
 
 async fn summary_of_logs(db: &Db, f: &UsageFilter, by: GroupBy) -> Result<Vec<UsageGroup>> {
