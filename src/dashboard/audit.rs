@@ -121,7 +121,9 @@ pub struct AsOf {
 #[template(path = "as_of.html")]
 struct TimeTravel {
     l: Layout,
-    id: String,
+    /// The page of what is shown, and what it is.
+    page: String,
+    what: &'static str,
     at: String,
     then: String,
     now: String,
@@ -129,16 +131,44 @@ struct TimeTravel {
 }
 
 /// `GET /projects/{id}/as-of?at=`: the project then and now.
-pub async fn as_of(
+pub async fn project_as_of(
     State(dash): State<Dash>,
     session: Session,
     Path(id): Path<String>,
     Query(q): Query<AsOf>,
 ) -> Response {
+    as_of(&dash, &session, Kind::Project, id, q).await
+}
+
+/// `GET /keys/{id}/as-of?at=`: the API key then and now.
+pub async fn key_as_of(
+    State(dash): State<Dash>,
+    session: Session,
+    Path(id): Path<String>,
+    Query(q): Query<AsOf>,
+) -> Response {
+    as_of(&dash, &session, Kind::Key, id, q).await
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Project,
+    Key,
+}
+
+async fn as_of(dash: &Dash, session: &Session, kind: Kind, id: String, q: AsOf) -> Response {
     let (t, rid) = (&session.token, &session.request_id);
-    let now = dash.api.get(t, &format!("/api/projects/{id}"), rid).await;
+    let (api, page, what) = match kind {
+        Kind::Project => (
+            format!("/api/projects/{id}"),
+            format!("/projects/{id}"),
+            "project",
+        ),
+        Kind::Key => (format!("/api/keys/{id}"), format!("/keys/{id}"), "API key"),
+    };
+    let now = dash.api.get(t, &api, rid).await;
     if !now.ok() {
-        return super::layout::not_found(&dash, &session, &now.message());
+        return super::layout::not_found(dash, session, &now.message());
     }
     let mut error = None;
     let mut then = String::new();
@@ -150,10 +180,7 @@ pub async fn as_of(
                 .map(|t| t.and_utc().format("%Y-%m-%dT%H:%M:59Z").to_string())
         });
     if let Ok(at) = at {
-        let r = dash
-            .api
-            .get(t, &format!("/api/projects/{id}?as_of={at}"), rid)
-            .await;
+        let r = dash.api.get(t, &format!("{api}?as_of={at}"), rid).await;
         match r.ok() {
             true => then = serde_json::to_string_pretty(&r.body).unwrap_or_default(),
             false => error = Some(r.message()),
@@ -162,11 +189,12 @@ pub async fn as_of(
         error = Some("Pick a date and a time.".into());
     }
     render(&TimeTravel {
-        l: Layout::of(&dash, &session, "Time travel"),
+        l: Layout::of(dash, session, "Time travel"),
         now: serde_json::to_string_pretty(&now.body).unwrap_or_default(),
         at: q.at,
         then,
         error,
-        id,
+        page,
+        what,
     })
 }

@@ -57,6 +57,10 @@ pub fn router(api: Router, cipher: Cipher) -> Router {
         .route("/organizations/{id}", get(orgs::page))
         .route("/organizations/{id}/projects", post(orgs::create_project))
         .route("/organizations/{id}/members", post(orgs::add_member))
+        .route(
+            "/organizations/{id}/members/{member}/{action}",
+            post(orgs::member_action),
+        )
         .route("/organizations/{id}/credits", post(orgs::add_credits))
         .route(
             "/organizations/{id}/alerts",
@@ -82,7 +86,8 @@ pub fn router(api: Router, cipher: Cipher) -> Router {
         .route("/projects/{id}/usage", get(usage::page))
         .route("/projects/{id}/logs/{request_id}", get(usage::detail))
         .route("/audit", get(audit::page))
-        .route("/projects/{id}/as-of", get(audit::as_of))
+        .route("/projects/{id}/as-of", get(audit::project_as_of))
+        .route("/keys/{id}/as-of", get(audit::key_as_of))
         .route("/playground", get(playground::page))
         .route("/playground/chat", post(playground::chat))
         .route("/playground/models/{project}", get(playground::models))

@@ -312,3 +312,47 @@ pub async fn add_credits(
     let flash: Flash = outcome(&r, "Credits granted.");
     flash_to(&dash, &session, flash, &format!("/organizations/{id}"))
 }
+
+#[derive(Deserialize)]
+pub struct MemberAction {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    role: String,
+}
+
+/// `POST /organizations/{id}/members/{member}/{role|remove}`.
+pub async fn member_action(
+    State(dash): State<Dash>,
+    session: Session,
+    headers: HeaderMap,
+    Path((id, member, action)): Path<(String, String, String)>,
+    Form(form): Form<MemberAction>,
+) -> Response {
+    if session::forged(&headers, &session, &form.csrf) {
+        return session::refused();
+    }
+    let path = format!("/api/organizations/{id}/members/{member}");
+    let (s, rid) = (&session.token, &session.request_id);
+    let (r, done) = match action.as_str() {
+        "role" => {
+            let body = json!({"role": form.role});
+            (
+                dash.api
+                    .call(s, Method::PATCH, &path, Some(&body), rid)
+                    .await,
+                "Role changed.",
+            )
+        }
+        _ => (
+            dash.api.call(s, Method::DELETE, &path, None, rid).await,
+            "Member removed.",
+        ),
+    };
+    flash_to(
+        &dash,
+        &session,
+        outcome(&r, done),
+        &format!("/organizations/{id}#members"),
+    )
+}

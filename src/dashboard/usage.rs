@@ -72,6 +72,8 @@ struct UsagePage {
     tables: Vec<(String, Vec<Row>)>,
     logs: Vec<Row>,
     next: Option<String>,
+    /// This page's own cursor, for its rows' detail links.
+    here: String,
     series: String,
     error: Option<String>,
     uplot_js: String,
@@ -127,7 +129,24 @@ pub async fn page(
     }
     let q = f.query();
     let summary = |by: &str| format!("/api/projects/{id}/usage-summary?group_by={by}&{q}");
-    let days = dash.api.get(t, &summary("day"), rid).await;
+    let mut logs_path = format!("/api/projects/{id}/usage-logs?limit=50&{q}");
+    if !f.cursor.is_empty() {
+        logs_path.push_str(&format!("&cursor={}", urlencode(&f.cursor)));
+    }
+    // The page's five reads at once: they are independent, and the database serves them
+    // side by side.
+    let paths = [
+        summary("day"),
+        summary("model"),
+        summary("key"),
+        summary("provider"),
+        logs_path,
+    ];
+    let mut replies = futures::future::join_all(paths.iter().map(|p| dash.api.get(t, p, rid)))
+        .await
+        .into_iter();
+    let mut next_reply = || replies.next().expect("one reply per path");
+    let days = next_reply();
     let mut error = (!days.ok()).then(|| days.message());
     let groups = |v: &Value| v["groups"].as_array().cloned().unwrap_or_default();
     let day_groups = groups(&days.body);
@@ -162,22 +181,14 @@ pub async fn page(
         "Per day".to_string(),
         day_groups.iter().map(group_row).collect(),
     )];
-    for (by, title) in [
-        ("model", "Per model"),
-        ("key", "Per key"),
-        ("provider", "Per provider"),
-    ] {
-        let r = dash.api.get(t, &summary(by), rid).await;
+    for title in ["Per model", "Per key", "Per provider"] {
+        let r = next_reply();
         tables.push((
             title.to_string(),
             groups(&r.body).iter().map(group_row).collect(),
         ));
     }
-    let mut logs_path = format!("/api/projects/{id}/usage-logs?limit=50&{q}");
-    if !f.cursor.is_empty() {
-        logs_path.push_str(&format!("&cursor={}", urlencode(&f.cursor)));
-    }
-    let logs = dash.api.get(t, &logs_path, rid).await;
+    let logs = next_reply();
     if error.is_none() && !logs.ok() {
         error = Some(logs.message());
     }
@@ -186,7 +197,8 @@ pub async fn page(
         .into_iter()
         .flatten()
         .map(|l| Row {
-            id: text(l, "request_id"),
+            // A client's request id may hold any character: it goes in a path.
+            id: urlencode(&text(l, "request_id")),
             cells: vec![
                 text(l, "started_at"),
                 text(l, "model"),
@@ -230,6 +242,7 @@ pub async fn page(
         next,
         series,
         error,
+        here: urlencode(&f.cursor),
         uplot_js: assets::url("uPlot.js"),
         uplot_css: assets::url("uPlot.css"),
         charts_js: assets::url("charts.js"),
@@ -271,13 +284,19 @@ struct Detail {
     json: String,
 }
 
-/// `GET /projects/{id}/logs/{request_id}`: one request's records (its attempts included).
+/// `GET /projects/{id}/logs/{request_id}?cursor=`: one request's records (its attempts listed
+/// near it included).
 pub async fn detail(
     State(dash): State<Dash>,
     session: Session,
     Path((id, request_id)): Path<(String, String)>,
+    Query(at): Query<Filters>,
 ) -> Response {
-    let path = format!("/api/projects/{id}/usage-logs?limit=500");
+    // The page of logs the request was listed on (its cursor), read again.
+    let mut path = format!("/api/projects/{id}/usage-logs?limit=100");
+    if !at.cursor.is_empty() {
+        path.push_str(&format!("&cursor={}", urlencode(&at.cursor)));
+    }
     let logs = dash
         .api
         .get(&session.token, &path, &session.request_id)

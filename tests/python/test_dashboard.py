@@ -173,6 +173,12 @@ def main():
         expect(meta).to_contain_text("via openai")
         expect(meta).to_contain_text("first token")
         expect(meta).to_contain_text("cost $")
+        page.get_by_label(re.compile("^Second model")).select_option("gpt-4o")
+        page.get_by_label("Message").fill("And again, side by side")
+        page.get_by_role("button", name="Send").click()
+        expect(page.locator("#chat-b .msg.assistant")).to_have_text(STREAMED)
+        expect(page.locator("#chat-a .msg.assistant")).to_have_count(2)
+        expect(page.locator("#chat-b .meta")).to_contain_text("gpt-4o via openai")
         shot(page, "playground")
 
         step("usage analytics and logs")
@@ -183,7 +189,7 @@ def main():
         shot(page, "usage")
         logs.get_by_role("link").first.click()
         expect(page.get_by_role("heading", level=1)).to_contain_text("Request")
-        expect(page.locator("pre")).to_contain_text("gpt-4o-mini")
+        expect(page.locator("pre")).to_contain_text("\"model\": \"gpt-4o")
 
         step("audit trail and time travel")
         page.goto(f"{BASE}/audit")

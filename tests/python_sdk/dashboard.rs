@@ -95,9 +95,12 @@ async fn dashboard_in_a_browser() {
     assert_eq!(rules.body["rules"][0]["type"], "allow_models");
     // The playground's message went through the proxy, metered on the member's own key.
     let playground = described("Playground: owner@acme.test").expect("the playground key");
-    let logs = g.usage_logs(id, 1).await;
+    // One message, then the same to two models side by side.
+    let logs = g.usage_logs(id, 3).await;
     let served: Vec<&Value> = logs.iter().filter(|l| l["status"] == 200).collect();
-    assert_eq!(served.len(), 1, "{logs:?}");
-    assert_eq!(served[0]["key_id"], playground["id"]);
-    assert_eq!(served[0]["endpoint"], "chat");
+    assert_eq!(served.len(), 3, "{logs:?}");
+    for l in served {
+        assert_eq!(l["key_id"], playground["id"]);
+        assert_eq!(l["endpoint"], "chat");
+    }
 }
