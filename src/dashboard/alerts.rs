@@ -9,9 +9,8 @@ use axum::Form;
 use serde_json::{json, Value};
 
 use super::layout::{flash_to, outcome, render, Layout};
-use super::orgs::Row;
-use super::projects::text;
 use super::session::{self, Session};
+use super::view::{text, Row};
 use super::Dash;
 
 #[derive(Template)]

@@ -8,9 +8,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::layout::{render, Layout};
-use super::orgs::Row;
-use super::projects::text;
 use super::session::Session;
+use super::view::{text, Row};
 use super::Dash;
 
 #[derive(Deserialize, Default)]

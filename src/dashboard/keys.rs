@@ -10,9 +10,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::layout::{flash_to, outcome, render, Layout};
-use super::orgs::usd;
-use super::projects::text;
 use super::session::{self, Session};
+use super::view::{text, usd};
 use super::Dash;
 
 pub struct RuleView {

@@ -16,6 +16,7 @@ mod playground;
 mod projects;
 mod session;
 mod usage;
+mod view;
 
 use std::sync::Arc;
 

@@ -11,30 +11,8 @@ use serde_json::{json, Value};
 
 use super::layout::{flash_to, outcome, render, Flash, Layout};
 use super::session::{self, Session};
+use super::view::{text, usd, Row};
 use super::Dash;
-
-fn text(v: &Value, k: &str) -> String {
-    match &v[k] {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
-/// `$12.34`, or `-` when the value is absent.
-pub fn usd(v: &Value) -> String {
-    match v.as_f64() {
-        None => "-".into(),
-        // A single request often costs a fraction of a cent.
-        Some(n) if n != 0.0 && n.abs() < 0.01 => format!("${n:.6}"),
-        Some(n) => format!("${n:.2}"),
-    }
-}
-
-pub struct Row {
-    pub id: String,
-    pub cells: Vec<String>,
-}
 
 #[derive(Template)]
 #[template(path = "home.html")]

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::layout::{render, Layout};
-use super::projects::text;
 use super::session::{self, Session};
+use super::view::text;
 use super::{assets, Dash};
 
 #[derive(Template)]

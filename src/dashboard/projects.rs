@@ -9,22 +9,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::layout::{flash_to, outcome, render, Layout};
-use super::orgs::{usd, Row};
 use super::session::{self, Session};
+use super::view::{text, usd, Row};
 use super::Dash;
-
-pub fn text(v: &Value, k: &str) -> String {
-    match &v[k] {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        // `2`, not `2.0`, in a form's number field.
-        Value::Number(n) => n
-            .as_f64()
-            .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
-            .map_or_else(|| n.to_string(), |f| format!("{f}")),
-        other => other.to_string(),
-    }
-}
 
 #[derive(Template)]
 #[template(path = "project.html")]

@@ -9,9 +9,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::layout::{render, Layout};
-use super::orgs::{usd, Row};
-use super::projects::text;
 use super::session::Session;
+use super::view::{text, usd, Row};
 use super::{assets, Dash};
 
 #[derive(Deserialize, Default)]

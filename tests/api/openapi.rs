@@ -39,7 +39,7 @@ async fn served_document_has_unique_ids_and_documents_errors() {
             }
         }
     }
-    assert_eq!(ids.len(), 33);
+    assert_eq!(ids.len(), 35);
     let rotate = &doc["paths"]["/api/keys/{id}/rotate"]["post"]["requestBody"];
     assert_eq!(rotate["required"], false, "{rotate}");
     let payload = &doc["components"]["schemas"]["AuditEvent"]["properties"]["payload"];

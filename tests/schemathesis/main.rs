@@ -128,7 +128,7 @@ async fn api_conforms_to_its_openapi_document(backend: Backend) {
         out.status
     );
     // It did test every operation (a schema it could not load would test none).
-    assert!(stdout.contains("Tested: 33"), "{stdout}");
+    assert!(stdout.contains("Tested: 35"), "{stdout}");
 }
 
 /// The ids the config binds each route's path parameters to (most of the time: some

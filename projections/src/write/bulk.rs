@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 /// The batch's maps are keyed by ids the gateway generated, so a fast hash is safe.
-pub(crate) type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 use tollgate_aggregates::types::add_nanos;
 use tollgate_aggregates::usage::UsageRecord;
@@ -33,7 +33,7 @@ pub(crate) struct Bulk {
     hourly: [Map<String, Hours>; 2],
     credits: Map<String, i64>,
     /// The daily rollup's rows this batch adds to.
-    daily: Map<super::daily::DayKey, crate::rollup::Counts>,
+    daily: super::daily::Days,
 }
 
 /// Requests and cost by hour (its start, Unix seconds).

@@ -11,7 +11,10 @@ use crate::rollup::{bucket, count_columns, day_of, Counts};
 /// (project, day, key, model, provider).
 pub(crate) type DayKey = (String, String, String, String, String);
 
-pub(crate) fn add(days: &mut super::bulk::Map<DayKey, Counts>, r: &UsageRecord) {
+/// A batch's rollup rows (ids the gateway generated: a fast hash is safe).
+pub(crate) type Days = std::collections::HashMap<DayKey, Counts, foldhash::fast::RandomState>;
+
+pub(crate) fn add(days: &mut Days, r: &UsageRecord) {
     let key = (
         r.project_id.clone(),
         day_of(r.started_at),
