@@ -6,9 +6,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::Form;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::layout::{flash_to, outcome, render, Layout};
+use super::layout::{act_then, render, Layout};
 use super::session::{self, Session};
 use super::view::{text, Row};
 use super::Dash;
@@ -101,27 +102,24 @@ pub async fn create(
     let body = json!({"url": one("url"), "events": events, "thresholds_percent": thresholds,
                       "credits_below_usd": credits, "project_id": project});
     let path = format!("/api/organizations/{org}/webhooks");
-    let r = dash
-        .api
-        .call(
-            &session.token,
-            Method::POST,
-            &path,
-            Some(&body),
-            &session.request_id,
-        )
-        .await;
-    let mut flash = outcome(
-        &r,
-        "Webhook added. Verify deliveries with this signing secret:",
-    );
-    flash.secret = r.body["secret"].as_str().map(str::to_string);
-    flash_to(
+    let done = "Webhook added. Verify deliveries with this signing secret:";
+    let to = format!("/organizations/{org}/alerts");
+    act_then(
         &dash,
         &session,
-        flash,
-        &format!("/organizations/{org}/alerts"),
+        (Method::POST, &path),
+        Some(&body),
+        done,
+        &to,
     )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    organization_id: String,
 }
 
 /// `POST /webhooks/{id}/delete`.
@@ -130,31 +128,22 @@ pub async fn delete(
     session: Session,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Form(fields): Form<Vec<(String, String)>>,
+    Form(form): Form<DeleteForm>,
 ) -> Response {
-    let value = |k: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    if session::forged(&headers, &session, &value("_csrf")) {
+    if session::forged(&headers, &session, &form.csrf) {
         return session::refused();
     }
     let path = format!("/api/webhooks/{id}");
-    let r = dash
-        .api
-        .call(
-            &session.token,
-            Method::DELETE,
-            &path,
-            None,
-            &session.request_id,
-        )
-        .await;
-    let back = format!("/organizations/{}/alerts", value("organization_id"));
-    flash_to(&dash, &session, outcome(&r, "Webhook deleted."), &back)
+    let back = format!("/organizations/{}/alerts", form.organization_id);
+    act_then(
+        &dash,
+        &session,
+        (Method::DELETE, &path),
+        None,
+        "Webhook deleted.",
+        &back,
+    )
+    .await
 }
 
 #[derive(Template)]

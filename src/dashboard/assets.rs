@@ -2,7 +2,6 @@
 //! their content, so a browser may keep each for a year and still never runs a stale one.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::LazyLock;
 
 use axum::extract::Path;
@@ -63,9 +62,7 @@ static NAMES: LazyLock<Names> = LazyLock::new(|| {
     for f in FILES {
         let digest = Sha256::digest(f.bytes);
         let mut hash = String::new();
-        for b in &digest[..5] {
-            let _ = write!(hash, "{b:02x}");
-        }
+        crate::crypto::push_hex(&mut hash, &digest[..5]);
         let (stem, ext) = f.name.rsplit_once('.').unwrap_or((f.name, ""));
         let served = format!("{stem}.{hash}.{ext}");
         names.hashed.insert(f.name, format!("/assets/{served}"));

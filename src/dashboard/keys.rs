@@ -9,7 +9,7 @@ use axum::Form;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::layout::{flash_to, outcome, render, Layout};
+use super::layout::{act, act_then, flash_to, outcome, render, status_change, Layout};
 use super::session::{self, Session};
 use super::view::{text, usd};
 use super::Dash;
@@ -172,22 +172,16 @@ pub async fn limits(
         false => json!(format!("{expires}Z")),
     };
     let path = format!("/api/keys/{id}");
-    let r = dash
-        .api
-        .call(
-            &session.token,
-            Method::PATCH,
-            &path,
-            Some(&body),
-            &session.request_id,
-        )
-        .await;
-    flash_to(
+    let to = format!("/keys/{id}");
+    act_then(
         &dash,
         &session,
-        outcome(&r, "Limits saved."),
-        &format!("/keys/{id}"),
+        (Method::PATCH, &path),
+        Some(&body),
+        "Limits saved.",
+        &to,
     )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -212,44 +206,29 @@ pub async fn action(
         return session::refused();
     }
     let path = format!("/api/keys/{id}");
-    let call = |method, path: String, body: Option<Value>| {
-        let dash = dash.clone();
-        let session = session.clone();
-        async move {
-            dash.api
-                .call(
-                    &session.token,
-                    method,
-                    &path,
-                    body.as_ref(),
-                    &session.request_id,
-                )
-                .await
-        }
-    };
     let (reply, done) = match action.as_str() {
         "rotate" => {
             let body = json!({"grace_seconds": form.grace_seconds.unwrap_or(0)});
-            let r = call(Method::POST, format!("{path}/rotate"), Some(body)).await;
+            let path = format!("{path}/rotate");
+            let r = act(&dash, &session, Method::POST, &path, Some(&body)).await;
             (r, "Key rotated. Copy its new token now:")
         }
-        "disable" => (
-            call(Method::PATCH, path, Some(json!({"status": "disabled"}))).await,
-            "Key disabled.",
-        ),
-        "enable" => (
-            call(Method::PATCH, path, Some(json!({"status": "active"}))).await,
-            "Key enabled.",
-        ),
-        _ => (call(Method::DELETE, path, None).await, "Key deleted."),
+        other => {
+            let (method, body) = status_change(other);
+            let r = act(&dash, &session, method, &path, body.as_ref()).await;
+            let done = match other {
+                "disable" => "Key disabled.",
+                "enable" => "Key enabled.",
+                _ => "Key deleted.",
+            };
+            (r, done)
+        }
     };
-    let mut flash = outcome(&reply, done);
-    flash.secret = reply.body["token"].as_str().map(str::to_string);
     let to = match (action.as_str(), reply.ok()) {
         ("delete", true) => format!("/projects/{}", form.project_id),
         _ => format!("/keys/{id}"),
     };
-    flash_to(&dash, &session, flash, &to)
+    flash_to(&dash, &session, outcome(&reply, done), &to)
 }
 
 #[derive(Deserialize)]
@@ -324,20 +303,14 @@ pub async fn set_rules(
         _ => rules.push(rule_of(&form)),
     }
     let body = json!({"rules": rules});
-    let r = dash
-        .api
-        .call(
-            &session.token,
-            Method::PUT,
-            &path,
-            Some(&body),
-            &session.request_id,
-        )
-        .await;
-    flash_to(
+    let to = format!("/keys/{id}");
+    act_then(
         &dash,
         &session,
-        outcome(&r, "IAM rules saved."),
-        &format!("/keys/{id}"),
+        (Method::PUT, &path),
+        Some(&body),
+        "IAM rules saved.",
+        &to,
     )
+    .await
 }

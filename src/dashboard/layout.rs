@@ -83,13 +83,56 @@ pub fn flash_to(dash: &Dash, session: &Session, flash: Flash, to: &str) -> Respo
     Redirect::to(to).into_response()
 }
 
-/// The outcome of an API call as a message: its error, or `done`.
+/// One API call as the signed-in member.
+pub async fn act(
+    dash: &Dash,
+    s: &Session,
+    method: axum::http::Method,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> super::client::Reply {
+    dash.api
+        .call(&s.token, method, path, body, &s.request_id)
+        .await
+}
+
+/// A form's action: the call, then its outcome shown once on `to`.
+pub async fn act_then(
+    dash: &Dash,
+    s: &Session,
+    (method, path): (axum::http::Method, &str),
+    body: Option<&serde_json::Value>,
+    done: &str,
+    to: &str,
+) -> Response {
+    let reply = act(dash, s, method, path, body).await;
+    flash_to(dash, s, outcome(&reply, done), to)
+}
+
+/// What `disable`, `enable` or (anything else) `delete` asks of a key or provider key.
+pub fn status_change(action: &str) -> (axum::http::Method, Option<serde_json::Value>) {
+    use axum::http::Method;
+    match action {
+        "disable" => (
+            Method::PATCH,
+            Some(serde_json::json!({"status": "disabled"})),
+        ),
+        "enable" => (Method::PATCH, Some(serde_json::json!({"status": "active"}))),
+        _ => (Method::DELETE, None),
+    }
+}
+
+/// The outcome of an API call as a message: its error, or `done` with the token or signing
+/// secret the answer carries (a new key's, member's or webhook's), shown that once.
 pub fn outcome(reply: &super::client::Reply, done: &str) -> Flash {
     match reply.ok() {
         true => Flash {
             error: false,
             text: done.to_string(),
-            secret: None,
+            secret: reply.body["token"]
+                .as_str()
+                .or_else(|| reply.body["secret"].as_str())
+                .map(str::to_string),
         },
         false => Flash {
             error: true,

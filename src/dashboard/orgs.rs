@@ -9,7 +9,7 @@ use axum::Form;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::layout::{flash_to, outcome, render, Flash, Layout};
+use super::layout::{act, act_then, flash_to, outcome, render, Layout};
 use super::session::{self, Session};
 use super::view::{text, usd, Row};
 use super::Dash;
@@ -71,16 +71,14 @@ pub async fn create(
         return session::refused();
     }
     let body = json!({"name": form.name});
-    let r = dash
-        .api
-        .call(
-            &session.token,
-            Method::POST,
-            "/api/organizations",
-            Some(&body),
-            &session.request_id,
-        )
-        .await;
+    let r = act(
+        &dash,
+        &session,
+        Method::POST,
+        "/api/organizations",
+        Some(&body),
+    )
+    .await;
     let to = match r.ok() {
         true => format!("/organizations/{}", text(&r.body, "id")),
         false => "/".into(),
@@ -202,16 +200,7 @@ pub async fn create_project(
     if let Some(s) = form.cache_duration_seconds {
         body["cache_duration_seconds"] = json!(s);
     }
-    let r = dash
-        .api
-        .call(
-            &session.token,
-            Method::POST,
-            "/api/projects",
-            Some(&body),
-            &session.request_id,
-        )
-        .await;
+    let r = act(&dash, &session, Method::POST, "/api/projects", Some(&body)).await;
     let to = match r.ok() {
         true => format!("/projects/{}", text(&r.body, "id")),
         false => format!("/organizations/{id}"),
@@ -240,19 +229,17 @@ pub async fn add_member(
     }
     let body = json!({"email": form.email, "role": form.role});
     let path = format!("/api/organizations/{id}/members");
-    let r = dash
-        .api
-        .call(
-            &session.token,
-            Method::POST,
-            &path,
-            Some(&body),
-            &session.request_id,
-        )
-        .await;
-    let mut flash = outcome(&r, "Member added. Give them this token to sign in:");
-    flash.secret = r.body["token"].as_str().map(str::to_string);
-    flash_to(&dash, &session, flash, &format!("/organizations/{id}"))
+    let done = "Member added. Give them this token to sign in:";
+    let to = format!("/organizations/{id}");
+    act_then(
+        &dash,
+        &session,
+        (Method::POST, &path),
+        Some(&body),
+        done,
+        &to,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -277,18 +264,16 @@ pub async fn add_credits(
     }
     let body = json!({"amount_usd": form.amount_usd, "reference": form.reference});
     let path = format!("/api/organizations/{id}/credits");
-    let r = dash
-        .api
-        .call(
-            &session.token,
-            Method::POST,
-            &path,
-            Some(&body),
-            &session.request_id,
-        )
-        .await;
-    let flash: Flash = outcome(&r, "Credits granted.");
-    flash_to(&dash, &session, flash, &format!("/organizations/{id}"))
+    let to = format!("/organizations/{id}");
+    act_then(
+        &dash,
+        &session,
+        (Method::POST, &path),
+        Some(&body),
+        "Credits granted.",
+        &to,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -311,26 +296,30 @@ pub async fn member_action(
         return session::refused();
     }
     let path = format!("/api/organizations/{id}/members/{member}");
-    let (s, rid) = (&session.token, &session.request_id);
-    let (r, done) = match action.as_str() {
+    let to = format!("/organizations/{id}#members");
+    match action.as_str() {
         "role" => {
             let body = json!({"role": form.role});
-            (
-                dash.api
-                    .call(s, Method::PATCH, &path, Some(&body), rid)
-                    .await,
+            act_then(
+                &dash,
+                &session,
+                (Method::PATCH, &path),
+                Some(&body),
                 "Role changed.",
+                &to,
             )
+            .await
         }
-        _ => (
-            dash.api.call(s, Method::DELETE, &path, None, rid).await,
-            "Member removed.",
-        ),
-    };
-    flash_to(
-        &dash,
-        &session,
-        outcome(&r, done),
-        &format!("/organizations/{id}#members"),
-    )
+        _ => {
+            act_then(
+                &dash,
+                &session,
+                (Method::DELETE, &path),
+                None,
+                "Member removed.",
+                &to,
+            )
+            .await
+        }
+    }
 }

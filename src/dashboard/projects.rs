@@ -6,9 +6,9 @@ use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::Form;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::layout::{flash_to, outcome, render, Layout};
+use super::layout::{act, act_then, flash_to, outcome, render, status_change, Layout};
 use super::session::{self, Session};
 use super::view::{text, usd, Row};
 use super::Dash;
@@ -143,18 +143,6 @@ pub struct SettingsForm {
     tokens_per_minute: String,
 }
 
-async fn act(
-    dash: &Dash,
-    s: &Session,
-    method: Method,
-    path: &str,
-    body: Option<&Value>,
-) -> super::client::Reply {
-    dash.api
-        .call(&s.token, method, path, body, &s.request_id)
-        .await
-}
-
 /// `POST /projects/{id}`: the settings form.
 pub async fn update(
     State(dash): State<Dash>,
@@ -181,20 +169,17 @@ pub async fn update(
     body["mode"] = json!(form.mode);
     body["caching_enabled"] = json!(form.caching.is_some());
     body["cache_duration_seconds"] = json!(form.cache_duration_seconds);
-    let r = act(
+    let path = format!("/api/projects/{id}");
+    let to = format!("/projects/{id}");
+    act_then(
         &dash,
         &session,
-        Method::PATCH,
-        &format!("/api/projects/{id}"),
+        (Method::PATCH, &path),
         Some(&body),
+        "Settings saved.",
+        &to,
     )
-    .await;
-    flash_to(
-        &dash,
-        &session,
-        outcome(&r, "Settings saved."),
-        &format!("/projects/{id}"),
-    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -254,17 +239,18 @@ pub async fn create_key(
     }
     let limit = form.usage_limit_usd.trim().parse::<f64>().ok();
     let body = json!({"description": form.description, "usage_limit_usd": limit});
-    let r = act(
+    let path = format!("/api/projects/{id}/keys");
+    let done = "API key created. Copy its token now:";
+    let to = format!("/projects/{id}");
+    act_then(
         &dash,
         &session,
-        Method::POST,
-        &format!("/api/projects/{id}/keys"),
+        (Method::POST, &path),
         Some(&body),
+        done,
+        &to,
     )
-    .await;
-    let mut flash = outcome(&r, "API key created. Copy its token now:");
-    flash.secret = r.body["token"].as_str().map(str::to_string);
-    flash_to(&dash, &session, flash, &format!("/projects/{id}"))
+    .await
 }
 
 #[derive(Deserialize)]
@@ -291,13 +277,16 @@ pub async fn add_provider_key(
     let base_url = Some(form.base_url.trim()).filter(|u| !u.is_empty());
     let body = json!({"provider": form.provider, "api_key": form.api_key, "base_url": base_url});
     let path = format!("/api/projects/{id}/provider-keys");
-    let r = act(&dash, &session, Method::POST, &path, Some(&body)).await;
-    flash_to(
+    let to = format!("/projects/{id}");
+    act_then(
         &dash,
         &session,
-        outcome(&r, "Provider key added."),
-        &format!("/projects/{id}"),
+        (Method::POST, &path),
+        Some(&body),
+        "Provider key added.",
+        &to,
     )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -319,29 +308,15 @@ pub async fn provider_key_action(
         return session::refused();
     }
     let path = format!("/api/provider-keys/{id}");
-    let r = match action.as_str() {
-        "disable" => {
-            act(
-                &dash,
-                &session,
-                Method::PATCH,
-                &path,
-                Some(&json!({"status": "disabled"})),
-            )
-            .await
-        }
-        "enable" => {
-            act(
-                &dash,
-                &session,
-                Method::PATCH,
-                &path,
-                Some(&json!({"status": "active"})),
-            )
-            .await
-        }
-        _ => act(&dash, &session, Method::DELETE, &path, None).await,
-    };
+    let (method, body) = status_change(&action);
     let back = format!("/projects/{}", form.project_id);
-    flash_to(&dash, &session, outcome(&r, "Provider key updated."), &back)
+    act_then(
+        &dash,
+        &session,
+        (method, &path),
+        body.as_ref(),
+        "Provider key updated.",
+        &back,
+    )
+    .await
 }

@@ -15,6 +15,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::Dash;
+use crate::crypto::push_hex;
 
 pub const COOKIE: &str = "tg_session";
 /// How long a session lasts.
@@ -66,7 +67,9 @@ impl Session {
 
 fn csrf_of(nonce: &str) -> String {
     let digest = Sha256::digest(format!("tollgate-csrf:{nonce}"));
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::new();
+    push_hex(&mut out, &digest[..16]);
+    out
 }
 
 fn now() -> i64 {
@@ -80,7 +83,11 @@ pub fn cookie_for(dash: &Dash, token: &str, headers: &HeaderMap) -> HeaderValue 
     let sealed = Sealed {
         t: token.to_string(),
         e: now() + TTL_SECONDS,
-        n: nonce.iter().map(|b| format!("{b:02x}")).collect(),
+        n: {
+            let mut n = String::new();
+            push_hex(&mut n, &nonce);
+            n
+        },
     };
     let value = dash
         .cipher
