@@ -3,14 +3,13 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method};
+use axum::http::Method;
 use axum::response::Response;
-use axum::Form;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::layout::{act_then, render, Layout};
-use super::session::{self, Session};
+use super::session::{Posted, Session};
 use super::view::{text, Row};
 use super::Dash;
 
@@ -73,10 +72,8 @@ pub async fn page(State(dash): State<Dash>, session: Session, Path(org): Path<St
 /// `POST /organizations/{id}/alerts`: a webhook; its secret is shown once.
 pub async fn create(
     State(dash): State<Dash>,
-    session: Session,
-    headers: HeaderMap,
     Path(org): Path<String>,
-    Form(fields): Form<Vec<(String, String)>>,
+    Posted(session, fields): Posted<Vec<(String, String)>>,
 ) -> Response {
     let one = |k: &str| {
         fields
@@ -85,9 +82,6 @@ pub async fn create(
             .map(|(_, v)| v.trim().to_string())
             .unwrap_or_default()
     };
-    if session::forged(&headers, &session, &one("_csrf")) {
-        return session::refused();
-    }
     let events: Vec<&str> = fields
         .iter()
         .filter(|(n, _)| n == "events")
@@ -117,22 +111,15 @@ pub async fn create(
 
 #[derive(Deserialize)]
 pub struct DeleteForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     organization_id: String,
 }
 
 /// `POST /webhooks/{id}/delete`.
 pub async fn delete(
     State(dash): State<Dash>,
-    session: Session,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<DeleteForm>,
+    Posted(session, form): Posted<DeleteForm>,
 ) -> Response {
-    if session::forged(&headers, &session, &form.csrf) {
-        return session::refused();
-    }
     let path = format!("/api/webhooks/{id}");
     let back = format!("/organizations/{}/alerts", form.organization_id);
     act_then(

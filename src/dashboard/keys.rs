@@ -3,14 +3,13 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method};
+use axum::http::Method;
 use axum::response::Response;
-use axum::Form;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::layout::{act, act_then, flash_to, outcome, render, status_change, Layout};
-use super::session::{self, Session};
+use super::session::{Posted, Session};
 use super::view::{text, usd};
 use super::Dash;
 
@@ -105,8 +104,6 @@ pub async fn page(State(dash): State<Dash>, session: Session, Path(id): Path<Str
 
 #[derive(Deserialize)]
 pub struct LimitsForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     usage_limit_usd: String,
     #[serde(default)]
@@ -149,14 +146,9 @@ pub fn limits_body(usage: &str, period: &str, period_limit: &str, rpm: &str, tpm
 /// `POST /keys/{id}/limits`: spend limits, period budget, rate limits and expiry.
 pub async fn limits(
     State(dash): State<Dash>,
-    session: Session,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<LimitsForm>,
+    Posted(session, form): Posted<LimitsForm>,
 ) -> Response {
-    if session::forged(&headers, &session, &form.csrf) {
-        return session::refused();
-    }
     let mut body = limits_body(
         &form.usage_limit_usd,
         &form.period,
@@ -186,8 +178,6 @@ pub async fn limits(
 
 #[derive(Deserialize)]
 pub struct ActionForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     grace_seconds: Option<i64>,
     #[serde(default)]
@@ -197,14 +187,9 @@ pub struct ActionForm {
 /// `POST /keys/{id}/{rotate|disable|enable|delete}`.
 pub async fn action(
     State(dash): State<Dash>,
-    session: Session,
-    headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
-    Form(form): Form<ActionForm>,
+    Posted(session, form): Posted<ActionForm>,
 ) -> Response {
-    if session::forged(&headers, &session, &form.csrf) {
-        return session::refused();
-    }
     let path = format!("/api/keys/{id}");
     let (reply, done) = match action.as_str() {
         "rotate" => {
@@ -233,8 +218,6 @@ pub async fn action(
 
 #[derive(Deserialize)]
 pub struct RuleForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     /// `add` or `remove`.
     op: String,
     #[serde(default)]
@@ -279,14 +262,9 @@ fn rule_of(form: &RuleForm) -> Value {
 /// `POST /keys/{id}/rules`: adds or removes one rule (the API checks the whole set).
 pub async fn set_rules(
     State(dash): State<Dash>,
-    session: Session,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<RuleForm>,
+    Posted(session, form): Posted<RuleForm>,
 ) -> Response {
-    if session::forged(&headers, &session, &form.csrf) {
-        return session::refused();
-    }
     let path = format!("/api/keys/{id}/iam-rules");
     let current = dash
         .api

@@ -8,7 +8,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 
-use super::session::{self, Session};
+use super::session::{self, Posted, Session};
 use super::{assets, Dash};
 
 /// A message shown once, on the next page the session opens.
@@ -185,22 +185,16 @@ pub async fn sign_in(
     response
 }
 
+/// A form of no fields but its CSRF token (which `Posted` checks).
 #[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(rename = "_csrf")]
-    pub csrf: String,
-}
+pub struct Empty {}
 
 /// `POST /sign-out`.
 pub async fn sign_out(
     State(dash): State<Dash>,
-    session: Session,
     headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
+    Posted(session, Empty {}): Posted<Empty>,
 ) -> Response {
-    if session::forged(&headers, &session, &form.csrf) {
-        return session::refused();
-    }
     session::revoke(&dash, &session);
     let mut response = Redirect::to("/sign-in").into_response();
     response

@@ -3,14 +3,13 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method};
+use axum::http::Method;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::layout::{act, act_then, flash_to, outcome, render, Layout};
-use super::session::{self, Session};
+use super::session::{Posted, Session};
 use super::view::{text, usd, Row};
 use super::Dash;
 
@@ -55,21 +54,11 @@ pub async fn home(State(dash): State<Dash>, session: Session) -> Response {
 
 #[derive(Deserialize)]
 pub struct NameForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     name: String,
 }
 
 /// `POST /organizations` (the admin).
-pub async fn create(
-    State(dash): State<Dash>,
-    session: Session,
-    headers: HeaderMap,
-    Form(form): Form<NameForm>,
-) -> Response {
-    if session::forged(&headers, &session, &form.csrf) {
-        return session::refused();
-    }
+pub async fn create(State(dash): State<Dash>, Posted(session, form): Posted<NameForm>) -> Response {
     let body = json!({"name": form.name});
     let r = act(
         &dash,
@@ -173,8 +162,6 @@ pub async fn page(State(dash): State<Dash>, session: Session, Path(id): Path<Str
 
 #[derive(Deserialize)]
 pub struct ProjectForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     name: String,
     #[serde(default)]
     description: String,
@@ -187,14 +174,9 @@ pub struct ProjectForm {
 /// `POST /organizations/{id}/projects`.
 pub async fn create_project(
     State(dash): State<Dash>,
-    session: Session,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<ProjectForm>,
+    Posted(session, form): Posted<ProjectForm>,
 ) -> Response {
-    if session::forged(&headers, &session, &form.csrf) {
-        return session::refused();
-    }
     let mut body = json!({"organization_id": id, "name": form.name, "description": form.description,
                           "mode": form.mode, "caching_enabled": form.caching.is_some()});
     if let Some(s) = form.cache_duration_seconds {
@@ -210,8 +192,6 @@ pub async fn create_project(
 
 #[derive(Deserialize)]
 pub struct MemberForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     email: String,
     role: String,
 }
@@ -219,14 +199,9 @@ pub struct MemberForm {
 /// `POST /organizations/{id}/members`: the new member's token is shown once.
 pub async fn add_member(
     State(dash): State<Dash>,
-    session: Session,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<MemberForm>,
+    Posted(session, form): Posted<MemberForm>,
 ) -> Response {
-    if session::forged(&headers, &session, &form.csrf) {
-        return session::refused();
-    }
     let body = json!({"email": form.email, "role": form.role});
     let path = format!("/api/organizations/{id}/members");
     let done = "Member added. Give them this token to sign in:";
@@ -244,8 +219,6 @@ pub async fn add_member(
 
 #[derive(Deserialize)]
 pub struct CreditsForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     amount_usd: f64,
     #[serde(default)]
     reference: String,
@@ -254,14 +227,9 @@ pub struct CreditsForm {
 /// `POST /organizations/{id}/credits` (the admin).
 pub async fn add_credits(
     State(dash): State<Dash>,
-    session: Session,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<CreditsForm>,
+    Posted(session, form): Posted<CreditsForm>,
 ) -> Response {
-    if session::forged(&headers, &session, &form.csrf) {
-        return session::refused();
-    }
     let body = json!({"amount_usd": form.amount_usd, "reference": form.reference});
     let path = format!("/api/organizations/{id}/credits");
     let to = format!("/organizations/{id}");
@@ -278,8 +246,6 @@ pub async fn add_credits(
 
 #[derive(Deserialize)]
 pub struct MemberAction {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     role: String,
 }
@@ -287,14 +253,9 @@ pub struct MemberAction {
 /// `POST /organizations/{id}/members/{member}/{role|remove}`.
 pub async fn member_action(
     State(dash): State<Dash>,
-    session: Session,
-    headers: HeaderMap,
     Path((id, member, action)): Path<(String, String, String)>,
-    Form(form): Form<MemberAction>,
+    Posted(session, form): Posted<MemberAction>,
 ) -> Response {
-    if session::forged(&headers, &session, &form.csrf) {
-        return session::refused();
-    }
     let path = format!("/api/organizations/{id}/members/{member}");
     let to = format!("/organizations/{id}#members");
     match action.as_str() {

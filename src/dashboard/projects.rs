@@ -2,14 +2,13 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method};
+use axum::http::Method;
 use axum::response::Response;
-use axum::Form;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::layout::{act, act_then, flash_to, outcome, render, status_change, Layout};
-use super::session::{self, Session};
+use super::session::{Posted, Session};
 use super::view::{text, usd, Row};
 use super::Dash;
 
@@ -126,8 +125,6 @@ pub async fn page(State(dash): State<Dash>, session: Session, Path(id): Path<Str
 
 #[derive(Deserialize)]
 pub struct SettingsForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     description: String,
     mode: String,
@@ -146,14 +143,9 @@ pub struct SettingsForm {
 /// `POST /projects/{id}`: the settings form.
 pub async fn update(
     State(dash): State<Dash>,
-    session: Session,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<SettingsForm>,
+    Posted(session, form): Posted<SettingsForm>,
 ) -> Response {
-    if session::forged(&headers, &session, &form.csrf) {
-        return session::refused();
-    }
     let mut body = super::keys::limits_body(
         "",
         &form.period,
@@ -184,22 +176,15 @@ pub async fn update(
 
 #[derive(Deserialize)]
 pub struct OrgForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     organization_id: String,
 }
 
 /// `POST /projects/{id}/delete`.
 pub async fn delete(
     State(dash): State<Dash>,
-    session: Session,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<OrgForm>,
+    Posted(session, form): Posted<OrgForm>,
 ) -> Response {
-    if session::forged(&headers, &session, &form.csrf) {
-        return session::refused();
-    }
     let r = act(
         &dash,
         &session,
@@ -217,8 +202,6 @@ pub async fn delete(
 
 #[derive(Deserialize)]
 pub struct KeyForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     #[serde(default)]
     description: String,
     /// Empty: no limit.
@@ -229,14 +212,9 @@ pub struct KeyForm {
 /// `POST /projects/{id}/keys`: the token is shown once.
 pub async fn create_key(
     State(dash): State<Dash>,
-    session: Session,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<KeyForm>,
+    Posted(session, form): Posted<KeyForm>,
 ) -> Response {
-    if session::forged(&headers, &session, &form.csrf) {
-        return session::refused();
-    }
     let limit = form.usage_limit_usd.trim().parse::<f64>().ok();
     let body = json!({"description": form.description, "usage_limit_usd": limit});
     let path = format!("/api/projects/{id}/keys");
@@ -255,8 +233,6 @@ pub async fn create_key(
 
 #[derive(Deserialize)]
 pub struct ProviderKeyForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     provider: String,
     api_key: String,
     #[serde(default)]
@@ -266,14 +242,9 @@ pub struct ProviderKeyForm {
 /// `POST /projects/{id}/provider-keys`.
 pub async fn add_provider_key(
     State(dash): State<Dash>,
-    session: Session,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<ProviderKeyForm>,
+    Posted(session, form): Posted<ProviderKeyForm>,
 ) -> Response {
-    if session::forged(&headers, &session, &form.csrf) {
-        return session::refused();
-    }
     let base_url = Some(form.base_url.trim()).filter(|u| !u.is_empty());
     let body = json!({"provider": form.provider, "api_key": form.api_key, "base_url": base_url});
     let path = format!("/api/projects/{id}/provider-keys");
@@ -291,22 +262,15 @@ pub async fn add_provider_key(
 
 #[derive(Deserialize)]
 pub struct BackForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
     project_id: String,
 }
 
 /// `POST /provider-keys/{id}/{disable|enable|delete}`.
 pub async fn provider_key_action(
     State(dash): State<Dash>,
-    session: Session,
-    headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
-    Form(form): Form<BackForm>,
+    Posted(session, form): Posted<BackForm>,
 ) -> Response {
-    if session::forged(&headers, &session, &form.csrf) {
-        return session::refused();
-    }
     let path = format!("/api/provider-keys/{id}");
     let (method, body) = status_change(&action);
     let back = format!("/projects/{}", form.project_id);
