@@ -7,6 +7,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod dashboard;
 mod load;
 mod nginx;
 mod probe;
@@ -418,7 +419,14 @@ async fn rebuild_on_fresh(store: &str, events: usize) -> rebuild::RebuildResult 
         .migrate()
         .await
         .expect("migrations");
-    let result = rebuild::measure(&url, "bench-org", events).await;
+    // A real organization and project (made through the API), so that the dashboard can
+    // show the records' project afterwards.
+    let spool = std::env::temp_dir().join(format!("tollgate-bench-spool-{}", uuid::Uuid::new_v4()));
+    let (org, project) = dashboard::create_project(&url, &spool).await;
+    let mut result = rebuild::measure(&url, &org, &project, events).await;
+    let (first, last) = rebuild::record_days();
+    result.usage_http_ms = dashboard::usage_page(&url, &spool, &project, (&first, &last)).await;
     rebuild::remove_database(&url).await;
+    let _ = std::fs::remove_dir_all(&spool);
     result
 }

@@ -21,6 +21,8 @@ pub struct RebuildResult {
     pub usage_page_ms: f64,
     /// The same summaries forced onto a scan of the logs (a `cached` filter), for contrast.
     pub usage_scan_ms: f64,
+    /// The whole usage page over HTTP (sign-in cookie, API calls, template) for those days.
+    pub usage_http_ms: f64,
 }
 
 /// Where the benchmark's Postgres databases are created.
@@ -112,12 +114,12 @@ const MODELS: [&str; 3] = ["gpt-4o-mini", "gpt-4o", "claude-sonnet-4-5"];
 const START: i64 = 1_700_006_400_000_000;
 const SPACING: i64 = 2_592_000;
 
-fn record(org: &str, i: usize) -> String {
+fn record(org: &str, project: &str, i: usize) -> String {
     let r = UsageRecord {
         request_id: format!("bench-{i}"),
         organization_id: org.to_string(),
         // One project holds every record (the dashboard's worst case), over 30 days.
-        project_id: "project-0".into(),
+        project_id: project.to_string(),
         key_id: format!("key-{}", i % 100),
         endpoint: "chat".into(),
         requested_model: MODELS[i % 3].into(),
@@ -145,7 +147,7 @@ fn record(org: &str, i: usize) -> String {
 
 /// Appends `n` usage events, rebuilds every read model from the whole log, then times audit
 /// pages (first page, and one from the middle) for the organization.
-pub async fn measure(url: &str, org: &str, n: usize) -> RebuildResult {
+pub async fn measure(url: &str, org: &str, project: &str, n: usize) -> RebuildResult {
     let db = Db::connect(url).await.expect("database");
     let json = if db.is_postgres() {
         "CAST(${} AS json)"
@@ -177,7 +179,7 @@ pub async fn measure(url: &str, org: &str, n: usize) -> RebuildResult {
             for r in 0..rows {
                 q = q
                     .bind((written + r + 1) as i64)
-                    .bind(record(org, written + r));
+                    .bind(record(org, project, written + r));
             }
             q.execute(&mut *tx).await.expect("insert events");
             written += rows;
@@ -218,17 +220,24 @@ pub async fn measure(url: &str, org: &str, n: usize) -> RebuildResult {
         seconds,
         audit_first_ms: time_page(None).await,
         audit_deep_ms: time_page(Some(total / 2)).await,
-        usage_page_ms: usage_page(&db, None).await,
-        usage_scan_ms: usage_page(&db, Some(false)).await,
+        usage_page_ms: usage_page(&db, project, None).await,
+        usage_scan_ms: usage_page(&db, project, Some(false)).await,
+        usage_http_ms: 0.0,
     }
 }
 
-/// The median time (ms, of 5) of the usage page's queries for `project-0` over its 30 days,
+/// The records' first and last day (`YYYY-MM-DD`).
+pub fn record_days() -> (String, String) {
+    let day = tollgate_projections::rollup::day_of;
+    (day(START), day(START + 29 * 86_400_000_000))
+}
+
+/// The median time (ms, of 5) of the usage page's queries for `project` over its 30 days,
 /// run at once as the page runs them.
-async fn usage_page(db: &Db, cached: Option<bool>) -> f64 {
+async fn usage_page(db: &Db, project: &str, cached: Option<bool>) -> f64 {
     const DAY: i64 = 86_400_000_000;
     let filter = UsageFilter {
-        project_id: "project-0".into(),
+        project_id: project.to_string(),
         cached,
         since: Some(START),
         until: Some(START + 31 * DAY - 1),

@@ -39,6 +39,7 @@ pub const READ_MODEL_TABLES: &[&str] = &[
     "rm_spend",
     "rm_spend_hourly",
     "rm_usage_daily",
+    "rm_usage_daily_totals",
     "rm_webhooks",
     "rm_alerts",
     "rm_alert_attempts",

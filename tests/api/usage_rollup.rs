@@ -1,7 +1,8 @@
 //! The usage summary over whole days comes from the daily rollup, not a scan of the logs: it
 //! must agree with the scan (the same filter with `cached=false`, which the rollup cannot
 //! serve) on every count and on the cost, per day, model, key and provider; its latency
-//! percentiles are bucket bounds at or above the exact ones; and `/api/me` and
+//! percentiles are bucket bounds at or above the exact ones. The migrations that fill the
+//! rollups from existing logs give the rows the writer gives. `/api/me` and
 //! `/api/organizations` tell a member who they are.
 
 use reqwest::StatusCode;
@@ -89,6 +90,24 @@ async fn the_rollup_agrees_with_the_logs(backend: Backend) {
             }
         }
     }
+    // A key's days come from the rollup with keys; the same as its logs.
+    let key = &a.key_id;
+    let keyed = summary(
+        &g,
+        &a.project,
+        &format!("group_by=day&key_id={key}&{range}"),
+    )
+    .await;
+    let scanned = summary(
+        &g,
+        &a.project,
+        &format!("group_by=day&key_id={key}&{range}&cached=false"),
+    )
+    .await;
+    assert_eq!(keyed[0]["requests"], 4, "{keyed:?}");
+    assert_eq!(keyed[0]["requests"], scanned[0]["requests"]);
+    assert_eq!(keyed[0]["cost_usd"], scanned[0]["cost_usd"]);
+    the_migrations_fill_what_the_writer_wrote(&g).await;
     let all = summary(&g, &a.project, "group_by=model").await;
     let requests: i64 = all.iter().map(|g| g["requests"].as_i64().unwrap()).sum();
     assert_eq!(requests, 6);
@@ -97,6 +116,75 @@ async fn the_rollup_agrees_with_the_logs(backend: Backend) {
         streamed[0]["ttft_p50_ms"].as_i64().unwrap() > 0,
         "{streamed:?}"
     );
+}
+
+/// Every row of `table`, its key columns then its counts, in key order.
+async fn rollup_rows(db: &tollgate_projections::Db, table: &str, keys: &str) -> Vec<Vec<String>> {
+    use sqlx::Row;
+    let counts = tollgate_projections::rollup::count_columns();
+    let sql = format!(
+        "SELECT {keys}, {} FROM {table} ORDER BY {keys}",
+        counts.join(", ")
+    );
+    let rows = sqlx::query(&sql).fetch_all(&db.any).await.unwrap();
+    let n_keys = keys.split(',').count();
+    rows.iter()
+        .map(|r| {
+            let mut v: Vec<String> = (0..n_keys).map(|i| r.get::<String, _>(i)).collect();
+            v.extend((n_keys..n_keys + counts.len()).map(|i| r.get::<i64, _>(i).to_string()));
+            v
+        })
+        .collect()
+}
+
+/// Empties both rollups and runs the migrations' fill statements (from the logs, then from
+/// the first rollup): the rows must be the ones the writer had kept.
+async fn the_migrations_fill_what_the_writer_wrote(g: &Gateway) {
+    let db = &g.t.app.db;
+    let keyed = "project_id, day, key_id, model, provider";
+    let totals = "project_id, day, model, provider";
+    let written = (
+        rollup_rows(db, "rm_usage_daily", keyed).await,
+        rollup_rows(db, "rm_usage_daily_totals", totals).await,
+    );
+    assert!(!written.0.is_empty() && !written.1.is_empty());
+    assert!(written.0.len() > written.1.len(), "{written:?}");
+    let store = if db.is_postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas/migrations")
+        .join(store);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.ends_with("_usage_daily.sql") || name.ends_with("_usage_daily_totals.sql")
+        })
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    sqlx::query("DELETE FROM rm_usage_daily_totals")
+        .execute(&db.any)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM rm_usage_daily")
+        .execute(&db.any)
+        .await
+        .unwrap();
+    for file in files {
+        let sql = std::fs::read_to_string(&file).unwrap();
+        let fill = &sql[sql.find("INSERT INTO").expect("a fill statement")..];
+        sqlx::query(fill).execute(&db.any).await.unwrap();
+    }
+    let filled = (
+        rollup_rows(db, "rm_usage_daily", keyed).await,
+        rollup_rows(db, "rm_usage_daily_totals", totals).await,
+    );
+    assert_eq!(filled, written);
 }
 
 async fn a_member_is_told_who_they_are(backend: Backend) {

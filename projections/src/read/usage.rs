@@ -221,8 +221,13 @@ async fn grouped_days(db: &Db, f: &UsageFilter, by: GroupBy) -> Result<Vec<Usage
             false => format!("SUM({c}) AS {c}"),
         })
         .collect();
+    // Without a key in the question, the rollup summed over keys answers (fewer rows).
+    let table = match by == GroupBy::Key || f.key_id.is_some() {
+        true => "rm_usage_daily",
+        false => "rm_usage_daily_totals",
+    };
     let mut sql = format!(
-        "SELECT {dim} AS grp, {} FROM rm_usage_daily WHERE project_id = $1",
+        "SELECT {dim} AS grp, {} FROM {table} WHERE project_id = $1",
         sums.join(", ")
     );
     let mut binds: Vec<String> = Vec::new();

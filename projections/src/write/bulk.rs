@@ -148,19 +148,17 @@ impl Bulk {
         rows
     }
 
-    /// The batch's daily rollup rows, taken out.
-    pub(super) fn take_daily(&mut self) -> Vec<(super::daily::DayKey, crate::rollup::Counts)> {
-        std::mem::take(&mut self.daily).into_iter().collect()
+    /// The batch's upserts of the daily rollups, taken out.
+    pub(super) fn take_daily(&mut self) -> Vec<super::daily::Upsert> {
+        super::daily::upserts(std::mem::take(&mut self.daily))
     }
 
     pub(crate) async fn flush(mut self, tx: &mut Tx<'_>, postgres: bool) -> Result<()> {
-        for ((project, day, key, model, provider), counts) in self.take_daily() {
-            let mut q = sqlx::query(&super::daily::UPSERT)
-                .bind(project)
-                .bind(day)
-                .bind(key)
-                .bind(model)
-                .bind(provider);
+        for (sql, keys, counts) in self.take_daily() {
+            let mut q = sqlx::query(sql);
+            for k in keys {
+                q = q.bind(k);
+            }
             for v in counts.values() {
                 q = q.bind(v);
             }

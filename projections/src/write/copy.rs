@@ -99,13 +99,11 @@ impl Bulk {
             .execute(&mut *conn)
             .await?;
         }
-        for ((project, day, key, model, provider), counts) in self.take_daily() {
-            let mut q = sqlx::query(&super::daily::UPSERT)
-                .bind(storable_owned(project))
-                .bind(day)
-                .bind(storable_owned(key))
-                .bind(storable_owned(model))
-                .bind(storable_owned(provider));
+        for (sql, keys, counts) in self.take_daily() {
+            let mut q = sqlx::query(sql);
+            for k in keys {
+                q = q.bind(storable_owned(k));
+            }
             for v in counts.values() {
                 q = q.bind(v);
             }

@@ -1,6 +1,8 @@
-//! A batch's usage records added to the daily rollup (`crate::rollup`): gathered per project,
+//! A batch's usage records added to the daily rollups (`crate::rollup`): gathered per project,
 //! day, key, model and provider over the batch, then one upsert per row that adds to what is
-//! there (several replicas' writers may add to the same row; the sums commute).
+//! there (several replicas' writers may add to the same row; the sums commute). The same
+//! counts without the key go to `rm_usage_daily_totals`, which the views per day, model and
+//! provider read (a project's keys multiply the first table's rows, not the second's).
 
 use std::sync::LazyLock;
 
@@ -13,6 +15,40 @@ pub(crate) type DayKey = (String, String, String, String, String);
 
 /// A batch's rollup rows (ids the gateway generated: a fast hash is safe).
 pub(crate) type Days = std::collections::HashMap<DayKey, Counts, foldhash::fast::RandomState>;
+
+/// One upsert of either rollup: its statement, the key's columns' values, the counts.
+pub(crate) type Upsert = (&'static str, Vec<String>, Counts);
+
+/// The batch's upserts: every keyed row, then the rows summed over keys.
+pub(crate) fn upserts(days: Days) -> Vec<Upsert> {
+    let mut totals: std::collections::HashMap<_, Counts, foldhash::fast::RandomState> =
+        Default::default();
+    let mut out = Vec::with_capacity(days.len() + 1);
+    for ((project, day, key, model, provider), counts) in days {
+        totals
+            .entry((
+                project.clone(),
+                day.clone(),
+                model.clone(),
+                provider.clone(),
+            ))
+            .or_insert_with(Counts::default)
+            .add(&counts);
+        out.push((
+            UPSERT.as_str(),
+            vec![project, day, key, model, provider],
+            counts,
+        ));
+    }
+    for ((project, day, model, provider), counts) in totals {
+        out.push((
+            UPSERT_TOTALS.as_str(),
+            vec![project, day, model, provider],
+            counts,
+        ));
+    }
+    out
+}
 
 pub(crate) fn add(days: &mut Days, r: &UsageRecord) {
     let key = (
@@ -41,11 +77,10 @@ pub(crate) fn add(days: &mut Days, r: &UsageRecord) {
     }
 }
 
-/// The upsert of one row: the key's five columns, then the counts, each added on conflict
+/// The upsert of one row of `table` keyed by `keys`, then the counts, each added on conflict
 /// (clamped as the other money sums are).
-pub(crate) static UPSERT: LazyLock<String> = LazyLock::new(|| {
+fn upsert(table: &str, keys: &[&str]) -> String {
     let counts = count_columns();
-    let keys = ["project_id", "day", "key_id", "model", "provider"];
     let all: Vec<String> = keys
         .iter()
         .map(|k| k.to_string())
@@ -55,17 +90,31 @@ pub(crate) static UPSERT: LazyLock<String> = LazyLock::new(|| {
     let sets: Vec<String> = counts
         .iter()
         .map(|c| {
-            let sum = format!("rm_usage_daily.{c} + excluded.{c}");
+            let sum = format!("{table}.{c} + excluded.{c}");
             format!(
                 "{c} = CASE WHEN {sum} > 1000000000000000000 THEN 1000000000000000000 ELSE {sum} END"
             )
         })
         .collect();
     format!(
-        "INSERT INTO rm_usage_daily ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
+        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
         all.join(", "),
         params.join(", "),
         keys.join(", "),
         sets.join(", ")
+    )
+}
+
+static UPSERT: LazyLock<String> = LazyLock::new(|| {
+    upsert(
+        "rm_usage_daily",
+        &["project_id", "day", "key_id", "model", "provider"],
+    )
+});
+
+static UPSERT_TOTALS: LazyLock<String> = LazyLock::new(|| {
+    upsert(
+        "rm_usage_daily_totals",
+        &["project_id", "day", "model", "provider"],
     )
 });
