@@ -38,6 +38,8 @@ pub struct Options {
     pub paced_rate: f64,
     /// Only the store figures (projection rebuild, audit pages).
     pub rebuild_only: bool,
+    /// The benchmark key without limits (to see what the limits cost).
+    pub key_without_limits: bool,
 }
 
 fn options() -> Options {
@@ -76,6 +78,7 @@ fn options() -> Options {
             |v| v.split(',').filter_map(|c| c.parse().ok()).collect(),
         ),
         rebuild_only: args.iter().any(|a| a == "--rebuild-only"),
+        key_without_limits: args.iter().any(|a| a == "--key-without-limits"),
         paced_rate: value("--paced-rate")
             .and_then(|v| v.parse().ok())
             .unwrap_or(5_000.0),
@@ -275,6 +278,7 @@ async fn bench_store(store: &str, o: &Options) -> Results {
         json!({"amount_usd": 1_000_000, "reference": "bench"}),
     )
     .await;
+    let no_limits = o.key_without_limits;
     let key_for = |caching: bool| {
         let (client, base, org) = (client.clone(), base.clone(), org.clone());
         async move {
@@ -288,15 +292,19 @@ async fn bench_store(store: &str, o: &Options) -> Results {
                 ),
                 // Every limit a key can have, none of them near: the benchmark pays for
                 // checking them, never for a refusal.
-                json!({
-                    "usage_limit_usd": 1_000_000,
-                    "period_limit_usd": 1_000_000,
-                    "period": "month",
-                    "rate_limits": {
-                        "requests_per_minute": 1_000_000_000u64,
-                        "tokens_per_minute": 1_000_000_000_000u64,
-                    },
-                }),
+                if no_limits {
+                    json!({})
+                } else {
+                    json!({
+                        "usage_limit_usd": 1_000_000,
+                        "period_limit_usd": 1_000_000,
+                        "period": "month",
+                        "rate_limits": {
+                            "requests_per_minute": 1_000_000_000u64,
+                            "tokens_per_minute": 1_000_000_000_000u64,
+                        },
+                    })
+                },
             )
             .await;
             k["token"].as_str().unwrap_or_default().to_string()

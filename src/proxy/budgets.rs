@@ -53,7 +53,7 @@ pub type Budgets<'a> = smallvec::SmallVec<[(Kind, Budget<'a>); 8]>;
 
 /// The budgets a request of `key` in `project` is held on, at `now` (Unix seconds).
 pub fn budgets<'a>(
-    state: &ProxyState,
+    state: &'a ProxyState,
     key: &'a KeyEntry,
     project: &'a ProjectEntry,
     credits: bool,
@@ -67,17 +67,17 @@ pub fn budgets<'a>(
                 scope: &key.scopes.lifetime,
                 period_start: key.changed_at,
                 limit,
-                spent: Spent::Known(ledger.key_spend(&key.key_id)),
+                spent: Spent::KeySpend(ledger, &key.key_id),
             };
             out.push((Kind::KeyLimit, budget));
         }
         if credits {
-            let granted = ledger.granted(&key.organization_id);
+            let (granted, balance) = ledger.credits(&key.organization_id);
             let budget = Budget {
                 scope: &key.credits_scope,
                 period_start: 0,
                 limit: granted,
-                spent: Spent::Known(granted.saturating_sub(ledger.balance(&key.organization_id))),
+                spent: Spent::Known(granted.saturating_sub(balance)),
             };
             out.push((Kind::Credits, budget));
         }
@@ -223,14 +223,14 @@ pub fn rate_headers(state: &ProxyState, key: &KeyEntry, now: i64, headers: &mut 
     headers.reserve(6);
     let counters = [&scopes.requests, &scopes.tokens];
     for ((shown, scope), names) in scopes.shown.limits.iter().zip(counters).zip(&RATE_HEADERS) {
-        let Some((limit, value)) = shown else {
+        let Some(limit) = *shown else {
             continue;
         };
         let remaining = state
             .leases
             .remaining(scope, start)
-            .map_or(*limit, |r| r.min(*limit));
-        headers.insert(names[0].clone(), value.clone());
+            .map_or(limit, |r| r.min(limit));
+        headers.insert(names[0].clone(), HeaderValue::from(limit));
         headers.insert(names[1].clone(), HeaderValue::from(remaining));
         headers.insert(names[2].clone(), reset.clone());
     }

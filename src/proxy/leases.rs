@@ -7,6 +7,7 @@
 //! is spent. Unspent slices go back at shutdown. A single process (SQLite) keeps its counters
 //! in memory, with the same slices; lifetime limits and credits it leaves to its ledger.
 
+use std::sync::atomic::{AtomicI64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
 use tollgate_projections::counters::{self, Counter, Taken};
@@ -20,7 +21,7 @@ use super::FastMap;
 #[derive(Debug, Clone)]
 pub struct Scope {
     pub name: Arc<str>,
-    held: Arc<std::sync::OnceLock<Arc<Held>>>,
+    held: Arc<std::sync::OnceLock<&'static Held>>,
 }
 
 impl Scope {
@@ -50,6 +51,9 @@ pub struct Budget<'a> {
 pub enum Spent<'a> {
     /// As this replica knows it.
     Known(i64),
+    /// A key's settled spend in this replica's ledger, looked up only when a counter is
+    /// created (not on every request).
+    KeySpend(&'a super::ledger::Ledger, &'a str),
     /// The spend of a key or project (`scope` of the spend read model) since `period_start`,
     /// read when the counter is created.
     InPeriod { scope: &'static str, id: &'a str },
@@ -60,6 +64,7 @@ impl Budget<'_> {
     fn known_room(&self) -> i64 {
         match self.spent {
             Spent::Known(spent) => self.limit.saturating_sub(spent),
+            Spent::KeySpend(ledger, key_id) => self.limit.saturating_sub(ledger.key_spend(key_id)),
             Spent::InPeriod { .. } => self.limit,
         }
     }
@@ -77,73 +82,132 @@ enum Store {
 #[derive(Debug)]
 pub struct Exhausted;
 
-/// What a replica holds of one budget.
+/// What a replica holds of one budget. Requests reserve and release with one atomic
+/// operation each (no lock: every request of a key touches these same words from every
+/// serving thread); a new period and a new slice are set under `changing`.
 #[derive(Default, Debug)]
 pub struct Held {
-    slice: Mutex<Slice>,
+    /// The period the slice counts in.
+    period_start: AtomicI64,
+    /// Room taken from the counter and not yet reserved (negative: a request cost more than
+    /// it reserved, and the next slice pays for it).
+    available: AtomicI64,
+    /// The counter's room when last seen.
+    room: AtomicI64,
+    changing: Mutex<()>,
     /// One take from the counter at a time per budget: others wait and use what it brought.
     taking: tokio::sync::Mutex<()>,
 }
 
-#[derive(Default, Clone, Copy, Debug)]
+/// A copy of a slice, for giving it back.
+#[derive(Clone, Copy, Debug)]
 struct Slice {
     period_start: i64,
-    /// Room taken from the counter and not yet reserved (negative: a request cost more than
-    /// it reserved, and the next slice pays for it).
     available: i64,
-    /// The counter's room when last seen.
-    room: i64,
 }
 
 impl Held {
-    fn slice(&self) -> std::sync::MutexGuard<'_, Slice> {
-        self.slice.lock().unwrap_or_else(|p| p.into_inner())
+    fn change(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.changing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn period(&self) -> i64 {
+        self.period_start.load(SeqCst)
+    }
+
+    /// Starts the slice of `period_start` empty if it is not the current one (a new period
+    /// or a new limit: the old slice counted against the old counter). Under `changing`.
+    fn start(&self, period_start: i64) {
+        if self.period() != period_start {
+            // The period first: a release that then adds to `available` sees it and undoes.
+            self.period_start.store(period_start, SeqCst);
+            self.available.store(0, SeqCst);
+            self.room.store(0, SeqCst);
+        }
     }
 
     /// The counter's room as last seen for this period, else as this replica knows it.
     fn room(&self, budget: &Budget<'_>) -> i64 {
-        let s = self.slice();
-        match s.period_start == budget.period_start && s.room > 0 {
-            true => s.room,
+        let room = self.room.load(SeqCst);
+        match self.period() == budget.period_start && room > 0 {
+            true => room,
             false => budget.known_room(),
         }
     }
 
     /// Adds a slice taken from the counter, which then stood at `used`.
     fn add(&self, budget: &Budget<'_>, taken: i64, used: i64) {
-        let mut s = self.slice();
-        if s.period_start != budget.period_start {
-            *s = Slice {
-                period_start: budget.period_start,
-                ..Slice::default()
-            };
-        }
-        s.available = s.available.saturating_add(taken);
-        s.room = budget.limit.saturating_sub(used);
+        let _changing = self.change();
+        self.start(budget.period_start);
+        self.add_available(taken);
+        self.room.store(budget.limit.saturating_sub(used), SeqCst);
     }
 
-    /// Reserves `amount` from the slice of `period_start`, if it holds enough.
+    /// Reserves `amount` from the slice of `period_start`, if it holds enough; else how much
+    /// it is short.
     fn reserve(&self, period_start: i64, amount: i64) -> Result<(), i64> {
-        let mut s = self.slice();
-        if s.period_start != period_start {
-            // A new period or a new limit: the old slice counted against the old counter.
-            *s = Slice {
-                period_start,
-                ..Slice::default()
-            };
+        if self.period() != period_start {
+            let _changing = self.change();
+            self.start(period_start);
         }
-        if s.available >= amount {
-            s.available -= amount;
-            Ok(())
-        } else {
-            Err(amount - s.available)
+        let mut current = self.available.load(SeqCst);
+        loop {
+            if current < amount {
+                return Err(amount.saturating_sub(current));
+            }
+            match self.available.compare_exchange_weak(
+                current,
+                current.saturating_sub(amount),
+                SeqCst,
+                SeqCst,
+            ) {
+                Ok(_) => break,
+                Err(now) => current = now,
+            }
+        }
+        if self.period() != period_start {
+            // The period moved on meanwhile: what was taken may be the new one's.
+            self.give(period_start, amount);
+            return Err(amount);
+        }
+        Ok(())
+    }
+
+    /// Adds `amount` back to the slice of `period_start`, if it is still the current one.
+    fn give(&self, period_start: i64, amount: i64) {
+        if self.period() != period_start {
+            return;
+        }
+        self.add_available(amount);
+        if amount > 0 && self.period() != period_start {
+            // A new period began meanwhile: this belonged to the old one's counter. Taken
+            // out again (from a slice already emptied, it leaves it owing: never more room).
+            // What a request owed (`amount` < 0) stays: less room, never more.
+            self.add_available(-amount);
+        }
+    }
+
+    /// Adds to `available` in one atomic step, saturating (never wrapping).
+    fn add_available(&self, amount: i64) {
+        let _ = self
+            .available
+            .fetch_update(SeqCst, SeqCst, |v| Some(v.saturating_add(amount)));
+    }
+
+    fn slice(&self) -> Slice {
+        let _changing = self.change();
+        Slice {
+            period_start: self.period(),
+            available: self.available.load(SeqCst),
         }
     }
 }
 
-/// What a request holds of one budget, handed back through it (no second lookup).
+/// What a request holds of one budget, handed back through it (no second lookup, no
+/// reference count to change).
+#[derive(Clone, Copy)]
 pub struct Lease {
-    held: Arc<Held>,
+    held: &'static Held,
     period_start: i64,
 }
 
@@ -151,28 +215,27 @@ impl Lease {
     /// Returns to the slice what the hold did not spend (`unspent` may be negative: the
     /// request cost more than it held, and the slice pays).
     pub fn release(&self, unspent: i64) {
-        let mut s = self.held.slice();
-        if s.period_start == self.period_start {
-            s.available = s.available.saturating_add(unspent);
-        }
+        self.held.give(self.period_start, unspent);
     }
 }
 
 pub struct Leases {
     db: Db,
     store: Store,
-    held: FastMap<Arc<str>, Arc<Held>>,
+    /// One per counter name this process used, kept for the process's life (to give back
+    /// at shutdown), so requests may refer to them without counting references.
+    held: FastMap<Arc<str>, &'static Held>,
 }
 
 impl Leases {
     /// What this replica holds of `scope`, found in the map the first time only.
-    fn held<'s>(&self, scope: &'s Scope) -> &'s Arc<Held> {
-        scope
-            .held
-            .get_or_init(|| match self.held.get(&*scope.name) {
-                Some(h) => h.clone(),
-                None => self.held.entry(scope.name.clone()).or_default().clone(),
-            })
+    fn held(&self, scope: &Scope) -> &'static Held {
+        scope.held.get_or_init(|| {
+            *self
+                .held
+                .entry(scope.name.clone())
+                .or_insert_with(|| Box::leak(Box::default()))
+        })
     }
 }
 
@@ -200,7 +263,7 @@ impl Leases {
     pub async fn reserve(&self, budget: &Budget<'_>, amount: i64) -> Result<Lease, Exhausted> {
         let held = self.held(budget.scope);
         let lease = Lease {
-            held: held.clone(),
+            held,
             period_start: budget.period_start,
         };
         if held.reserve(budget.period_start, amount).is_ok() {
@@ -285,6 +348,7 @@ impl Leases {
     async fn spent_before(&self, budget: &Budget<'_>) -> tollgate_projections::Result<i64> {
         match &budget.spent {
             Spent::Known(spent) => Ok(*spent),
+            Spent::KeySpend(ledger, key_id) => Ok(ledger.key_spend(key_id)),
             Spent::InPeriod { scope, id } => {
                 crate::metrics::db_queries("budget_counters", 1);
                 read::period_spend(&self.db, scope, id, budget.period_start).await
@@ -296,8 +360,9 @@ impl Leases {
     /// replica last saw it (its own unreserved slice included); `None` before it took any.
     pub fn remaining(&self, scope: &Scope, period_start: i64) -> Option<i64> {
         let held = scope.held.get()?;
-        let s = held.slice();
-        (s.period_start == period_start).then(|| s.room.saturating_add(s.available).max(0))
+        let room = held.room.load(SeqCst);
+        let available = held.available.load(SeqCst);
+        (held.period() == period_start).then(|| room.saturating_add(available).max(0))
     }
 
     /// Gives every unspent slice back to its counter (at shutdown, once no request is left).
@@ -308,10 +373,7 @@ impl Leases {
         let slices: Vec<(Arc<str>, Slice)> = self
             .held
             .iter()
-            .map(|h| {
-                let s = *h.slice();
-                (h.key().clone(), s)
-            })
+            .map(|h| (h.key().clone(), h.slice()))
             .collect();
         for (scope, s) in slices.into_iter().filter(|(_, s)| s.available > 0) {
             let counter = Counter {

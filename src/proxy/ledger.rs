@@ -83,11 +83,6 @@ impl Ledger {
         org.granted = add_nanos(org.granted, amount);
     }
 
-    /// Every credit the organization was ever given.
-    pub fn granted(&self, org_id: &str) -> i64 {
-        self.orgs.get(org_id).map(|a| a.granted).unwrap_or(0)
-    }
-
     /// Records what the organization was given, leaving its balance as loaded.
     pub fn add_granted(&self, org_id: &str, amount: i64) {
         let mut org = self.orgs.entry(org_id.to_string()).or_default();
@@ -101,6 +96,13 @@ impl Ledger {
 
     pub fn key_spend(&self, key_id: &str) -> i64 {
         self.keys.get(key_id).map(|a| a.settled).unwrap_or(0)
+    }
+
+    /// What the organization was ever given and its balance, in one lookup.
+    pub fn credits(&self, org_id: &str) -> (i64, i64) {
+        self.orgs
+            .get(org_id)
+            .map_or((0, 0), |a| (a.granted, a.settled))
     }
 
     pub fn balance(&self, org_id: &str) -> i64 {

@@ -129,16 +129,21 @@ impl Meter {
             credits: if credits { total } else { 0 },
             tokens: i64::try_from(prompt.saturating_add(max_output)).unwrap_or(i64::MAX),
         };
+        let mut refused = None;
         for (kind, budget) in budgets::budgets(&self.state, key, project, credits, now) {
             let amount = kind.of(held);
             match self.state.leases.reserve(&budget, amount).await {
                 Ok(lease) => self.leased.push((kind, lease, amount)),
                 Err(_) => {
-                    // Nothing was spent: every hold goes back whole.
-                    self.release_all();
-                    return Err(budgets::refusal(kind, key, project, total, now));
+                    refused = Some(kind);
+                    break;
                 }
             }
+        }
+        if let Some(kind) = refused {
+            // Nothing was spent: every hold goes back whole.
+            self.release_all();
+            return Err(budgets::refusal(kind, key, project, total, now));
         }
         Ok(())
     }

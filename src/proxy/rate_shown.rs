@@ -1,6 +1,8 @@
 //! A key's or project's rate limits as OpenAI's `x-ratelimit-*` headers show them: the names,
 //! the reset values and the limits rendered once (`budgets::rate_headers` adds what is left).
 
+use std::sync::LazyLock;
+
 use axum::http::{HeaderName, HeaderValue};
 use tollgate_aggregates::period::RateLimits;
 
@@ -18,27 +20,36 @@ pub(super) static RATE_HEADERS: [[HeaderName; 3]; 2] = [
     ],
 ];
 
-/// `1s` to `60s`, the values of a reset header, made once: an answer copies none of them.
-pub(super) static RESETS: std::sync::LazyLock<Vec<HeaderValue>> = std::sync::LazyLock::new(|| {
+/// `0s1s2s…60s`, the text of every reset value.
+static RESET_TEXT: LazyLock<String> = LazyLock::new(|| (0..=60).map(|s| format!("{s}s")).collect());
+
+/// `0s` to `60s`, the values of a reset header, made once over static text: copying one into
+/// an answer is free. (A value made from a `String` is reference-counted: every answer's copy
+/// and drop would be two atomic writes to a word all serving threads share.)
+pub(super) static RESETS: LazyLock<Vec<HeaderValue>> = LazyLock::new(|| {
+    let text: &'static str = RESET_TEXT.as_str();
+    let mut at = 0;
     (0..=60)
-        .map(|s| HeaderValue::from_str(&format!("{s}s")).expect("ASCII digits"))
+        .map(|s| {
+            let len = if s < 10 { 2 } else { 3 };
+            let value = HeaderValue::from_static(&text[at..at + len]);
+            at += len;
+            value
+        })
         .collect()
 });
 
-/// A key's or project's rate limits with their limit headers rendered (once, when it is
-/// loaded), so an answer only renders what is left.
+/// A key's or project's rate limits, for the headers (`budgets::rate_headers` renders the
+/// numbers into each answer: a thread-local allocation, no shared count).
 #[derive(Debug, Clone, Default)]
 pub struct RateShown {
     /// Requests, then tokens, per minute.
-    pub(super) limits: [Option<(i64, HeaderValue)>; 2],
+    pub(super) limits: [Option<i64>; 2],
 }
 
 impl RateShown {
     pub fn new(limits: RateLimits) -> Self {
-        let shown = |limit: Option<u64>| {
-            let limit = i64::try_from(limit?).unwrap_or(i64::MAX);
-            Some((limit, HeaderValue::from(limit)))
-        };
+        let shown = |limit: Option<u64>| Some(i64::try_from(limit?).unwrap_or(i64::MAX));
         Self {
             limits: [
                 shown(limits.requests_per_minute),

@@ -49,7 +49,7 @@ impl Bulk {
 
     /// Record `index` of the usage event at `position` (its row id keeps log order).
     pub(crate) fn usage(&mut self, position: i64, index: usize, r: UsageRecord) {
-        super::daily::add(&mut self.daily, &r);
+        self.daily.add(&r);
         let total = r.total_nano_usd();
         for (totals, id) in
             self.spend
@@ -150,7 +150,7 @@ impl Bulk {
 
     /// The batch's upserts of the daily rollups, taken out.
     pub(super) fn take_daily(&mut self) -> Vec<super::daily::Upsert> {
-        super::daily::upserts(std::mem::take(&mut self.daily))
+        std::mem::take(&mut self.daily).upserts()
     }
 
     pub(crate) async fn flush(mut self, tx: &mut Tx<'_>, postgres: bool) -> Result<()> {
