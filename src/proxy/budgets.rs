@@ -208,12 +208,12 @@ fn rate_refusal(kind: Kind, key: &KeyEntry, project: &ProjectEntry, now: i64) ->
 /// looked up only for a key without rate limits of its own.
 pub fn rate_headers(state: &ProxyState, key: &KeyEntry, now: i64, headers: &mut HeaderMap) {
     let project;
-    let scopes = match key.scopes.shown.is_empty() {
-        false => &key.scopes,
+    let (limits, scopes) = match key.rate_limits.is_empty() {
+        false => (key.rate_limits, &key.scopes),
         true => match state.project(&key.project_id) {
-            Some(p) if !p.scopes.shown.is_empty() => {
+            Some(p) if !p.rate_limits.is_empty() => {
                 project = p;
-                &project.scopes
+                (project.rate_limits, &project.scopes)
             }
             _ => return,
         },
@@ -221,9 +221,10 @@ pub fn rate_headers(state: &ProxyState, key: &KeyEntry, now: i64, headers: &mut 
     let start = minute_start(now);
     let reset = &RESETS[usize::try_from(start + 60 - now).unwrap_or(60).min(60)];
     headers.reserve(6);
+    let limits = [limits.requests_per_minute, limits.tokens_per_minute];
     let counters = [&scopes.requests, &scopes.tokens];
-    for ((shown, scope), names) in scopes.shown.limits.iter().zip(counters).zip(&RATE_HEADERS) {
-        let Some(limit) = *shown else {
+    for ((limit, scope), names) in limits.into_iter().zip(counters).zip(&RATE_HEADERS) {
+        let Some(limit) = limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX)) else {
             continue;
         };
         let remaining = state

@@ -1,10 +1,9 @@
-//! A key's or project's rate limits as OpenAI's `x-ratelimit-*` headers show them: the names,
-//! the reset values and the limits rendered once (`budgets::rate_headers` adds what is left).
+//! What OpenAI's `x-ratelimit-*` headers are made of, made once: their names and the reset
+//! values (`budgets::rate_headers` adds the limits and what is left).
 
 use std::sync::LazyLock;
 
 use axum::http::{HeaderName, HeaderValue};
-use tollgate_aggregates::period::RateLimits;
 
 /// `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`, named once.
 pub(super) static RATE_HEADERS: [[HeaderName; 3]; 2] = [
@@ -38,27 +37,3 @@ pub(super) static RESETS: LazyLock<Vec<HeaderValue>> = LazyLock::new(|| {
         })
         .collect()
 });
-
-/// A key's or project's rate limits, for the headers (`budgets::rate_headers` renders the
-/// numbers into each answer: a thread-local allocation, no shared count).
-#[derive(Debug, Clone, Default)]
-pub struct RateShown {
-    /// Requests, then tokens, per minute.
-    pub(super) limits: [Option<i64>; 2],
-}
-
-impl RateShown {
-    pub fn new(limits: RateLimits) -> Self {
-        let shown = |limit: Option<u64>| Some(i64::try_from(limit?).unwrap_or(i64::MAX));
-        Self {
-            limits: [
-                shown(limits.requests_per_minute),
-                shown(limits.tokens_per_minute),
-            ],
-        }
-    }
-
-    pub(super) fn is_empty(&self) -> bool {
-        self.limits.iter().all(Option::is_none)
-    }
-}

@@ -56,12 +56,10 @@ pub struct Scopes {
     pub period: Scope,
     pub requests: Scope,
     pub tokens: Scope,
-    /// Its rate limits' header values, rendered once (see `budgets::rate_headers`).
-    pub shown: super::rate_shown::RateShown,
 }
 
 impl Scopes {
-    fn new(kind: &str, id: &str, changed_at: i64, limits: RateLimits) -> Self {
+    fn new(kind: &str, id: &str, changed_at: i64) -> Self {
         let named = |what: &str| Scope::new(format!("{kind}-{what}:{id}:{changed_at}"));
         Self {
             id: Arc::from(id),
@@ -69,7 +67,6 @@ impl Scopes {
             period: named("period"),
             requests: named("rpm"),
             tokens: named("tpm"),
-            shown: super::rate_shown::RateShown::new(limits),
         }
     }
 }
@@ -348,7 +345,7 @@ impl ProxyState {
             expires_at: row.expires_at,
             period_budget: row.period_budget,
             rate_limits: row.rate_limits,
-            scopes: Scopes::new("key", id, row.updated_at, row.rate_limits),
+            scopes: Scopes::new("key", id, row.updated_at),
             rules: Arc::new(rules),
         };
         self.keys.insert(id.to_string(), (Arc::new(entry), hashes));
@@ -389,7 +386,7 @@ impl ProxyState {
             period_budget: row.period_budget,
             rate_limits: row.rate_limits,
             fallbacks: row.fallbacks,
-            scopes: Scopes::new("project", id, row.updated_at, row.rate_limits),
+            scopes: Scopes::new("project", id, row.updated_at),
             changed_at: row.updated_at,
             own_keys,
             next: AtomicUsize::new(0),
