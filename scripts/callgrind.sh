@@ -6,8 +6,8 @@
 #   usage: scripts/callgrind.sh [requests] [connections] [stream]
 #   (needs: cargo build --release --bins). More connections: larger usage batches, as under load.
 #   DATABASE_URL=postgres://... runs it on an empty Postgres database instead.
-#   KEY_LIMITS=1 gives the key every limit (lifetime, period, requests and tokens per minute),
-#   none of them near, as the benchmark's key has.
+#   KEY_LIMITS=1 gives the key a monthly budget and requests and tokens per minute, none of
+#   them near, as the benchmark's key has; KEY_LIMITS=every adds a lifetime limit.
 set -euo pipefail
 N=${1:-500}
 CONNS=${2:-1}
@@ -49,8 +49,9 @@ org = call("POST", "/api/organizations", {"name": "cg"}, admin)["id"]
 call("POST", f"/api/organizations/{org}/credits", {"amount_usd": 1000, "reference": "cg"}, admin)
 project = call("POST", "/api/projects", {"organization_id": org, "name": "cg", "mode": "credits"}, admin)["id"]
 import os
-limits = {"usage_limit_usd": 1000000, "period_limit_usd": 1000000, "period": "month",
+limits = {"period_limit_usd": 1000000, "period": "month",
           "rate_limits": {"requests_per_minute": 1000000000, "tokens_per_minute": 1000000000000}}
+if os.environ.get("KEY_LIMITS") == "every": limits["usage_limit_usd"] = 1000000
 token = call("POST", f"/api/projects/{project}/keys", limits if os.environ.get("KEY_LIMITS") else {}, admin)["token"]
 body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello to the benchmark."}], "max_tokens": 64}
 if stream: body["stream"] = True

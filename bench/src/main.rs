@@ -38,8 +38,54 @@ pub struct Options {
     pub paced_rate: f64,
     /// Only the store figures (projection rebuild, audit pages).
     pub rebuild_only: bool,
-    /// The benchmark key without limits (to see what the limits cost).
-    pub key_without_limits: bool,
+    /// The limits the benchmark key carries (`--key-limits`).
+    pub key_limits: KeyLimits,
+}
+
+/// The limits the benchmark key carries, none of them near: the benchmark pays for checking
+/// them, never for a refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyLimits {
+    /// `none`: to see what the limits cost.
+    None,
+    /// `period-and-rate` (the default): a monthly budget and both rate limits.
+    PeriodAndRate,
+    /// `every`: those and a lifetime limit (on Postgres one more counter shared by replicas).
+    Every,
+}
+
+impl KeyLimits {
+    fn parse(v: Option<String>) -> Self {
+        match v.as_deref() {
+            Some("none") => Self::None,
+            Some("every") => Self::Every,
+            None | Some("period-and-rate") => Self::PeriodAndRate,
+            Some(other) => {
+                eprintln!("--key-limits: none, period-and-rate or every, not {other}");
+                std::process::exit(2)
+            }
+        }
+    }
+
+    /// The key's limits in `POST /api/projects/{id}/keys`.
+    fn body(self) -> Value {
+        let mut body = json!({
+            "period_limit_usd": 1_000_000,
+            "period": "month",
+            "rate_limits": {
+                "requests_per_minute": 1_000_000_000u64,
+                "tokens_per_minute": 1_000_000_000_000u64,
+            },
+        });
+        match self {
+            Self::None => json!({}),
+            Self::PeriodAndRate => body,
+            Self::Every => {
+                body["usage_limit_usd"] = json!(1_000_000);
+                body
+            }
+        }
+    }
 }
 
 fn options() -> Options {
@@ -78,7 +124,7 @@ fn options() -> Options {
             |v| v.split(',').filter_map(|c| c.parse().ok()).collect(),
         ),
         rebuild_only: args.iter().any(|a| a == "--rebuild-only"),
-        key_without_limits: args.iter().any(|a| a == "--key-without-limits"),
+        key_limits: KeyLimits::parse(value("--key-limits")),
         paced_rate: value("--paced-rate")
             .and_then(|v| v.parse().ok())
             .unwrap_or(5_000.0),
@@ -278,9 +324,10 @@ async fn bench_store(store: &str, o: &Options) -> Results {
         json!({"amount_usd": 1_000_000, "reference": "bench"}),
     )
     .await;
-    let no_limits = o.key_without_limits;
+    let limits = o.key_limits.body();
     let key_for = |caching: bool| {
-        let (client, base, org) = (client.clone(), base.clone(), org.clone());
+        let (client, base, org, limits) =
+            (client.clone(), base.clone(), org.clone(), limits.clone());
         async move {
             let p = admin(&client, &base, "/api/projects", json!({"organization_id": org, "name": "bench", "mode": "credits", "caching_enabled": caching, "cache_duration_seconds": 3600})).await;
             let k = admin(
@@ -290,21 +337,7 @@ async fn bench_store(store: &str, o: &Options) -> Results {
                     "/api/projects/{}/keys",
                     p["id"].as_str().unwrap_or_default()
                 ),
-                // Every limit a key can have, none of them near: the benchmark pays for
-                // checking them, never for a refusal.
-                if no_limits {
-                    json!({})
-                } else {
-                    json!({
-                        "usage_limit_usd": 1_000_000,
-                        "period_limit_usd": 1_000_000,
-                        "period": "month",
-                        "rate_limits": {
-                            "requests_per_minute": 1_000_000_000u64,
-                            "tokens_per_minute": 1_000_000_000_000u64,
-                        },
-                    })
-                },
+                limits,
             )
             .await;
             k["token"].as_str().unwrap_or_default().to_string()
