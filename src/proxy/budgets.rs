@@ -223,15 +223,17 @@ pub fn rate_headers(state: &ProxyState, key: &KeyEntry, now: i64, headers: &mut 
     headers.reserve(6);
     let limits = [limits.requests_per_minute, limits.tokens_per_minute];
     let counters = [&scopes.requests, &scopes.tokens];
-    for ((limit, scope), names) in limits.into_iter().zip(counters).zip(&RATE_HEADERS) {
-        let Some(limit) = limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX)) else {
+    let shown = limits.into_iter().zip(&scopes.shown.0).zip(counters);
+    for (((limit, value), scope), names) in shown.zip(&RATE_HEADERS) {
+        let (Some(limit), Some(value)) = (limit, value) else {
             continue;
         };
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let remaining = state
             .leases
             .remaining(scope, start)
             .map_or(limit, |r| r.min(limit));
-        headers.insert(names[0].clone(), HeaderValue::from(limit));
+        headers.insert(names[0].clone(), value.clone());
         headers.insert(names[1].clone(), HeaderValue::from(remaining));
         headers.insert(names[2].clone(), reset.clone());
     }

@@ -374,7 +374,7 @@ fn cache_key_of(project: &str, route: &Route, body: &Incoming) -> Result<String,
     }
 }
 
-fn respond(answer: Bytes, provider: &str, cost_nano: i64, cache: &'static str) -> Response {
+fn respond(answer: Bytes, provider: &'static str, cost_nano: i64, cache: &'static str) -> Response {
     let mut response = Response::new(Body::from(answer));
     // Room for every header the answer gets, rate limits' included: the map is not grown.
     *response.headers_mut() = HeaderMap::with_capacity(super::headers::ANSWER_CAPACITY);
@@ -384,9 +384,8 @@ fn respond(answer: Bytes, provider: &str, cost_nano: i64, cache: &'static str) -
         HeaderValue::from_static("application/json"),
     );
     h.insert(super::headers::CACHE, HeaderValue::from_static(cache));
-    if let Ok(v) = HeaderValue::from_str(provider) {
-        h.insert(super::headers::PROVIDER, v);
-    }
+    // A provider's id is static text (`Provider::id`): no copy.
+    h.insert(super::headers::PROVIDER, HeaderValue::from_static(provider));
     if let Ok(v) = HeaderValue::from_str(&pricing::usd(cost_nano)) {
         h.insert(super::headers::COST_USD, v);
     }

@@ -23,11 +23,15 @@ const MAX_WAIT: Duration = Duration::from_secs(10);
 /// The first backoff without `Retry-After`, doubled with each retry, jittered by ±50 %.
 const BACKOFF: Duration = Duration::from_millis(200);
 
+/// The searcher for `"models"`, made once (making one costs about what a search does).
+static MODELS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"models\""));
+
 /// The body without the gateway's `models` field, and the models to try after the request's
 /// own (`model`, or else the first listed). A body without `models` is returned as it is.
 pub fn split_models(raw: &Bytes) -> Result<(Bytes, Vec<String>), ProxyError> {
     // One vectorized scan: most requests list no models and are not parsed again.
-    if memchr::memmem::find(raw, b"\"models\"").is_none() {
+    if MODELS.find(raw).is_none() {
         return Ok((raw.clone(), Vec::new()));
     }
     let mut body: Value =

@@ -258,17 +258,28 @@ impl Leases {
         matches!(self.store, Store::Database)
     }
 
+    /// Reserves `amount` of `budget`'s room from this replica's slice, if it holds enough:
+    /// no future to build and poll for the common case (see `reserve`).
+    pub fn try_reserve(&self, budget: &Budget<'_>, amount: i64) -> Option<Lease> {
+        let held = self.held(budget.scope);
+        held.reserve(budget.period_start, amount).ok()?;
+        Some(Lease {
+            held,
+            period_start: budget.period_start,
+        })
+    }
+
     /// Reserves `amount` of `budget`'s room, taking a slice from the shared counter when this
     /// replica's is short.
     pub async fn reserve(&self, budget: &Budget<'_>, amount: i64) -> Result<Lease, Exhausted> {
+        if let Some(lease) = self.try_reserve(budget, amount) {
+            return Ok(lease);
+        }
         let held = self.held(budget.scope);
         let lease = Lease {
             held,
             period_start: budget.period_start,
         };
-        if held.reserve(budget.period_start, amount).is_ok() {
-            return Ok(lease);
-        }
         let _taking = held.taking.lock().await;
         // Requests served from the slice meanwhile may use what a take brings: take again
         // until this one fits, or the counter has no room.

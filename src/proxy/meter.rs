@@ -130,12 +130,18 @@ impl Meter {
             tokens: i64::try_from(prompt.saturating_add(max_output)).unwrap_or(i64::MAX),
         };
         let mut refused = None;
-        for (kind, budget) in budgets::budgets(&self.state, key, project, credits, now) {
+        let leases = &self.state.leases;
+        for (kind, budget) in &budgets::budgets(&self.state, key, project, credits, now) {
             let amount = kind.of(held);
-            match self.state.leases.reserve(&budget, amount).await {
-                Ok(lease) => self.leased.push((kind, lease, amount)),
+            // From this replica's slice when it holds enough; else wait for a new slice.
+            let lease = match leases.try_reserve(budget, amount) {
+                Some(lease) => Ok(lease),
+                None => leases.reserve(budget, amount).await,
+            };
+            match lease {
+                Ok(lease) => self.leased.push((*kind, lease, amount)),
                 Err(_) => {
-                    refused = Some(kind);
+                    refused = Some(*kind);
                     break;
                 }
             }

@@ -56,10 +56,12 @@ pub struct Scopes {
     pub period: Scope,
     pub requests: Scope,
     pub tokens: Scope,
+    /// Its rate limits as header values.
+    pub shown: super::rate_shown::Limits,
 }
 
 impl Scopes {
-    fn new(kind: &str, id: &str, changed_at: i64) -> Self {
+    fn new(kind: &str, id: &str, changed_at: i64, rates: RateLimits) -> Self {
         let named = |what: &str| Scope::new(format!("{kind}-{what}:{id}:{changed_at}"));
         Self {
             id: Arc::from(id),
@@ -67,6 +69,7 @@ impl Scopes {
             period: named("period"),
             requests: named("rpm"),
             tokens: named("tpm"),
+            shown: super::rate_shown::Limits::of(rates),
         }
     }
 }
@@ -345,7 +348,7 @@ impl ProxyState {
             expires_at: row.expires_at,
             period_budget: row.period_budget,
             rate_limits: row.rate_limits,
-            scopes: Scopes::new("key", id, row.updated_at),
+            scopes: Scopes::new("key", id, row.updated_at, row.rate_limits),
             rules: Arc::new(rules),
         };
         self.keys.insert(id.to_string(), (Arc::new(entry), hashes));
@@ -386,7 +389,7 @@ impl ProxyState {
             period_budget: row.period_budget,
             rate_limits: row.rate_limits,
             fallbacks: row.fallbacks,
-            scopes: Scopes::new("project", id, row.updated_at),
+            scopes: Scopes::new("project", id, row.updated_at, row.rate_limits),
             changed_at: row.updated_at,
             own_keys,
             next: AtomicUsize::new(0),

@@ -44,7 +44,7 @@ fn sse_bytes(data: &str) -> Bytes {
 
 fn sse_response(
     body: impl futures::Stream<Item = Result<Bytes, Infallible>> + Send + 'static,
-    provider: &str,
+    provider: &'static str,
     cache: &'static str,
 ) -> Response {
     let mut response = Response::new(Body::from_stream(body));
@@ -58,9 +58,8 @@ fn sse_response(
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert(super::headers::CACHE, HeaderValue::from_static(cache));
-    if let Ok(v) = HeaderValue::from_str(provider) {
-        h.insert(super::headers::PROVIDER, v);
-    }
+    // A provider's id is static text (`Provider::id`): no copy.
+    h.insert(super::headers::PROVIDER, HeaderValue::from_static(provider));
     response
 }
 
@@ -333,7 +332,7 @@ impl Drop for Forwarding {
 
 /// A cached answer sent as a stream: the role and content, tool calls, the finish reason,
 /// usage when asked for, then `[DONE]`.
-pub fn replay(answer: &Value, body: &Incoming, provider: &str) -> Response {
+pub fn replay(answer: &Value, body: &Incoming, provider: &'static str) -> Response {
     let base = json!({
         "id": answer["id"],
         "object": "chat.completion.chunk",

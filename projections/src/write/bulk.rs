@@ -8,9 +8,9 @@ use std::collections::HashMap;
 /// The batch's maps are keyed by ids the gateway generated, so a fast hash is safe.
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-use tollgate_aggregates::types::add_nanos;
 use tollgate_aggregates::usage::UsageRecord;
 
+use super::spend::Spend;
 use super::Tx;
 use crate::Result;
 
@@ -26,18 +26,11 @@ pub(crate) enum Val {
 pub(crate) struct Bulk {
     audit: Vec<Vec<Val>>,
     usage: Vec<Vec<Val>>,
-    /// Requests and cost per id, one map per scope of `SPEND_SCOPES`.
-    spend: [Map<String, (i64, i64)>; 3],
-    /// Requests and cost per hour, by key and by project (the first two of `SPEND_SCOPES`),
-    /// from which period budgets' spend is summed.
-    hourly: [Map<String, Hours>; 2],
-    credits: Map<String, i64>,
+    /// Spend totals, by hour, and credits charged.
+    spend: Spend,
     /// The daily rollup's rows this batch adds to.
     daily: super::daily::Days,
 }
-
-/// Requests and cost by hour (its start, Unix seconds).
-type Hours = Map<i64, (i64, i64)>;
 
 /// Rows per multi-row statement on SQLite (Postgres gets one array per column instead).
 const ROWS_SQLITE: usize = 64;
@@ -50,40 +43,7 @@ impl Bulk {
     /// Record `index` of the usage event at `position` (its row id keeps log order).
     pub(crate) fn usage(&mut self, position: i64, index: usize, r: UsageRecord) {
         self.daily.add(&r);
-        let total = r.total_nano_usd();
-        for (totals, id) in
-            self.spend
-                .iter_mut()
-                .zip([&r.key_id, &r.project_id, &r.organization_id])
-        {
-            // A batch has few ids and many records: look up before copying the id.
-            let e = match totals.get_mut(id.as_str()) {
-                Some(e) => e,
-                None => totals.entry(id.clone()).or_default(),
-            };
-            e.0 += 1;
-            e.1 = add_nanos(e.1, total);
-        }
-        let hour = (r.started_at.div_euclid(1_000_000)).div_euclid(3600) * 3600;
-        for (hours, id) in self.hourly.iter_mut().zip([&r.key_id, &r.project_id]) {
-            // As for the totals: look up before copying the id.
-            let by_hour = match hours.get_mut(id.as_str()) {
-                Some(h) => h,
-                None => hours.entry(id.clone()).or_default(),
-            };
-            let e = by_hour.entry(hour).or_default();
-            e.0 += 1;
-            e.1 = add_nanos(e.1, total);
-        }
-        let charged = r.charged_to_credits();
-        if charged != 0 {
-            match self.credits.get_mut(r.organization_id.as_str()) {
-                Some(c) => *c = add_nanos(*c, charged),
-                None => {
-                    self.credits.insert(r.organization_id.clone(), charged);
-                }
-            }
-        }
+        self.spend.add(&r);
         let n = |v: u64| Val::I(i64::try_from(v).unwrap_or(i64::MAX));
         self.usage.push(vec![
             Val::I(position * ROW_IDS_PER_EVENT + index as i64),
@@ -129,23 +89,13 @@ impl Bulk {
         impl Iterator<Item = (&'static str, String, (i64, i64))>,
         Map<String, i64>,
     ) {
-        (self.audit, self.usage, spend_rows(self.spend), self.credits)
+        let (spend, credits) = self.spend.into_parts();
+        (self.audit, self.usage, spend, credits)
     }
 
     /// The batch's spend by hour as (scope, id, hour, requests, cost), taken out.
     pub(super) fn take_hourly(&mut self) -> Vec<(&'static str, String, i64, i64, i64)> {
-        let mut rows = Vec::new();
-        for (scope, hours) in SPEND_SCOPES
-            .into_iter()
-            .zip(std::mem::take(&mut self.hourly))
-        {
-            for (id, by_hour) in hours {
-                for (hour, (n, cost)) in by_hour {
-                    rows.push((scope, id.clone(), hour, n, cost));
-                }
-            }
-        }
-        rows
+        self.spend.take_hourly()
     }
 
     /// The batch's upserts of the daily rollups, taken out.
@@ -176,8 +126,9 @@ impl Bulk {
         }
         insert(tx, "rm_audit", AUDIT_COLUMNS, self.audit, postgres).await?;
         insert(tx, "rm_usage_logs", USAGE_COLUMNS, self.usage, postgres).await?;
+        let (spend, credits) = self.spend.into_parts();
         if postgres {
-            let rows = spend_rows(self.spend).map(|(scope, id, (requests, cost))| {
+            let rows = spend.map(|(scope, id, (requests, cost))| {
                 vec![
                     Val::T(scope.into()),
                     Val::T(id),
@@ -193,9 +144,9 @@ impl Bulk {
                 SPEND_CONFLICT,
             )
             .await?;
-            return debit(tx, self.credits).await;
+            return debit(tx, credits).await;
         }
-        for (scope, id, (requests, cost)) in spend_rows(self.spend) {
+        for (scope, id, (requests, cost)) in spend {
             sqlx::query(&format!(
                 "INSERT INTO rm_spend ({}) VALUES ($1, $2, $3, $4) {SPEND_CONFLICT}",
                 SPEND_COLUMNS.join(", ")
@@ -207,20 +158,8 @@ impl Bulk {
             .execute(&mut **tx)
             .await?;
         }
-        debit(tx, self.credits).await
+        debit(tx, credits).await
     }
-}
-
-/// The scopes of `Bulk::spend`'s maps, in order.
-const SPEND_SCOPES: [&str; 3] = ["key", "project", "organization"];
-
-fn spend_rows(
-    spend: [Map<String, (i64, i64)>; 3],
-) -> impl Iterator<Item = (&'static str, String, (i64, i64))> {
-    SPEND_SCOPES
-        .into_iter()
-        .zip(spend)
-        .flat_map(|(scope, totals)| totals.into_iter().map(move |(id, t)| (scope, id, t)))
 }
 
 async fn debit(tx: &mut Tx<'_>, credits: Map<String, i64>) -> Result<()> {

@@ -25,6 +25,7 @@ mod daily;
 mod organization;
 mod pg_array;
 mod project;
+mod spend;
 mod webhook;
 
 use sqlx::{Any, Transaction};
