@@ -26,6 +26,7 @@ TOLLGATE_DATABASE_URL="${DATABASE_URL:-sqlite://$WORK/gw.db}" TOLLGATE_LISTEN="1
   TOLLGATE_ADMIN_TOKEN=$ADMIN TOLLGATE_SECRET_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
   TOLLGATE_PROVIDER_OPENAI_API_KEY=upstream-key \
   TOLLGATE_PROVIDER_OPENAI_BASE_URL="http://127.0.0.1:$MOCK_PORT/v1" RUST_LOG=${RUST_LOG:-info} \
+  TOLLGATE_SPOOL_DIR="$WORK/spool" \
   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/callgrind.out" \
   "$BIN" serve >"$WORK/gateway.log" 2>"$WORK/valgrind.log" &
 GW_PID=$!
