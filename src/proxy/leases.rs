@@ -269,12 +269,9 @@ impl Leases {
         })
     }
 
-    /// Reserves `amount` of `budget`'s room, taking a slice from the shared counter when this
-    /// replica's is short.
+    /// Reserves `amount` of `budget`'s room once `try_reserve` found this replica's slice
+    /// short, taking slices from the shared counter until it fits or the counter is spent.
     pub async fn reserve(&self, budget: &Budget<'_>, amount: i64) -> Result<Lease, Exhausted> {
-        if let Some(lease) = self.try_reserve(budget, amount) {
-            return Ok(lease);
-        }
         let held = self.held(budget.scope);
         let lease = Lease {
             held,

@@ -133,7 +133,8 @@ impl Meter {
         let leases = &self.state.leases;
         for (kind, budget) in &budgets::budgets(&self.state, key, project, credits, now) {
             let amount = kind.of(held);
-            // From this replica's slice when it holds enough; else wait for a new slice.
+            // From this replica's slice when it holds enough; else wait for a new slice
+            // (`reserve` tries the slice again once it holds the take's lock).
             let lease = match leases.try_reserve(budget, amount) {
                 Some(lease) => Ok(lease),
                 None => leases.reserve(budget, amount).await,

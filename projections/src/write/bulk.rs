@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 /// The batch's maps are keyed by ids the gateway generated, so a fast hash is safe.
-type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+pub(super) type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 use tollgate_aggregates::usage::UsageRecord;
 

@@ -4,13 +4,10 @@
 //! added to the maps when the run ends: a record costs three comparisons instead of seven hash
 //! lookups. The sums commute, so the totals are those of adding record by record.
 
-use std::collections::HashMap;
-
 use tollgate_aggregates::types::add_nanos;
 use tollgate_aggregates::usage::UsageRecord;
 
-/// Keyed by ids the gateway generated, so a fast hash is safe.
-type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+use super::bulk::Map;
 
 /// Requests and cost by hour (its start, Unix seconds).
 type Hours = Map<i64, (i64, i64)>;
