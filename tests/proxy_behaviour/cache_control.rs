@@ -20,6 +20,8 @@ both!(
 
 async fn tenant(backend: Backend) -> (Gateway, Tenant) {
     let g = spawn_gateway(backend).await;
+    // Ages are whole seconds: a real second ending between two requests would add one.
+    g.t.app.proxy.state.clock.pin();
     g.answer("openai", openai_answer("hi there", 10, 5)).await;
     let t = g.tenant("credits", 1.0, &[], None).await;
     set_caching(&g, &t.project, true, 300).await;
