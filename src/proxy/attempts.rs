@@ -77,7 +77,9 @@ pub(super) async fn with_retries(
             return result;
         };
         tracing::warn!(provider = %route.offer.provider, error = %e, wait_ms = wait.as_millis() as u64, "retrying the provider");
-        meter.record_attempt(e).await;
+        // Boxed, like every step only a failure takes: it would otherwise widen the future
+        // of every request, which is moved whole (a copy of its every byte) as it is boxed.
+        Box::pin(meter.record_attempt(e)).await;
         tokio::time::sleep(wait).await;
         meter
             .reserve(ask.key, ask.project, route, ask.prompt, ask.max_output)
@@ -110,7 +112,7 @@ pub(super) async fn other_models(
             }
         };
         tracing::warn!(from = %route.model.id, to = model, error = %e, "falling back to the next model");
-        meter.record_attempt(e).await;
+        Box::pin(meter.record_attempt(e)).await;
         *route = next;
         meter.route(route);
         let ask = Ask { max_output, ..ask };

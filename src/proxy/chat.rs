@@ -231,7 +231,8 @@ async fn handle(
                     .insert(id.clone(), std::time::Instant::now());
             }
             tracing::warn!(provider = %route.offer.provider, error = %e, "own provider key failed; retrying on credits");
-            meter.record_attempt(&e).await;
+            // Boxed: only a failure comes here (see `with_retries`).
+            Box::pin(meter.record_attempt(&e)).await;
             route = fallback.take().unwrap_or(route);
             meter.route(&route);
             meter
@@ -241,7 +242,12 @@ async fn handle(
         }
         other => other,
     };
-    let result = other_models(proxy, models, result, &mut route, ask, meter).await;
+    let result = match result {
+        Err(e) if !models.is_empty() => {
+            Box::pin(other_models(proxy, models, Err(e), &mut route, ask, meter)).await
+        }
+        done => done,
+    };
     // The route that answered decides: a fallback may have been another protocol's.
     let native = native_answer(&route.target, &request.body);
     match result? {

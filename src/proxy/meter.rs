@@ -137,7 +137,8 @@ impl Meter {
             // (`reserve` tries the slice again once it holds the take's lock).
             let lease = match leases.try_reserve(budget, amount) {
                 Some(lease) => Ok(lease),
-                None => leases.reserve(budget, amount).await,
+                // Boxed: a replica waits for a slice rarely (see `with_retries`).
+                None => Box::pin(leases.reserve(budget, amount)).await,
             };
             match lease {
                 Ok(lease) => self.leased.push((*kind, lease, amount)),

@@ -101,9 +101,16 @@ impl Recorder {
     }
 
     pub async fn send(&self, queued: Queued) {
-        if let Err(e) = self.tx.send(queued).await {
-            let record = e.0.keep();
-            tracing::error!(request_id = %record.request_id, "usage writer is gone; record left in the spool");
+        // Without waiting while the queue has room: the waiting send's future holds the
+        // record and is built only when the writer is behind (boxed, so that the callers'
+        // futures stay small on the common path).
+        let queued = match self.tx.try_send(queued) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Full(queued)) => queued,
+            Err(mpsc::error::TrySendError::Closed(queued)) => return gone(queued),
+        };
+        if let Err(e) = Box::pin(self.tx.send(queued)).await {
+            gone(e.0);
         }
     }
 
@@ -116,6 +123,11 @@ impl Recorder {
                 "usage queue full while a request was cancelled; record left in the spool");
         }
     }
+}
+
+fn gone(queued: Queued) {
+    let record = queued.keep();
+    tracing::error!(request_id = %record.request_id, "usage writer is gone; record left in the spool");
 }
 
 pub struct UsageWriter {

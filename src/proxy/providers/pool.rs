@@ -141,7 +141,10 @@ impl Pool {
                 },
             }
         }
-        let mut sender = self.connect(full, &host).await?;
+        // Boxed: opening a connection is the rare path, and its state (the connector's
+        // future, TLS) would otherwise make every request's future kilobytes larger, and
+        // every move of it a copy of those kilobytes.
+        let mut sender = Box::pin(self.connect(full, &host)).await?;
         let response = sender
             .send_request(request)
             .await
