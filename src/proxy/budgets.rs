@@ -51,12 +51,13 @@ impl Kind {
 /// At most one budget of each kind, kept inline: no allocation a request.
 pub type Budgets<'a> = smallvec::SmallVec<[(Kind, Budget<'a>); 8]>;
 
-/// The budgets a request of `key` in `project` is held on, at `now` (Unix seconds).
+/// The budgets a request of `key` in `project` is held on, at `now` (Unix seconds);
+/// `credits`: what its organization was ever given and its balance, when it pays with them.
 pub fn budgets<'a>(
     state: &'a ProxyState,
     key: &'a KeyEntry,
     project: &'a ProjectEntry,
-    credits: bool,
+    credits: Option<(i64, i64)>,
     now: i64,
 ) -> Budgets<'a> {
     let mut out = Budgets::new();
@@ -71,8 +72,7 @@ pub fn budgets<'a>(
             };
             out.push((Kind::KeyLimit, budget));
         }
-        if credits {
-            let (granted, balance) = ledger.credits(&key.organization_id);
+        if let Some((granted, balance)) = credits {
             let budget = Budget {
                 scope: &key.credits_scope,
                 period_start: 0,

@@ -18,9 +18,9 @@ use super::error::ProxyError;
 use super::meter::Meter;
 use super::providers::{adapter, native_answer, native_as_chat, Incoming, Native, NativeAnswer};
 use super::providers::{Protocol, Usage};
-use super::request::{authenticate, read_body, request_id};
+use super::request::{caller, read_body, request_id};
 use super::route::{plan, resolve, Plan, Route};
-use super::state::KeyEntry;
+use super::state::{KeyEntry, ProjectEntry};
 use super::{access, cache_key, pricing, stream, Proxy};
 
 /// The route's handler as the router calls it (the server calls [`completions_at`]).
@@ -54,8 +54,8 @@ pub(super) async fn serve(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
-    let key = match authenticate(&proxy, &headers) {
-        Ok(k) => k,
+    let (key, project) = match caller(&proxy, &headers) {
+        Ok(found) => found,
         Err(e) => {
             let path = access::path_of(endpoint);
             return access::refused(endpoint, "POST", path, &headers, started, e);
@@ -80,7 +80,8 @@ pub(super) async fn serve(
             return with_rate_headers(&proxy, &key, e.into_response());
         }
     };
-    let response = match handle(&proxy, &key, &headers, &body, native, &mut meter).await {
+    let caller = (&*key, &*project);
+    let response = match handle(&proxy, caller, &headers, &body, native, &mut meter).await {
         Ok(Outcome::Done(response)) => {
             meter.finish(200, None).await;
             response
@@ -109,7 +110,7 @@ enum Outcome {
 
 async fn handle(
     proxy: &Proxy,
-    key: &KeyEntry,
+    (key, project): (&KeyEntry, &ProjectEntry),
     headers: &HeaderMap,
     raw: &Bytes,
     native: Option<Native>,
@@ -122,10 +123,6 @@ async fn handle(
     let streaming = request.streaming();
     meter.record.requested_model.clone_from(requested);
     meter.record.streamed = streaming;
-    let project = proxy
-        .state
-        .project(&key.project_id)
-        .ok_or(ProxyError::InvalidApiKey)?;
     let (model, offers) = resolve(&proxy.catalog, requested)?;
     // A request's own `models` win; else the project's chain for the model asked for.
     let models = match models.is_empty() {
@@ -152,14 +149,7 @@ async fn handle(
     let Plan {
         primary: mut route,
         mut fallback,
-    } = plan(
-        &proxy.settings,
-        &proxy.state,
-        key,
-        &project,
-        &model,
-        &offers,
-    )?;
+    } = plan(&proxy.settings, &proxy.state, key, project, &model, &offers)?;
     meter.route(&route);
 
     let policy = match project.caching_enabled {
@@ -211,11 +201,11 @@ async fn handle(
     let prompt = request.prompt_bound.saturating_add(extra);
     let max_output = pricing::max_output_tokens(request.max_output, request.n, &model);
     meter
-        .reserve(key, &project, &route, prompt, max_output)
+        .reserve(key, project, &route, prompt, max_output)
         .await?;
     let ask = Ask {
         key,
-        project: &project,
+        project,
         request: &request,
         prompt,
         max_output,
@@ -236,7 +226,7 @@ async fn handle(
             route = fallback.take().unwrap_or(route);
             meter.route(&route);
             meter
-                .reserve(key, &project, &route, prompt, max_output)
+                .reserve(key, project, &route, prompt, max_output)
                 .await?;
             with_retries(proxy, &route, ask, meter).await
         }

@@ -40,13 +40,15 @@ pub enum Refusal {
     Credits { available: i64 },
 }
 
-/// An amount held on a key and possibly on its organization's credits.
+/// An amount held on a key and possibly on its organization's credits. It names neither:
+/// the request settles it with the ids it holds anyway (no copy of them per request).
 #[derive(Debug)]
 pub struct Hold {
-    pub key_id: String,
-    pub org_id: Option<String>,
     pub key_amount: i64,
-    pub org_amount: i64,
+    /// Held on the organization's credits, if the request pays with them.
+    pub org_amount: Option<i64>,
+    /// What the organization was ever given and its balance, as the hold found them.
+    pub credits: (i64, i64),
 }
 
 /// The account of `id`, made on first use; the id is copied only then (not on every request).
@@ -99,12 +101,6 @@ impl Ledger {
     }
 
     /// What the organization was ever given and its balance, in one lookup.
-    pub fn credits(&self, org_id: &str) -> (i64, i64) {
-        self.orgs
-            .get(org_id)
-            .map_or((0, 0), |a| (a.granted, a.settled))
-    }
-
     pub fn balance(&self, org_id: &str) -> i64 {
         self.orgs.get(org_id).map(|a| a.settled).unwrap_or(0)
     }
@@ -136,8 +132,10 @@ impl Ledger {
             }
             key.reserved += i128::from(key_amount);
         }
+        let mut credits = (0, 0);
         if let Some((org_id, held)) = org {
             let mut acc = account(&self.orgs, org_id);
+            credits = (acc.granted, acc.settled);
             let available = i128::from(acc.settled) - acc.reserved;
             if i128::from(held) > available || available <= 0 {
                 drop(acc);
@@ -149,24 +147,23 @@ impl Ledger {
             acc.reserved += i128::from(held);
         }
         Ok(Hold {
-            key_id: key_id.to_string(),
-            org_id: org.map(|(o, _)| o.to_string()),
             key_amount,
-            org_amount: org.map(|(_, a)| a).unwrap_or(0),
+            org_amount: org.map(|(_, a)| a),
+            credits,
         })
     }
 
-    /// Replaces the hold with the real cost: `key_cost` spent on the key, `org_cost` taken
-    /// from the organization's credits.
-    pub fn settle(&self, hold: Hold, key_cost: i64, org_cost: i64) {
+    /// Replaces the hold `reserve` gave for `key_id` (and `org_id`) with the real cost:
+    /// `key_cost` spent on the key, `org_cost` taken from the organization's credits.
+    pub fn settle(&self, hold: Hold, key_id: &str, org_id: &str, key_cost: i64, org_cost: i64) {
         {
-            let mut key = account(&self.keys, &hold.key_id);
+            let mut key = account(&self.keys, key_id);
             key.reserved -= i128::from(hold.key_amount);
             key.settled = add_nanos(key.settled, amount(key_cost));
         }
-        if let Some(org) = &hold.org_id {
-            let mut acc = account(&self.orgs, org);
-            acc.reserved -= i128::from(hold.org_amount);
+        if let Some(held) = hold.org_amount {
+            let mut acc = account(&self.orgs, org_id);
+            acc.reserved -= i128::from(held);
             acc.settled = add_nanos(acc.settled, -amount(org_cost));
         }
     }
@@ -188,7 +185,7 @@ mod tests {
             .collect();
         assert_eq!(holds.len(), 10);
         for h in holds {
-            l.settle(h, 3, 0);
+            l.settle(h, "k", "o", 3, 0);
         }
         assert_eq!(l.key_spend("k"), 30);
         assert!(l.reserve("k", Some(100), 70, None).is_ok());
@@ -202,7 +199,7 @@ mod tests {
         let h = l.reserve("k", None, 40, Some(("o", 40))).unwrap();
         let refused = l.reserve("k2", None, 20, Some(("o", 20)));
         assert!(matches!(refused, Err(Refusal::Credits { available: 10 })));
-        l.settle(h, 5, 5);
+        l.settle(h, "k", "o", 5, 5);
         assert_eq!(l.balance("o"), 45);
         assert!(l.reserve("k2", None, 20, Some(("o", 20))).is_ok());
         l.set_balance("empty", 0);

@@ -52,7 +52,7 @@ proptest! {
             match op {
                 Op::Reserve(a, o) => {
                     if let Ok(h) = l.reserve("k", Some(limit), a, o.map(|o| ("o", o))) {
-                        prop_assert!(h.key_amount >= 0 && h.org_amount >= 0);
+                        prop_assert!(h.key_amount >= 0 && h.org_amount.unwrap_or(0) >= 0);
                         holds.push(h);
                     }
                 }
@@ -60,8 +60,8 @@ proptest! {
                     let h = holds.swap_remove(i % holds.len());
                     // A cost within the hold: the usage fitted the request's bounds.
                     let key_cost = (i128::from(h.key_amount) * i128::from(share) / 100) as i64;
-                    let org_cost = (i128::from(h.org_amount) * i128::from(share) / 100) as i64;
-                    l.settle(h, key_cost, org_cost);
+                    let org_cost = (i128::from(h.org_amount.unwrap_or(0)) * i128::from(share) / 100) as i64;
+                    l.settle(h, "k", "o", key_cost, org_cost);
                 }
                 Op::Settle(..) => {}
                 // Spend from elsewhere goes in as it is (it was already spent); only the
@@ -76,7 +76,7 @@ proptest! {
             prop_assert!((-MAX_NANOS..=MAX_NANOS).contains(&o.settled));
         }
         for h in holds {
-            l.settle(h, 0, 0);
+            l.settle(h, "k", "o", 0, 0);
         }
         prop_assert_eq!(account(&l, "k").reserved, 0);
         prop_assert_eq!(org(&l, "o").reserved, 0);
@@ -97,7 +97,7 @@ proptest! {
                 holds.push(h);
             }
             if let Ok(h) = l.reserve("k", limit, c, Some(("o", a))) {
-                l.settle(h, b, c);
+                l.settle(h, "k", "o", b, c);
             }
             let k = account(&l, "k");
             prop_assert!((-MAX_NANOS..=MAX_NANOS).contains(&k.settled));
@@ -107,7 +107,7 @@ proptest! {
             prop_assert!((0..=i128::from(MAX_NANOS)).contains(&o.reserved));
         }
         for h in holds {
-            l.settle(h, i64::MAX, 0);
+            l.settle(h, "k", "o", i64::MAX, 0);
         }
         prop_assert_eq!(account(&l, "k").reserved, 0, "every hold released exactly");
     }

@@ -121,6 +121,7 @@ impl Meter {
             }
             Err(Refusal::Credits { available }) => return Err(no_credits(available, total)),
         };
+        let balance = hold.org_amount.map(|_| hold.credits);
         self.hold = Some(hold);
         // The period a request counts in is the one it started in.
         let now = self.record.started_at.div_euclid(1_000_000);
@@ -131,7 +132,7 @@ impl Meter {
         };
         let mut refused = None;
         let leases = &self.state.leases;
-        for (kind, budget) in &budgets::budgets(&self.state, key, project, credits, now) {
+        for (kind, budget) in &budgets::budgets(&self.state, key, project, balance, now) {
             let amount = kind.of(held);
             // From this replica's slice when it holds enough; else wait for a new slice
             // (`reserve` tries the slice again once it holds the take's lock).
@@ -197,7 +198,8 @@ impl Meter {
     /// A refused request: nothing spent, not even a request of a rate limit.
     fn release_all(&mut self) {
         if let Some(hold) = self.hold.take() {
-            self.state.ledger.settle(hold, 0, 0);
+            let r = &self.record;
+            (self.state.ledger).settle(hold, &r.key_id, &r.organization_id, 0, 0);
         }
         for (_, lease, held) in self.leased.drain(..) {
             lease.release(held);
@@ -207,7 +209,9 @@ impl Meter {
     /// Replaces the holds with what was spent.
     fn settle_with(&mut self, spent: Amounts) {
         if let Some(hold) = self.hold.take() {
-            self.state.ledger.settle(hold, spent.cost, spent.credits);
+            let r = &self.record;
+            let (cost, credits) = (spent.cost, spent.credits);
+            (self.state.ledger).settle(hold, &r.key_id, &r.organization_id, cost, credits);
         }
         for (kind, lease, held) in self.leased.drain(..) {
             lease.release(held.saturating_sub(kind.of(spent)));

@@ -7,12 +7,21 @@ use axum::http::HeaderMap;
 
 use super::error::{self, ProxyError};
 use super::headers;
-use super::state::KeyEntry;
+use super::state::{KeyEntry, ProjectEntry};
 use super::Proxy;
 use crate::crypto::token_digest;
 
 /// The key presented as `Authorization: Bearer` or `x-api-key`, if it may be used now.
 pub fn authenticate(proxy: &Proxy, headers: &HeaderMap) -> Result<Arc<KeyEntry>, ProxyError> {
+    caller(proxy, headers).map(|(key, _)| key)
+}
+
+/// `authenticate`, with the key's project as it found it (a request that needs it looks
+/// it up no second time).
+pub fn caller(
+    proxy: &Proxy,
+    headers: &HeaderMap,
+) -> Result<(Arc<KeyEntry>, Arc<ProjectEntry>), ProxyError> {
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

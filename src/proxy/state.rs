@@ -214,7 +214,9 @@ impl ProxyState {
 
     /// The key behind a token's digest, if the token may be used now.
     pub fn key(&self, token_digest: &[u8; 32], now: i64) -> Option<Arc<KeyEntry>> {
-        self.key_or_expired(token_digest, now).ok()
+        self.key_or_expired(token_digest, now)
+            .ok()
+            .map(|(key, _)| key)
     }
 
     /// The key behind a token's digest if it may be used now; `Err(Some(at))` when the key
@@ -223,7 +225,7 @@ impl ProxyState {
         &self,
         token_digest: &[u8; 32],
         now: i64,
-    ) -> std::result::Result<Arc<KeyEntry>, Option<i64>> {
+    ) -> std::result::Result<(Arc<KeyEntry>, Arc<ProjectEntry>), Option<i64>> {
         let token = self.tokens.get(token_digest).ok_or(None)?;
         if token.valid_until.is_some_and(|until| now >= until) {
             return Err(None);
@@ -235,7 +237,7 @@ impl ProxyState {
         }
         match key.expires_at {
             Some(at) if now >= at => Err(Some(at)),
-            _ => Ok(key),
+            _ => Ok((key, project.clone())),
         }
     }
 
