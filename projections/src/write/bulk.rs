@@ -3,14 +3,9 @@
 //! at its end, in the same transaction. Their updates commute, so deferring them within the
 //! batch gives the same read models as applying them event by event.
 
-use std::collections::HashMap;
-
-/// The batch's maps are keyed by ids the gateway generated, so a fast hash is safe.
-pub(super) type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-
 use tollgate_aggregates::usage::UsageRecord;
 
-use super::spend::Spend;
+use super::spend::{Map, Spend};
 use super::Tx;
 use crate::Result;
 

@@ -7,7 +7,8 @@
 use tollgate_aggregates::types::add_nanos;
 use tollgate_aggregates::usage::UsageRecord;
 
-use super::bulk::Map;
+/// The batch's maps are keyed by ids the gateway generated, so a fast hash is safe.
+pub(super) type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Requests and cost by hour (its start, Unix seconds).
 type Hours = Map<i64, (i64, i64)>;
