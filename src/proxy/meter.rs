@@ -198,8 +198,8 @@ impl Meter {
     /// A refused request: nothing spent, not even a request of a rate limit.
     fn release_all(&mut self) {
         if let Some(hold) = self.hold.take() {
-            let r = &self.record;
-            (self.state.ledger).settle(hold, &r.key_id, &r.organization_id, 0, 0);
+            let (ledger, r) = (&self.state.ledger, &self.record);
+            ledger.settle(hold, &r.key_id, &r.organization_id, 0, 0);
         }
         for (_, lease, held) in self.leased.drain(..) {
             lease.release(held);
@@ -209,9 +209,9 @@ impl Meter {
     /// Replaces the holds with what was spent.
     fn settle_with(&mut self, spent: Amounts) {
         if let Some(hold) = self.hold.take() {
-            let r = &self.record;
+            let (ledger, r) = (&self.state.ledger, &self.record);
             let (cost, credits) = (spent.cost, spent.credits);
-            (self.state.ledger).settle(hold, &r.key_id, &r.organization_id, cost, credits);
+            ledger.settle(hold, &r.key_id, &r.organization_id, cost, credits);
         }
         for (kind, lease, held) in self.leased.drain(..) {
             lease.release(held.saturating_sub(kind.of(spent)));
