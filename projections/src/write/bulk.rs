@@ -5,17 +5,10 @@
 
 use tollgate_aggregates::usage::UsageRecord;
 
+use super::pg_array::Val;
 use super::spend::{Map, Spend};
 use super::Tx;
 use crate::Result;
-
-/// A value bound into a multi-row statement.
-pub(crate) enum Val {
-    I(i64),
-    T(String),
-    OI(Option<i64>),
-    OT(Option<String>),
-}
 
 #[derive(Default)]
 pub(crate) struct Bulk {

@@ -4,7 +4,8 @@
 
 use sqlx::PgConnection;
 
-use super::bulk::{Bulk, Val, AUDIT_COLUMNS, SPEND_CONFLICT, USAGE_COLUMNS};
+use super::bulk::{Bulk, AUDIT_COLUMNS, SPEND_CONFLICT, USAGE_COLUMNS};
+use super::pg_array::Val;
 use super::pg_array::{storable, storable_owned};
 use crate::Result;
 

@@ -40,7 +40,7 @@ use tollgate_aggregates::webhook::Webhook;
 use cqrs_es::Aggregate;
 
 pub(crate) use bulk::Bulk;
-use bulk::Val;
+use pg_array::Val;
 
 use crate::{Result, StoredEvent};
 

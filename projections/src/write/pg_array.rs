@@ -2,7 +2,14 @@
 //! parameter. Every text element is quoted, so commas, braces, spaces and the word NULL in
 //! a value stay data.
 
-use super::bulk::Val;
+/// A value bound into a multi-row statement: an element of an array literal (here) or a
+/// field of a `COPY` row (`copy`).
+pub(crate) enum Val {
+    I(i64),
+    T(String),
+    OI(Option<i64>),
+    OT(Option<String>),
+}
 
 /// Appends one element to an array literal under construction.
 pub(crate) fn push(array: &mut String, v: &Val) {

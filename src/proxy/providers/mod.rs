@@ -12,6 +12,7 @@ mod chunk;
 pub mod gemini;
 mod guard;
 pub mod http;
+mod http_error;
 pub mod incoming;
 mod openai;
 mod pool;

@@ -21,7 +21,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use tower::Service;
 
 use super::guard::{check_literal, GuardResolver};
-use super::http::HttpError;
+use super::http_error::HttpError;
 use crate::upstream_policy::UpstreamPolicy;
 
 pub(super) type Connector = HttpsConnector<HttpConnector<GuardResolver>>;
